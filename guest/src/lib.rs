@@ -1,0 +1,76 @@
+//! Kiln's compiler: WebAssembly in, a Wasmtime precompiled artifact out.
+//!
+//! This crate is built twice. For `wasm32-wasip2` it becomes the compiler
+//! component that the host runs in a sandbox (the thin WIT export layer in
+//! `export.rs` exists only there). Natively it is a plain library that the
+//! host links for verification: the same code, the same Wasmtime settings
+//! (from `kiln-settings`), so the two builds must produce identical bytes.
+//!
+//! The crate has no I/O of its own: [`compile`] maps bytes and options to an
+//! [`Artifact`] or a [`CompileError`].
+
+mod error;
+mod facts;
+
+#[cfg(target_arch = "wasm32")]
+mod export;
+
+pub use error::CompileError;
+pub use facts::ArtifactKind;
+pub use kiln_settings::{OptLevel, Options, TARGETS};
+
+use wasmtime::Engine;
+
+/// A compiled artifact and facts about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// The `.cwasm` bytes (an ELF image in Wasmtime's format).
+    pub bytes: Vec<u8>,
+    /// Module or component.
+    pub kind: ArtifactKind,
+    /// Functions defined by the input, summed over nested core modules.
+    pub function_count: u32,
+    /// Size of the artifact's `.text` section.
+    pub code_bytes: u64,
+}
+
+/// Kiln's version string, naming the Wasmtime version of its artifacts.
+pub fn version() -> String {
+    format!(
+        "kiln {} (wasmtime {})",
+        env!("CARGO_PKG_VERSION"),
+        kiln_settings::WASMTIME_VERSION
+    )
+}
+
+/// Compiles `input` (binary or text; module or component) with `options`.
+///
+/// # Errors
+///
+/// - [`CompileError::InvalidInput`] when the input is malformed or invalid,
+///   with the byte offset where the validator stopped;
+/// - [`CompileError::UnsupportedTarget`] for a triple outside [`TARGETS`];
+/// - [`CompileError::UnsupportedFeature`] for an unknown CPU feature or wasm
+///   proposal name, or an input that needs a proposal that is off;
+/// - [`CompileError::Internal`] when Cranelift or Wasmtime fails on valid input.
+pub fn compile(input: &[u8], options: &Options) -> Result<Artifact, CompileError> {
+    let config = kiln_settings::compile_config(options)?;
+    let engine = Engine::new(&config).map_err(|e| CompileError::UnsupportedFeature {
+        message: format!("{e:#}"),
+    })?;
+    let binary = facts::to_binary(input)?;
+    let kind = facts::detect_kind(&binary)?;
+    let bytes = match kind {
+        ArtifactKind::Module => engine.precompile_module(&binary),
+        ArtifactKind::Component => engine.precompile_component(&binary),
+    }
+    .map_err(|e| error::classify(&binary, &e))?;
+    let function_count = facts::function_count(&binary);
+    let code_bytes = facts::code_bytes(&bytes);
+    Ok(Artifact {
+        bytes,
+        kind,
+        function_count,
+        code_bytes,
+    })
+}

@@ -1,0 +1,212 @@
+//! Builds the compiler component (`kiln-guest` for `wasm32-wasip2`) and
+//! embeds it in the host.
+//!
+//! The guest is built by a nested `cargo rustc` with its own target directory
+//! (`target/kiln-guest`), so debug and release host builds share one guest
+//! build and the outer cargo's lock is never contended. The outer cargo's
+//! environment is dropped entirely: its flags, wrappers and profile variables
+//! are for the host, not the guest.
+//!
+//! Two toolchains can build the guest:
+//! - a rustup toolchain with the `wasm32-wasip2` target installed;
+//! - Debian's `rustc-web`/`cargo-web` with `rust-web-src` and `lld-22`
+//!   (`/usr/bin/cargo`), which has no prebuilt wasm std, so the std is built
+//!   from source with `-Zbuild-std` and linked against Debian's `wasi-libc`.
+//!
+//! `scripts/setup.sh` installs the second where the first is missing.
+//! `KILN_GUEST_WASM=/path/to/guest.wasm` skips the build and embeds that file.
+//! `KILN_GUEST_PROFILE` picks the cargo profile (`guest`, or the slower and
+//! fully optimised `guest-lto`).
+
+use sha2::{Digest, Sha256};
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const DEBIAN_CARGO: &str = "/usr/bin/cargo";
+const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
+const DEBIAN_WASM_LD: &str = "/usr/bin/wasm-ld-22";
+const DEBIAN_WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
+
+/// Variables passed through to the nested cargo; everything else is dropped.
+const KEPT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "TMPDIR",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CARGO_NET_OFFLINE",
+];
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=KILN_GUEST_WASM");
+    println!("cargo:rerun-if-env-changed=KILN_GUEST_PROFILE");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+    let wasm = match env::var_os("KILN_GUEST_WASM") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            println!("cargo:rerun-if-changed={}", path.display());
+            path
+        }
+        None => build_guest(),
+    };
+    let bytes = fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+    let embedded = out_dir.join("kiln_guest.wasm");
+    fs::write(&embedded, &bytes).expect("writing the embedded guest");
+    let hash = Sha256::digest(&bytes)
+        .iter()
+        .fold(String::new(), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        });
+    let source = format!(
+        "/// The compiler component, built from `guest/` for `{TARGET}`.\n\
+         pub const GUEST_COMPONENT: &[u8] = include_bytes!({embedded:?});\n\
+         /// SHA-256 of [`GUEST_COMPONENT`], hex.\n\
+         pub const GUEST_SHA256: &str = \"{hash}\";\n"
+    );
+    fs::write(out_dir.join("guest.rs"), source).expect("writing guest.rs");
+}
+
+fn build_guest() -> PathBuf {
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ has a parent")
+        .to_path_buf();
+    let profile = env::var("KILN_GUEST_PROFILE").unwrap_or_else(|_| "guest".to_string());
+    let target_dir = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("kiln-guest");
+
+    let mut cargo = match rustup_cargo_with_target() {
+        Some(cargo) => cargo,
+        None => debian_cargo(&target_dir),
+    };
+    cargo
+        .current_dir(&workspace)
+        .args([
+            "rustc",
+            "-p",
+            "kiln-guest",
+            "--lib",
+            "--crate-type",
+            "cdylib",
+        ])
+        .args(["--target", TARGET, "--profile", &profile])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    let status = cargo
+        .status()
+        .unwrap_or_else(|e| panic!("failed to start the guest build ({cargo:?}): {e}"));
+    assert!(
+        status.success(),
+        "building the compiler component failed ({status}); run scripts/setup.sh to install the wasm toolchain"
+    );
+
+    let artifacts = target_dir.join(TARGET).join(&profile);
+    emit_rerun_lines(&artifacts.join("kiln_guest.d"), &workspace);
+    artifacts.join("kiln_guest.wasm")
+}
+
+/// A cargo whose rustup toolchain already has the wasm std, if there is one.
+fn rustup_cargo_with_target() -> Option<Command> {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).ok()?.trim());
+    if !sysroot.join("lib/rustlib").join(TARGET).is_dir() {
+        return None;
+    }
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = clean_command(cargo);
+    command.env("RUSTC", &rustc);
+    Some(command)
+}
+
+/// Debian's cargo, building the std from source.
+fn debian_cargo(target_dir: &Path) -> Command {
+    for needed in [DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD, DEBIAN_WASI_LIBC] {
+        assert!(
+            Path::new(needed).exists(),
+            "{needed} is missing and rustup has no {TARGET} target: run scripts/setup.sh"
+        );
+    }
+    // rustc looks for `wasm-ld` by that name; Debian ships it versioned.
+    let linker_dir = target_dir.join("linker-bin");
+    fs::create_dir_all(&linker_dir).expect("creating the linker directory");
+    let link = linker_dir.join("wasm-ld");
+    if fs::read_link(&link).ok().as_deref() != Some(Path::new(DEBIAN_WASM_LD)) {
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(DEBIAN_WASM_LD, &link).expect("linking wasm-ld");
+    }
+    let path = env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![linker_dir];
+    paths.extend(env::split_paths(&path));
+    let mut command = clean_command(DEBIAN_CARGO.into());
+    command
+        .env("PATH", env::join_paths(paths).expect("PATH"))
+        .env("RUSTC", DEBIAN_RUSTC)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("RUSTFLAGS", format!("-L {DEBIAN_WASI_LIBC}"))
+        .arg("-Zbuild-std=std,panic_abort");
+    command
+}
+
+fn clean_command(program: std::ffi::OsString) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear();
+    for name in KEPT_ENV {
+        if let Some(value) = env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    command
+}
+
+/// Turns the guest's dep-info file into `rerun-if-changed` lines for the
+/// files of this workspace (the std's own sources never change here).
+fn emit_rerun_lines(dep_info: &Path, workspace: &Path) {
+    let Ok(text) = fs::read_to_string(dep_info) else {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join("guest").display()
+        );
+        return;
+    };
+    let Some((_, deps)) = text.lines().next().and_then(|line| line.split_once(": ")) else {
+        return;
+    };
+    for dep in deps.split_whitespace() {
+        if Path::new(dep).starts_with(workspace) {
+            println!("cargo:rerun-if-changed={dep}");
+        }
+    }
+    for manifest in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "guest/Cargo.toml",
+        "settings/Cargo.toml",
+        "wit",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(manifest).display()
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per `kiln` subcommand.
+
+pub mod check;
+pub mod compile;
+pub mod demo;
+pub mod run;
+pub mod targets;

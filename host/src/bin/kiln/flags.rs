@@ -1,0 +1,104 @@
+//! Flags shared by several commands: sandbox limits and compile options.
+
+use clap::{Args, ValueEnum};
+use host::{Limits, OptLevel, Options, parse_size};
+use std::path::Path;
+use std::time::Duration;
+
+/// Sandbox limits for one compile.
+#[derive(Args, Debug, Clone)]
+pub struct LimitFlags {
+    /// Wall-clock limit for one compile, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
+    pub timeout: f64,
+    /// Most memory the compiler may use (bytes, or with KiB/MiB/GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "3GiB")]
+    pub max_memory: u64,
+    /// Largest artifact accepted (bytes, or with KiB/MiB/GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "256MiB")]
+    pub max_output: u64,
+}
+
+impl LimitFlags {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            timeout: Duration::from_secs_f64(self.timeout.max(0.0)),
+            max_memory: self.max_memory,
+            max_output: self.max_output,
+        }
+    }
+}
+
+/// Optimisation levels as flags.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum OptLevelFlag {
+    None,
+    Speed,
+    SpeedAndSize,
+}
+
+/// Options that change the artifact. An artifact loads only with the same
+/// options it was compiled with.
+#[derive(Args, Debug, Clone)]
+pub struct CompileFlags {
+    /// A Cranelift CPU feature or baseline (`has_avx2`, `x86-64-v3`, `has_lse`); repeatable.
+    #[arg(long = "cpu-feature", value_name = "NAME")]
+    pub cpu_features: Vec<String>,
+    /// Cranelift optimisation level.
+    #[arg(long, value_enum, default_value = "speed")]
+    pub opt_level: OptLevelFlag,
+    /// Instrument code to consume fuel.
+    #[arg(long)]
+    pub fuel: bool,
+    /// Instrument code for epoch interruption.
+    #[arg(long)]
+    pub epoch_interruption: bool,
+    /// Emit DWARF debug information.
+    #[arg(long)]
+    pub debug_info: bool,
+    /// Turn a wasm proposal on (`simd`) or off (`simd=off`); repeatable.
+    #[arg(long = "wasm-feature", value_name = "NAME[=on|off]")]
+    pub wasm_features: Vec<String>,
+}
+
+impl CompileFlags {
+    pub fn options(&self, triple: &str) -> Options {
+        Options {
+            triple: triple.to_string(),
+            cpu_features: self.cpu_features.clone(),
+            opt_level: match self.opt_level {
+                OptLevelFlag::None => OptLevel::None,
+                OptLevelFlag::Speed => OptLevel::Speed,
+                OptLevelFlag::SpeedAndSize => OptLevel::SpeedAndSize,
+            },
+            consume_fuel: self.fuel,
+            epoch_interruption: self.epoch_interruption,
+            debug_info: self.debug_info,
+            wasm_features: self
+                .wasm_features
+                .iter()
+                .map(|spec| match spec.split_once('=') {
+                    Some((name, value)) => (
+                        name.to_string(),
+                        !matches!(value, "off" | "false" | "no" | "0"),
+                    ),
+                    None => (spec.clone(), true),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads an input file, `-` meaning standard input.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, host::Error> {
+    let read = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| bytes)
+    } else {
+        std::fs::read(path)
+    };
+    read.map_err(|source| host::Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}

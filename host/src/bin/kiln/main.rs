@@ -1,0 +1,66 @@
+//! `kiln`: compile WebAssembly to native code inside a sandbox, verify the
+//! result, and run it.
+
+mod commands;
+mod flags;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Compile WebAssembly to native code with a compiler that itself runs in a
+/// WebAssembly sandbox.
+#[derive(Parser)]
+#[command(name = "kiln", version, propagate_version = true, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  input rejected (invalid wasm, unsupported feature or target, unreadable file)
+  2  usage error
+  3  a sandbox limit was hit (time, memory, output size)
+  4  verification failed (`kiln check`)
+  5  internal error
+
+`kiln run` of a WASI command exits with the command's own status.";
+
+#[derive(Subcommand)]
+enum Command {
+    Compile(commands::compile::CompileCommand),
+    Check(commands::check::CheckCommand),
+    Run(commands::run::RunCommand),
+    Targets(commands::targets::TargetsCommand),
+    Demo(commands::demo::DemoCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(command) => command.execute(),
+        Command::Check(command) => command.execute(),
+        Command::Run(command) => command.execute(),
+        Command::Targets(command) => command.execute(),
+        Command::Demo(command) => command.execute(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

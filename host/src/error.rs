@@ -1,0 +1,139 @@
+//! The host's error type: what went wrong with a compile, a limit, a
+//! verification or a file, with enough context to act on.
+
+use kiln_guest::CompileError;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which sandbox limit a compile hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitKind {
+    /// The wall-clock deadline passed.
+    Time {
+        /// The deadline that was set.
+        limit: Duration,
+    },
+    /// The guest tried to grow its memory past the cap.
+    Memory {
+        /// The cap, in bytes.
+        limit: u64,
+    },
+    /// The artifact was larger than the output cap.
+    Output {
+        /// The cap, in bytes.
+        limit: u64,
+        /// The artifact's size, in bytes.
+        size: u64,
+    },
+}
+
+/// Everything that can go wrong in the host.
+#[derive(Debug)]
+pub enum Error {
+    /// The compiler rejected the input or failed on it.
+    Compile(CompileError),
+    /// A sandbox limit was hit; the host is unaffected.
+    Limit(LimitKind),
+    /// The sandbox itself failed (could not start the guest, the guest
+    /// trapped without a panic message, ...).
+    Sandbox {
+        /// What failed.
+        message: String,
+    },
+    /// `kiln check` found the sandboxed artifact differs from the native one
+    /// or does not load.
+    Verification {
+        /// What differs or failed.
+        message: String,
+    },
+    /// Running an artifact failed (instantiation, a trap, a missing export).
+    Run {
+        /// What failed, with its cause chain.
+        message: String,
+    },
+    /// A file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The `kiln` CLI's exit code for this error: 1 input rejected,
+    /// 3 sandbox limit, 4 verification failed, 5 internal error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Compile(CompileError::Internal { .. }) => 5,
+            Self::Compile(_) | Self::Read { .. } | Self::Run { .. } => 1,
+            Self::Limit(_) => 3,
+            Self::Verification { .. } => 4,
+            Self::Sandbox { .. } | Self::Write { .. } => 5,
+        }
+    }
+
+    pub(crate) fn run(error: impl fmt::Display) -> Self {
+        Self::Run {
+            message: format!("{error:#}"),
+        }
+    }
+
+    pub(crate) fn sandbox(error: impl fmt::Display) -> Self {
+        Self::Sandbox {
+            message: format!("{error:#}"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Compile(error) => error.fmt(f),
+            Self::Limit(LimitKind::Time { limit }) => write!(
+                f,
+                "sandbox limit: compile did not finish within {:.3} s (raise --timeout)",
+                limit.as_secs_f64()
+            ),
+            Self::Limit(LimitKind::Memory { limit }) => write!(
+                f,
+                "sandbox limit: the compiler needed more than {limit} bytes of memory (raise --max-memory)"
+            ),
+            Self::Limit(LimitKind::Output { limit, size }) => write!(
+                f,
+                "sandbox limit: the artifact is {size} bytes, over the {limit}-byte cap (raise --max-output)"
+            ),
+            Self::Sandbox { message } => write!(f, "sandbox failure: {message}"),
+            Self::Verification { message } => write!(f, "verification failed: {message}"),
+            Self::Run { message } => write!(f, "run failed: {message}"),
+            Self::Read { path, source } => write!(f, "failed to read {}: {source}", path.display()),
+            Self::Write { path, source } => {
+                write!(f, "failed to write {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Compile(error) => Some(error),
+            Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<CompileError> for Error {
+    fn from(error: CompileError) -> Self {
+        Self::Compile(error)
+    }
+}

@@ -1,0 +1,73 @@
+//! Loading artifacts natively: the engine that matches a compile's options,
+//! and deserializing a `.cwasm` into it.
+//!
+//! The loading engine is built by the same `kiln_settings::compile_config`
+//! as the compiler's, plus only settings that no artifact records (parallel
+//! compilation, the allocation strategy). That is what makes Kiln's
+//! artifacts load: Wasmtime compares the compile-time settings recorded in
+//! the artifact with the engine's and refuses any difference.
+
+use crate::{ArtifactKind, Error, Options, host_triple};
+use wasmtime::component::Component;
+use wasmtime::{Engine, Module};
+
+/// A deserialized artifact.
+pub enum Loaded {
+    /// A core module.
+    Module(Module),
+    /// A component.
+    Component(Component),
+}
+
+/// Whether an artifact for `triple` can be loaded and run on this machine:
+/// the host's own architecture, or Pulley through Wasmtime's interpreter.
+pub fn can_run_here(triple: &str) -> bool {
+    host_triple() == Some(triple) || triple == "pulley32" || triple == "pulley64"
+}
+
+/// The engine that loads artifacts compiled with `options`.
+///
+/// # Errors
+///
+/// [`Error::Compile`] for options the settings reject, [`Error::Run`] when
+/// Wasmtime cannot build the engine.
+pub fn engine(options: &Options) -> Result<Engine, Error> {
+    let config = kiln_settings::compile_config(options).map_err(kiln_guest::CompileError::from)?;
+    Engine::new(&config).map_err(Error::run)
+}
+
+/// Deserializes an artifact of `kind` into `engine`.
+///
+/// # Safety
+///
+/// The bytes become native code that runs in this process. They must come
+/// from Kiln (the sandbox, or a `.cwasm` the user vouches for, as with
+/// `wasmtime run --allow-precompiled`), never from an untrusted party.
+/// Wasmtime checks the header, version and settings, not the code.
+///
+/// # Errors
+///
+/// [`Error::Run`] when Wasmtime refuses the artifact (wrong target, other
+/// settings, corrupt).
+pub unsafe fn deserialize(
+    engine: &Engine,
+    bytes: &[u8],
+    kind: ArtifactKind,
+) -> Result<Loaded, Error> {
+    // SAFETY: the caller vouches for the bytes (see above).
+    unsafe {
+        match kind {
+            ArtifactKind::Module => Module::deserialize(engine, bytes).map(Loaded::Module),
+            ArtifactKind::Component => Component::deserialize(engine, bytes).map(Loaded::Component),
+        }
+    }
+    .map_err(Error::run)
+}
+
+/// Detects whether `bytes` are a Wasmtime precompiled module or component.
+pub fn detect_precompiled(bytes: &[u8]) -> Option<ArtifactKind> {
+    match Engine::detect_precompiled(bytes)? {
+        wasmtime::Precompiled::Module => Some(ArtifactKind::Module),
+        wasmtime::Precompiled::Component => Some(ArtifactKind::Component),
+    }
+}

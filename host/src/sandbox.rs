@@ -1,0 +1,363 @@
+//! The sandbox: the compiler component running in Wasmtime with no
+//! capabilities and hard limits.
+//!
+//! One [`Sandbox`] is built per process and shared across threads. The
+//! compiler component is compiled once (or loaded from the on-disk cache)
+//! and pre-instantiated; every compile then gets a fresh instance in a
+//! fresh store, so nothing one input leaves behind in the guest's memory can
+//! reach the next compile, and a guest that traps takes only its own store
+//! with it.
+//!
+//! Limits:
+//! - time: the engine uses epoch interruption; a ticker thread advances the
+//!   epoch every [`TICK`] and each store's deadline is its timeout in ticks,
+//!   so a runaway compile traps at most a tick or two after its deadline;
+//! - memory: a [`ResourceLimiter`] refuses growth past the cap and records
+//!   that it did, so the trap that follows (the guest's allocator aborts) is
+//!   reported as the memory limit, not as a crash;
+//! - output: the artifact's size is checked before it is handed on;
+//! - stdout/stderr: captured into bounded in-memory pipes; stderr is where
+//!   the guest's panic hook leaves a panic's message.
+
+use crate::bindings::{KilnPre, wit};
+use crate::{Artifact, ArtifactKind, CompileError, Error, LimitKind, Limits, Options, guest_cache};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// How often the epoch advances: the granularity of the time limit.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// How much of the guest's stdout and stderr is kept, each.
+const STDIO_CAPACITY: usize = 64 << 10;
+
+/// The line prefix the guest's panic hook writes before a panic message
+/// (`guest/src/export.rs`).
+const PANIC_PREFIX: &str = "kiln-guest panic: ";
+
+/// A handle on the sandboxed compiler, cheap to share across threads.
+pub struct Sandbox {
+    pre: KilnPre<GuestState>,
+    component: Component,
+    limits: Limits,
+    _ticker: EpochTicker,
+}
+
+impl Sandbox {
+    /// Starts the sandbox with `limits`, caching the compiled guest under
+    /// `KILN_CACHE_DIR`, or the user's cache directory (`~/.cache/kiln`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Sandbox`] if the compiler component cannot be compiled or
+    /// linked.
+    pub fn new(limits: Limits) -> Result<Self, Error> {
+        Self::with_cache_dir(limits, guest_cache::default_dir())
+    }
+
+    /// Like [`Sandbox::new`] with an explicit cache directory (`None`: the
+    /// guest is compiled on every start).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::new`].
+    pub fn with_cache_dir(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, Error> {
+        let engine = Engine::new(&guest_engine_config()).map_err(Error::sandbox)?;
+        let component = guest_cache::load(&engine, cache_dir.as_deref())?;
+        let mut linker = Linker::<GuestState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::sandbox)?;
+        let pre = linker.instantiate_pre(&component).map_err(Error::sandbox)?;
+        let pre = KilnPre::new(pre).map_err(Error::sandbox)?;
+        Ok(Self {
+            pre,
+            component,
+            limits,
+            _ticker: EpochTicker::start(engine),
+        })
+    }
+
+    /// The limits every compile runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The interfaces the compiler component imports, as `namespace:package/interface@version`.
+    pub fn guest_imports(&self) -> Vec<String> {
+        let engine = self.pre.engine();
+        self.component
+            .component_type()
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect()
+    }
+
+    /// Compiles `input` in the sandbox.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Compile`] when the compiler rejects the input or fails on it
+    /// (a panic included), [`Error::Limit`] when a limit is hit, and
+    /// [`Error::Sandbox`] when the guest fails some other way.
+    pub fn compile(&self, input: &[u8], options: &Options) -> Result<Artifact, Error> {
+        let wit_options = to_wit_options(options);
+        let artifact = self.call(|kiln, store| {
+            kiln.kiln_compiler_compiler()
+                .call_compile_with(store, input, &wit_options)
+        })?;
+        let artifact = artifact.map_err(from_wit_error)?;
+        let size = artifact.bytes.len() as u64;
+        if size > self.limits.max_output {
+            return Err(Error::Limit(LimitKind::Output {
+                limit: self.limits.max_output,
+                size,
+            }));
+        }
+        Ok(Artifact {
+            bytes: artifact.bytes,
+            kind: match artifact.kind {
+                wit::ArtifactKind::Module => ArtifactKind::Module,
+                wit::ArtifactKind::Component => ArtifactKind::Component,
+            },
+            function_count: artifact.function_count,
+            code_bytes: artifact.code_bytes,
+        })
+    }
+
+    /// The targets the guest reports.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`], for the call itself.
+    pub fn targets(&self) -> Result<Vec<String>, Error> {
+        self.call(|kiln, store| kiln.kiln_compiler_compiler().call_targets(store))
+    }
+
+    /// The guest's version string.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`], for the call itself.
+    pub fn version(&self) -> Result<String, Error> {
+        self.call(|kiln, store| kiln.kiln_compiler_compiler().call_version(store))
+    }
+
+    /// Runs `f` on a fresh instance in a fresh, limited store and sorts its
+    /// failure, if any, into an [`Error`].
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&crate::bindings::Kiln, &mut Store<GuestState>) -> wasmtime::Result<R>,
+    ) -> Result<R, Error> {
+        let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
+        let state = GuestState::new(self.limits.max_memory, stderr.clone());
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
+        store.epoch_deadline_trap();
+
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|kiln| f(&kiln, &mut store));
+        result.map_err(|error| self.sort_failure(&error, store.data(), &stderr))
+    }
+
+    fn sort_failure(
+        &self,
+        error: &wasmtime::Error,
+        state: &GuestState,
+        stderr: &MemoryOutputPipe,
+    ) -> Error {
+        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return Error::Limit(LimitKind::Time {
+                limit: self.limits.timeout,
+            });
+        }
+        if state.memory.hit {
+            return Error::Limit(LimitKind::Memory {
+                limit: self.limits.max_memory,
+            });
+        }
+        let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+        if let Some(line) = stderr
+            .lines()
+            .find_map(|line| line.strip_prefix(PANIC_PREFIX))
+        {
+            return Error::Compile(CompileError::Internal {
+                message: format!("the compiler panicked: {line}"),
+            });
+        }
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(2000)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        Error::Sandbox {
+            message: if tail.trim().is_empty() {
+                format!("{error:#}")
+            } else {
+                format!("{error:#}; guest stderr: {}", tail.trim())
+            },
+        }
+    }
+}
+
+/// The engine that runs the compiler component itself (not the engine
+/// that loads artifacts: see [`crate::load`]).
+fn guest_engine_config() -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.wasm_component_model(true);
+    config
+}
+
+fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos() / TICK.as_nanos()) as u64 + 1
+}
+
+fn to_wit_options(options: &Options) -> wit::Options {
+    wit::Options {
+        triple: options.triple.clone(),
+        cpu_features: options.cpu_features.clone(),
+        opt_level: match options.opt_level {
+            crate::OptLevel::None => wit::OptLevel::None,
+            crate::OptLevel::Speed => wit::OptLevel::Speed,
+            crate::OptLevel::SpeedAndSize => wit::OptLevel::SpeedAndSize,
+        },
+        consume_fuel: options.consume_fuel,
+        epoch_interruption: options.epoch_interruption,
+        debug_info: options.debug_info,
+        wasm_features: options
+            .wasm_features
+            .iter()
+            .map(|(name, enabled)| wit::WasmFeature {
+                name: name.clone(),
+                enabled: *enabled,
+            })
+            .collect(),
+    }
+}
+
+fn from_wit_error(error: wit::CompileError) -> Error {
+    Error::Compile(match error {
+        wit::CompileError::InvalidInput(wit::InvalidInput { message, offset }) => {
+            CompileError::InvalidInput { message, offset }
+        }
+        wit::CompileError::UnsupportedTarget(triple) => CompileError::UnsupportedTarget { triple },
+        wit::CompileError::UnsupportedFeature(message) => {
+            CompileError::UnsupportedFeature { message }
+        }
+        wit::CompileError::Internal(message) => CompileError::Internal { message },
+    })
+}
+
+/// What one guest instance's store holds: a WASI context with no
+/// capabilities and the memory cap.
+struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory: MemoryCap,
+}
+
+impl GuestState {
+    fn new(max_memory: u64, stderr: MemoryOutputPipe) -> Self {
+        // No preopens, environment, arguments or network; stdin is empty.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(MemoryOutputPipe::new(STDIO_CAPACITY))
+            .stderr(stderr)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            wasi,
+            table: ResourceTable::new(),
+            memory: MemoryCap {
+                limit: usize::try_from(max_memory).unwrap_or(usize::MAX),
+                hit: false,
+            },
+        }
+    }
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Refuses memory growth past `limit` and remembers that it did.
+struct MemoryCap {
+    limit: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1 << 20)
+    }
+}
+
+/// Advances an engine's epoch every [`TICK`] until dropped.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("kiln-epoch".to_string())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker");
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

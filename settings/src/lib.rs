@@ -1,0 +1,166 @@
+//! The single definition of the Wasmtime engine settings Kiln uses.
+//!
+//! A Wasmtime artifact (`.cwasm`) loads only into an engine whose settings
+//! match the ones it was compiled with: target, Cranelift flags, tunables,
+//! wasm features, GC collector, concurrency support, and more. The compiler
+//! inside the sandbox (`kiln-guest`, built for `wasm32-wasip2`) and the host
+//! that loads and runs artifacts (built natively) are two different builds of
+//! Wasmtime, with different Cargo features (`runtime` exists only on the host).
+//! Several Wasmtime defaults are derived from Cargo features (the collector,
+//! `concurrency_support`, the default proposal set), so leaving any of them to
+//! the default would let the two sides drift apart. Every such setting is
+//! therefore spelled out here, once, and both sides build their [`Config`]
+//! with [`compile_config`].
+//!
+//! Host-specific detection is never used: a [`Config`] always gets an explicit
+//! target, so a compile in the sandbox and a compile on the host produce the
+//! same bytes.
+
+mod features;
+mod options;
+
+pub use features::{WASM_FEATURE_NAMES, wasm_feature};
+pub use options::{OptLevel, Options};
+
+use std::fmt;
+use wasmtime::{Collector, Config};
+
+/// The target triples Kiln compiles for.
+///
+/// `pulley32` and `pulley64` are Wasmtime's portable interpreter targets.
+pub const TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "riscv64gc-unknown-linux-gnu",
+    "s390x-unknown-linux-gnu",
+    "pulley32",
+    "pulley64",
+];
+
+/// The version of Wasmtime whose artifacts Kiln produces and loads.
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// Why a set of [`Options`] cannot become a [`Config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsError {
+    /// The triple is not in [`TARGETS`].
+    UnsupportedTarget {
+        /// The triple as given.
+        triple: String,
+    },
+    /// The CPU feature (Cranelift flag or preset) is unknown for this target.
+    UnknownCpuFeature {
+        /// The target the feature was asked for.
+        triple: String,
+        /// The feature as given.
+        feature: String,
+    },
+    /// The wasm proposal name is not one of [`WASM_FEATURE_NAMES`].
+    UnknownWasmFeature {
+        /// The name as given.
+        name: String,
+    },
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnsupportedTarget { triple } => write!(
+                f,
+                "unsupported target `{triple}` (supported: {})",
+                TARGETS.join(", ")
+            ),
+            Self::UnknownCpuFeature { triple, feature } => {
+                write!(f, "unknown CPU feature `{feature}` for target `{triple}`")
+            }
+            Self::UnknownWasmFeature { name } => write!(
+                f,
+                "unknown wasm feature `{name}` (known: {})",
+                WASM_FEATURE_NAMES.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+/// Builds the Wasmtime [`Config`] that compiles (and loads) artifacts for
+/// `options`.
+///
+/// The host adds only settings that do not change what an artifact must
+/// match (allocation strategy, parallel compilation) on top of this.
+///
+/// # Errors
+///
+/// Returns [`SettingsError`] when the target, a CPU feature or a wasm
+/// feature name is unknown.
+pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
+    check_target(&options.triple)?;
+    check_cpu_features(&options.triple, &options.cpu_features)?;
+
+    let mut config = Config::new();
+    config
+        .target(&options.triple)
+        .map_err(|_| SettingsError::UnsupportedTarget {
+            triple: options.triple.clone(),
+        })?;
+    // Defaults that otherwise follow Wasmtime's Cargo features, pinned so
+    // the sandboxed build (no `runtime`, no async) and the host agree.
+    config.concurrency_support(false);
+    config.collector(Collector::DeferredReferenceCounting);
+    config.cranelift_opt_level(options.opt_level.into());
+    config.consume_fuel(options.consume_fuel);
+    config.epoch_interruption(options.epoch_interruption);
+    config.debug_info(options.debug_info);
+    for feature in &options.cpu_features {
+        // SAFETY: the flag was checked to exist for this target above, and
+        // an artifact built with it is only ever loaded after Wasmtime checks
+        // that the loading CPU supports it.
+        unsafe {
+            config.cranelift_flag_enable(feature);
+        }
+    }
+    for (name, enabled) in &options.wasm_features {
+        let flag = wasm_feature(name)
+            .ok_or_else(|| SettingsError::UnknownWasmFeature { name: name.clone() })?;
+        config.wasm_features(flag, *enabled);
+    }
+    Ok(config)
+}
+
+/// Checks that `triple` is one of [`TARGETS`].
+///
+/// # Errors
+///
+/// [`SettingsError::UnsupportedTarget`] otherwise.
+pub fn check_target(triple: &str) -> Result<(), SettingsError> {
+    if TARGETS.contains(&triple) {
+        Ok(())
+    } else {
+        Err(SettingsError::UnsupportedTarget {
+            triple: triple.to_string(),
+        })
+    }
+}
+
+/// Checks every CPU feature against Cranelift's own list for the target, so
+/// that a typo is reported by name instead of as an engine build failure.
+fn check_cpu_features(triple: &str, features: &[String]) -> Result<(), SettingsError> {
+    use cranelift_codegen::settings::Configurable;
+    if features.is_empty() {
+        return Ok(());
+    }
+    let mut isa = cranelift_codegen::isa::lookup_by_name(triple).map_err(|_| {
+        SettingsError::UnsupportedTarget {
+            triple: triple.to_string(),
+        }
+    })?;
+    for feature in features {
+        isa.enable(feature)
+            .map_err(|_| SettingsError::UnknownCpuFeature {
+                triple: triple.to_string(),
+                feature: feature.clone(),
+            })?;
+    }
+    Ok(())
+}
