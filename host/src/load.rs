@@ -20,9 +20,19 @@ pub enum Loaded {
 }
 
 /// Whether an artifact for `triple` can be loaded and run on this machine:
-/// the host's own architecture, or Pulley through Wasmtime's interpreter.
+/// the host's own architecture, or Pulley through Wasmtime's interpreter
+/// when its pointer width matches the host's (Wasmtime requires that).
 pub fn can_run_here(triple: &str) -> bool {
-    host_triple() == Some(triple) || triple == "pulley32" || triple == "pulley64"
+    host_triple() == Some(triple) || triple == pulley_triple()
+}
+
+/// The Pulley target whose pointer width matches this host's.
+pub fn pulley_triple() -> &'static str {
+    if cfg!(target_pointer_width = "64") {
+        "pulley64"
+    } else {
+        "pulley32"
+    }
 }
 
 /// The engine that loads artifacts compiled with `options`.

@@ -105,16 +105,30 @@ impl Sandbox {
     /// (a panic included), [`Error::Limit`] when a limit is hit, and
     /// [`Error::Sandbox`] when the guest fails some other way.
     pub fn compile(&self, input: &[u8], options: &Options) -> Result<Artifact, Error> {
+        self.compile_with_limits(input, options, &self.limits)
+    }
+
+    /// Like [`Sandbox::compile`], under `limits` instead of the sandbox's own.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`].
+    pub fn compile_with_limits(
+        &self,
+        input: &[u8],
+        options: &Options,
+        limits: &Limits,
+    ) -> Result<Artifact, Error> {
         let wit_options = to_wit_options(options);
-        let artifact = self.call(|kiln, store| {
+        let artifact = self.call(limits, |kiln, store| {
             kiln.kiln_compiler_compiler()
                 .call_compile_with(store, input, &wit_options)
         })?;
         let artifact = artifact.map_err(from_wit_error)?;
         let size = artifact.bytes.len() as u64;
-        if size > self.limits.max_output {
+        if size > limits.max_output {
             return Err(Error::Limit(LimitKind::Output {
-                limit: self.limits.max_output,
+                limit: limits.max_output,
                 size,
             }));
         }
@@ -135,7 +149,9 @@ impl Sandbox {
     ///
     /// As [`Sandbox::compile`], for the call itself.
     pub fn targets(&self) -> Result<Vec<String>, Error> {
-        self.call(|kiln, store| kiln.kiln_compiler_compiler().call_targets(store))
+        self.call(&self.limits, |kiln, store| {
+            kiln.kiln_compiler_compiler().call_targets(store)
+        })
     }
 
     /// The guest's version string.
@@ -144,69 +160,69 @@ impl Sandbox {
     ///
     /// As [`Sandbox::compile`], for the call itself.
     pub fn version(&self) -> Result<String, Error> {
-        self.call(|kiln, store| kiln.kiln_compiler_compiler().call_version(store))
+        self.call(&self.limits, |kiln, store| {
+            kiln.kiln_compiler_compiler().call_version(store)
+        })
     }
 
     /// Runs `f` on a fresh instance in a fresh, limited store and sorts its
     /// failure, if any, into an [`Error`].
     fn call<R>(
         &self,
+        limits: &Limits,
         f: impl FnOnce(&crate::bindings::Kiln, &mut Store<GuestState>) -> wasmtime::Result<R>,
     ) -> Result<R, Error> {
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
-        let state = GuestState::new(self.limits.max_memory, stderr.clone());
+        let state = GuestState::new(limits.max_memory, stderr.clone());
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(deadline_ticks(self.limits.timeout));
+        store.set_epoch_deadline(deadline_ticks(limits.timeout));
         store.epoch_deadline_trap();
 
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|kiln| f(&kiln, &mut store));
-        result.map_err(|error| self.sort_failure(&error, store.data(), &stderr))
+        result.map_err(|error| sort_failure(&error, limits, store.data(), &stderr))
     }
+}
 
-    fn sort_failure(
-        &self,
-        error: &wasmtime::Error,
-        state: &GuestState,
-        stderr: &MemoryOutputPipe,
-    ) -> Error {
-        if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return Error::Limit(LimitKind::Time {
-                limit: self.limits.timeout,
-            });
-        }
-        if state.memory.hit {
-            return Error::Limit(LimitKind::Memory {
-                limit: self.limits.max_memory,
-            });
-        }
-        let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
-        if let Some(line) = stderr
-            .lines()
-            .find_map(|line| line.strip_prefix(PANIC_PREFIX))
-        {
-            return Error::Compile(CompileError::Internal {
-                message: format!("the compiler panicked: {line}"),
-            });
-        }
-        let tail: String = stderr
-            .chars()
-            .rev()
-            .take(2000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        Error::Sandbox {
-            message: if tail.trim().is_empty() {
-                format!("{error:#}")
-            } else {
-                format!("{error:#}; guest stderr: {}", tail.trim())
-            },
-        }
+/// Names the cause of a failed guest call: a limit, a panic, or a failure
+/// of the sandbox itself.
+fn sort_failure(
+    error: &wasmtime::Error,
+    limits: &Limits,
+    state: &GuestState,
+    stderr: &MemoryOutputPipe,
+) -> Error {
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return Error::Limit(LimitKind::Time {
+            limit: limits.timeout,
+        });
+    }
+    if state.memory.hit {
+        return Error::Limit(LimitKind::Memory {
+            limit: limits.max_memory,
+        });
+    }
+    let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
+    if let Some(line) = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(PANIC_PREFIX))
+    {
+        return Error::Compile(CompileError::Internal {
+            message: format!("the compiler panicked: {line}"),
+        });
+    }
+    // Keep the end of the guest's stderr: that is where an abort explains itself.
+    let stderr = stderr.trim();
+    let tail = &stderr[stderr.floor_char_boundary(stderr.len().saturating_sub(2000))..];
+    Error::Sandbox {
+        message: if tail.is_empty() {
+            format!("{error:#}")
+        } else {
+            format!("{error:#}; guest stderr: {tail}")
+        },
     }
 }
 

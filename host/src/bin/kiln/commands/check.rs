@@ -41,18 +41,19 @@ impl CheckCommand {
             if exit == 0 {
                 exit = report.exit_code;
             }
-            print_report(&report, self.json);
+            print_report(&self.input.display().to_string(), &report, self.json);
         }
         Ok(ExitCode::from(exit))
     }
 }
 
-pub fn print_report(report: &CheckReport, json: bool) {
+/// Prints one target's report: a JSON object (with the input's name added)
+/// or a line of text.
+pub fn print_report(input: &str, report: &CheckReport, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string(report).expect("a report serializes")
-        );
+        let mut object = serde_json::to_value(report).expect("a report serializes");
+        object["input"] = input.into();
+        println!("{object}");
         return;
     }
     let loaded = match report.loaded {

@@ -27,7 +27,8 @@ pub struct RunCommand {
     /// Give the guest a directory: `DIR` or `HOST_DIR::GUEST_DIR`; repeatable.
     #[arg(long = "dir", value_name = "DIR")]
     dirs: Vec<String>,
-    /// Target to compile a `.wasm`/`.wat` input for: the host's, or `pulley64`/`pulley32`.
+    /// Target to compile a `.wasm`/`.wat` input for: the host's (default), or Pulley
+    /// (`pulley64` on 64-bit hosts).
     #[arg(long)]
     target: Option<String>,
     #[command(flatten)]

@@ -1,0 +1,266 @@
+//! The `kiln` binary, run as other tools run it: arguments in, exit code,
+//! stdout and files out.
+
+use crate::{cache_dir, limits::slow_module};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .env("KILN_CACHE_DIR", cache_dir())
+        .output()
+        .expect("kiln starts")
+}
+
+fn fixture_path(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name);
+    path.to_str().unwrap().to_string()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn targets_lists_one_triple_per_line() {
+    let output = kiln(&["targets"]);
+    assert!(output.status.success());
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
+    assert_eq!(lines, host::TARGETS);
+}
+
+#[test]
+fn compile_writes_an_artifact_that_runs() {
+    let dir = temp_dir();
+    let out = dir.path().join("math.cwasm");
+    let output = kiln(&[
+        "compile",
+        &fixture_path("math.wat"),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "-o",
+        path_str(&out),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(json["kind"], "module");
+    assert_eq!(json["function_count"], 3);
+    assert_eq!(
+        json["artifact_bytes"],
+        std::fs::metadata(&out).unwrap().len()
+    );
+
+    let output = kiln(&["run", path_str(&out), "--invoke", "fib", "--", "20"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "6765\n");
+}
+
+#[test]
+fn compile_defaults_output_beside_the_input() {
+    let dir = temp_dir();
+    let input = dir.path().join("adder.wat");
+    std::fs::copy(fixture_path("adder.wat"), &input).unwrap();
+    let output = kiln(&["compile", path_str(&input), "--target", "pulley64"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let artifact = dir.path().join("adder.cwasm");
+    assert!(artifact.is_file());
+    let output = kiln(&[
+        "run",
+        path_str(&artifact),
+        "--invoke",
+        "add",
+        "--",
+        "40",
+        "2",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "42\n");
+}
+
+#[test]
+fn check_json_reports_each_target() {
+    let output = kiln(&[
+        "check",
+        &fixture_path("primes.wat"),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--target",
+        "aarch64-unknown-linux-gnu",
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let reports: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2);
+    for report in &reports {
+        for field in [
+            "target",
+            "ok",
+            "identical",
+            "loaded",
+            "artifact_bytes",
+            "sandbox_ms",
+            "native_ms",
+            "error",
+        ] {
+            assert!(report.get(field).is_some(), "missing {field}: {report}");
+        }
+        assert_eq!(report["ok"], true);
+        assert_eq!(report["identical"], true);
+        assert!(report["error"].is_null());
+    }
+    assert_eq!(reports[0]["loaded"], true);
+    assert!(reports[1]["loaded"].is_null());
+}
+
+#[test]
+fn run_wasi_command_prints_and_exits_with_its_status() {
+    let output = kiln(&["run", &fixture_path("hello.wat")]);
+    assert_eq!(stdout(&output), "hello from kiln\n");
+    assert_eq!(output.status.code(), Some(7));
+}
+
+#[test]
+fn bad_input_exits_1_and_writes_nothing() {
+    let dir = temp_dir();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"\0asm\x01\0\0\0\x01\xff\xff\xff").unwrap();
+    let out = dir.path().join("out.cwasm");
+    let output = kiln(&[
+        "compile",
+        path_str(&garbage),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("invalid input"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+
+    // An existing output survives a failed compile untouched.
+    std::fs::write(&out, b"previous artifact").unwrap();
+    let output = kiln(&[
+        "compile",
+        path_str(&garbage),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous artifact");
+    // No temporary files are left behind either.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn unknown_target_and_feature_exit_1() {
+    let output = kiln(&[
+        "compile",
+        &fixture_path("math.wat"),
+        "--target",
+        "vax-dec-vms",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("unsupported target `vax-dec-vms`"),
+        "{}",
+        stderr(&output)
+    );
+    let output = kiln(&[
+        "compile",
+        &fixture_path("math.wat"),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--cpu-feature",
+        "has_nothing",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("has_nothing"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn missing_input_exits_1_and_usage_errors_exit_2() {
+    let output = kiln(&["compile", "/nonexistent/input.wasm", "--target", "pulley64"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("/nonexistent/input.wasm"));
+    let output = kiln(&["compile", &fixture_path("math.wat")]);
+    assert_eq!(output.status.code(), Some(2), "--target is required");
+    let output = kiln(&[
+        "compile",
+        &fixture_path("math.wat"),
+        "--target",
+        "pulley64",
+        "--max-memory",
+        "lots",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn timeout_exits_3() {
+    let dir = temp_dir();
+    let slow = dir.path().join("slow.wat");
+    std::fs::write(&slow, slow_module()).unwrap();
+    let output = kiln(&[
+        "compile",
+        path_str(&slow),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--timeout",
+        "0.2",
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--timeout"), "{}", stderr(&output));
+    assert!(!dir.path().join("slow.cwasm").exists());
+}
+
+#[test]
+fn memory_cap_exits_3() {
+    let dir = temp_dir();
+    let out = dir.path().join("math.cwasm");
+    let output = kiln(&[
+        "compile",
+        &fixture_path("math.wat"),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--max-memory",
+        "2MiB",
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--max-memory"));
+    assert!(!out.exists());
+}

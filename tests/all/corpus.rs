@@ -1,0 +1,41 @@
+//! Real programs from `../shared/corpus/sightglass`, when it is present:
+//! a few small benchmarks checked for x86_64 (identical and loaded) and
+//! aarch64 (identical). `scripts/check-corpus.sh` checks all of them.
+
+use crate::sandbox;
+use host::Options;
+use host::verify::check;
+use std::path::PathBuf;
+
+fn corpus() -> Option<PathBuf> {
+    let dir = match std::env::var_os("KILN_CORPUS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/sightglass"),
+    };
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn small_sightglass_benchmarks_check() {
+    let Some(corpus) = corpus() else {
+        eprintln!(
+            "corpus absent (../shared/corpus/sightglass, or KILN_CORPUS): skipping the Sightglass check"
+        );
+        return;
+    };
+    for name in [
+        "quicksort/benchmark.wasm",
+        "noop/benchmark.wasm",
+        "shootout/shootout-fib2.wasm",
+    ] {
+        let path = corpus.join(name);
+        let Ok(input) = std::fs::read(&path) else {
+            eprintln!("{} not in this corpus: skipped", path.display());
+            continue;
+        };
+        for target in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+            let report = check(sandbox(), &input, &Options::for_target(target));
+            assert!(report.ok && report.identical, "{name} {target}: {report:?}");
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Every target: the sandboxed artifact is byte-identical to the native
+//! compile, and the targets that run here (x86_64, Pulley) give the right
+//! answers.
+
+use crate::{fixture, sandbox};
+use host::load;
+use host::run::{Outcome, RunConfig, run};
+use host::verify::check;
+use host::{ArtifactKind, Options, TARGETS};
+
+/// Compiles `input` in the sandbox for `target` and calls `export`.
+fn invoke(
+    input: &[u8],
+    target: &str,
+    export: &str,
+    args: &[&str],
+) -> Result<Vec<String>, host::Error> {
+    let options = Options::for_target(target);
+    let artifact = sandbox().compile(input, &options)?;
+    let engine = load::engine(&options)?;
+    // SAFETY: produced by the sandbox from a test fixture.
+    let loaded = unsafe { load::deserialize(&engine, &artifact.bytes, artifact.kind) }?;
+    let config = RunConfig {
+        invoke: Some(export.to_string()),
+        invoke_args: args.iter().map(|a| a.to_string()).collect(),
+        ..RunConfig::default()
+    };
+    match run(&engine, &loaded, &config)? {
+        Outcome::Returned(values) => Ok(values),
+        Outcome::Exited(status) => panic!("{export} exited with {status}"),
+    }
+}
+
+#[test]
+fn every_target_is_byte_identical_to_native() {
+    let input = fixture("math.wat");
+    for target in TARGETS {
+        let report = check(sandbox(), &input, &Options::for_target(target));
+        assert!(report.ok, "{target}: {report:?}");
+        assert!(report.identical, "{target}");
+        assert!(report.artifact_bytes > 0, "{target}");
+        let expected_loaded = load::can_run_here(target).then_some(true);
+        assert_eq!(report.loaded, expected_loaded, "{target}");
+    }
+}
+
+#[test]
+fn artifacts_differ_per_target() {
+    let input = fixture("math.wat");
+    let mut seen = Vec::new();
+    for target in TARGETS {
+        let artifact = sandbox()
+            .compile(&input, &Options::for_target(target))
+            .unwrap();
+        assert!(
+            !seen.contains(&artifact.bytes),
+            "{target} repeats another target's bytes"
+        );
+        seen.push(artifact.bytes);
+    }
+}
+
+#[test]
+fn native_and_pulley_artifacts_compute_correct_results() {
+    let math = fixture("math.wat");
+    let primes = fixture("primes.wat");
+    for target in ["x86_64-unknown-linux-gnu", "pulley64"] {
+        assert_eq!(
+            invoke(&math, target, "fib", &["20"]).unwrap(),
+            ["6765"],
+            "{target}"
+        );
+        assert_eq!(
+            invoke(&math, target, "hypot", &["3", "4"]).unwrap(),
+            ["5"],
+            "{target}"
+        );
+        assert_eq!(
+            invoke(&math, target, "div", &["-7", "2"]).unwrap(),
+            ["-3"],
+            "{target}"
+        );
+        assert_eq!(
+            invoke(&primes, target, "count_primes", &["100000"]).unwrap(),
+            ["9592"],
+            "{target}"
+        );
+        let trap = invoke(&math, target, "div", &["1", "0"]).unwrap_err();
+        assert!(
+            trap.to_string().contains("divide by zero"),
+            "{target}: {trap}"
+        );
+    }
+}
+
+#[test]
+fn component_input_compiles_and_runs() {
+    let adder = fixture("adder.wat");
+    for target in ["x86_64-unknown-linux-gnu", "pulley64"] {
+        let report = check(sandbox(), &adder, &Options::for_target(target));
+        assert!(report.ok && report.identical, "{target}: {report:?}");
+        let artifact = sandbox()
+            .compile(&adder, &Options::for_target(target))
+            .unwrap();
+        assert_eq!(artifact.kind, ArtifactKind::Component);
+        assert_eq!(
+            invoke(&adder, target, "add", &["2", "40"]).unwrap(),
+            ["42"],
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn artifact_facts_describe_the_input() {
+    let artifact = sandbox()
+        .compile(
+            &fixture("math.wat"),
+            &Options::for_target("x86_64-unknown-linux-gnu"),
+        )
+        .unwrap();
+    assert_eq!(artifact.kind, ArtifactKind::Module);
+    assert_eq!(artifact.function_count, 3);
+    assert!(artifact.code_bytes > 0 && artifact.code_bytes < artifact.bytes.len() as u64);
+    let component = sandbox()
+        .compile(
+            &fixture("adder.wat"),
+            &Options::for_target("x86_64-unknown-linux-gnu"),
+        )
+        .unwrap();
+    assert_eq!(component.function_count, 1);
+}
+
+#[test]
+fn options_change_the_artifact_and_stay_identical_to_native() {
+    let input = fixture("primes.wat");
+    let base = Options::for_target("x86_64-unknown-linux-gnu");
+    let baseline = sandbox().compile(&input, &base).unwrap().bytes;
+    let variants = [
+        Options {
+            cpu_features: vec!["x86-64-v3".to_string()],
+            ..base.clone()
+        },
+        Options {
+            consume_fuel: true,
+            ..base.clone()
+        },
+        Options {
+            epoch_interruption: true,
+            ..base.clone()
+        },
+        Options {
+            opt_level: host::OptLevel::None,
+            ..base.clone()
+        },
+    ];
+    for options in variants {
+        let sandboxed = sandbox().compile(&input, &options).unwrap().bytes;
+        let native = kiln_guest::compile(&input, &options).unwrap().bytes;
+        assert_eq!(sandboxed, native, "{options:?}");
+        assert_ne!(sandboxed, baseline, "{options:?} made no difference");
+    }
+}
+
+#[test]
+fn fuel_instrumented_artifact_loads_with_the_same_options_only() {
+    let input = fixture("math.wat");
+    let fuel = Options {
+        consume_fuel: true,
+        ..Options::for_target("x86_64-unknown-linux-gnu")
+    };
+    let artifact = sandbox().compile(&input, &fuel).unwrap();
+    let matching = load::engine(&fuel).unwrap();
+    // SAFETY: produced by the sandbox from a test fixture.
+    assert!(unsafe { load::deserialize(&matching, &artifact.bytes, artifact.kind) }.is_ok());
+    let other = load::engine(&Options::for_target("x86_64-unknown-linux-gnu")).unwrap();
+    // SAFETY: as above; Wasmtime must refuse it before running anything.
+    assert!(unsafe { load::deserialize(&other, &artifact.bytes, artifact.kind) }.is_err());
+}
