@@ -22,7 +22,7 @@ pub use kiln_settings::{OptLevel, Options, TARGETS};
 use wasmtime::Engine;
 
 /// A compiled artifact and facts about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Artifact {
     /// The `.cwasm` bytes (an ELF image in Wasmtime's format).
     pub bytes: Vec<u8>,
@@ -32,6 +32,18 @@ pub struct Artifact {
     pub function_count: u32,
     /// Size of the artifact's `.text` section.
     pub code_bytes: u64,
+}
+
+impl std::fmt::Debug for Artifact {
+    /// Shows the facts and the size, not megabytes of machine code.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Artifact")
+            .field("bytes", &format_args!("[{} bytes]", self.bytes.len()))
+            .field("kind", &self.kind)
+            .field("function_count", &self.function_count)
+            .field("code_bytes", &self.code_bytes)
+            .finish()
+    }
 }
 
 /// Kiln's version string, naming the Wasmtime version of its artifacts.

@@ -48,6 +48,23 @@ pub fn wasm_feature(name: &str) -> Option<WasmFeatures> {
     })
 }
 
+/// Proposals that build on another: turning the first off turns these off
+/// too, so `simd=off` means no SIMD at all rather than an engine error
+/// about relaxed SIMD still being on.
+const BUILT_ON: &[(&str, &[&str])] = &[
+    ("simd", &["relaxed-simd"]),
+    ("reference-types", &["function-references", "gc"]),
+    ("function-references", &["gc"]),
+];
+
+/// The proposals that turning `name` off also turns off.
+pub fn built_on(name: &str) -> &'static [&'static str] {
+    BUILT_ON
+        .iter()
+        .find(|(base, _)| *base == name)
+        .map_or(&[], |(_, dependents)| dependents)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +75,11 @@ mod tests {
             assert!(wasm_feature(name).is_some(), "{name} has no flag");
         }
         assert!(wasm_feature("no-such-proposal").is_none());
+        for (base, dependents) in BUILT_ON {
+            assert!(wasm_feature(base).is_some(), "{base}");
+            for dependent in *dependents {
+                assert!(wasm_feature(dependent).is_some(), "{dependent}");
+            }
+        }
     }
 }

@@ -123,6 +123,19 @@ pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
     for (name, enabled) in &options.wasm_features {
         let flag = wasm_feature(name)
             .ok_or_else(|| SettingsError::UnknownWasmFeature { name: name.clone() })?;
+        if !enabled {
+            // An explicit request to keep a dependent on wins, and then
+            // Wasmtime reports the clash by name.
+            for dependent in features::built_on(name) {
+                let asked_on = options
+                    .wasm_features
+                    .iter()
+                    .any(|(other, on)| other == dependent && *on);
+                if let (false, Some(dependent)) = (asked_on, wasm_feature(dependent)) {
+                    config.wasm_features(dependent, false);
+                }
+            }
+        }
         config.wasm_features(flag, *enabled);
     }
     Ok(config)

@@ -49,7 +49,7 @@ fn empty_input() {
 }
 
 #[test]
-fn random_bytes() {
+fn random_input() {
     for seed in [1, 2, 3, 0xdead_beef] {
         let error = rejected(&random_bytes(seed, 4096), &Options::for_target(X86));
         assert!(

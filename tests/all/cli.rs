@@ -256,7 +256,7 @@ fn memory_cap_exits_3() {
         "--target",
         "x86_64-unknown-linux-gnu",
         "--max-memory",
-        "2MiB",
+        "1MiB",
         "-o",
         path_str(&out),
     ]);

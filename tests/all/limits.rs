@@ -77,18 +77,27 @@ fn slow_module_compiles_without_the_deadline() {
 #[test]
 fn memory_cap_trips() {
     let limits = Limits {
-        max_memory: 4 << 20,
+        max_memory: 1 << 20,
         ..Limits::default()
     };
     let result = sandbox().compile_with_limits(&fixture("primes.wat"), &options(), &limits);
     assert!(
-        matches!(result, Err(Error::Limit(LimitKind::Memory { limit })) if limit == 4 << 20),
+        matches!(result, Err(Error::Limit(LimitKind::Memory { limit })) if limit == 1 << 20),
         "{result:?}"
     );
-    // A cap that leaves room for the compiler's working set but not for a
-    // large input's compile trips during compilation rather than at start.
+    // A cap that leaves room for the compiler to start and to compile a
+    // small module, but not for a large input's compile, trips mid-compile.
     let limits = Limits {
-        max_memory: 48 << 20,
+        max_memory: 8 << 20,
+        ..Limits::default()
+    };
+    assert!(
+        sandbox()
+            .compile_with_limits(&fixture("primes.wat"), &options(), &limits)
+            .is_ok()
+    );
+    let limits = Limits {
+        max_memory: 8 << 20,
         ..Limits::default()
     };
     let result = sandbox().compile_with_limits(slow_module().as_bytes(), &options(), &limits);
