@@ -66,7 +66,24 @@ pub fn version() -> String {
 ///   proposal name, or an input that needs a proposal that is off;
 /// - [`CompileError::Internal`] when Cranelift or Wasmtime fails on valid input.
 pub fn compile(input: &[u8], options: &Options) -> Result<Artifact, CompileError> {
-    let config = kiln_settings::compile_config(options)?;
+    compile_configured(input, options, |_| {})
+}
+
+/// Like [`compile`], letting the caller adjust the [`wasmtime::Config`]
+/// before the engine is built. For settings that change how the compile
+/// runs, never what it produces: the host uses it to switch Wasmtime's
+/// parallel compilation on or off when measuring the native compile.
+///
+/// # Errors
+///
+/// As [`compile`].
+pub fn compile_configured(
+    input: &[u8],
+    options: &Options,
+    configure: impl FnOnce(&mut wasmtime::Config),
+) -> Result<Artifact, CompileError> {
+    let mut config = kiln_settings::compile_config(options)?;
+    configure(&mut config);
     let engine = Engine::new(&config).map_err(|e| CompileError::UnsupportedFeature {
         message: format!("{e:#}"),
     })?;

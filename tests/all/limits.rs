@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 pub fn slow_module() -> String {
     let mut wat = String::from("(module\n");
     for f in 0..300 {
-        let _ = write!(
+        let _ = writeln!(
             wat,
-            "(func (export \"f{f}\") (param i32 i32) (result i32) (local i32)\n"
+            "(func (export \"f{f}\") (param i32 i32) (result i32) (local i32)"
         );
         for i in 0..400 {
-            let _ = write!(
+            let _ = writeln!(
                 wat,
-                "local.get 0 local.get 1 i32.const {i} i32.mul i32.add local.get 2 i32.xor local.set 2\n"
+                "local.get 0 local.get 1 i32.const {i} i32.mul i32.add local.get 2 i32.xor local.set 2"
             );
         }
         wat.push_str("local.get 2)\n");

@@ -30,6 +30,7 @@ Exit codes:
 #[derive(Subcommand)]
 enum Command {
     Compile(commands::compile::CompileCommand),
+    Bench(commands::bench::BenchCommand),
     Check(commands::check::CheckCommand),
     Run(commands::run::RunCommand),
     Targets(commands::targets::TargetsCommand),
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(command) => command.execute(),
+        Command::Bench(command) => command.execute(),
         Command::Check(command) => command.execute(),
         Command::Run(command) => command.execute(),
         Command::Targets(command) => command.execute(),

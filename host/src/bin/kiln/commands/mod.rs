@@ -1,5 +1,6 @@
 //! One module per `kiln` subcommand.
 
+pub mod bench;
 pub mod check;
 pub mod compile;
 pub mod demo;
