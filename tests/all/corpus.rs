@@ -39,3 +39,36 @@ fn small_sightglass_benchmarks_check() {
         }
     }
 }
+
+#[test]
+fn a_sightglass_benchmark_prints_its_expected_output() {
+    let Some(corpus) = corpus() else {
+        eprintln!(
+            "corpus absent (../shared/corpus/sightglass, or KILN_CORPUS): skipping the Sightglass run"
+        );
+        return;
+    };
+    let dir = corpus.join("quicksort");
+    let (Ok(expected_out), Ok(expected_err)) = (
+        std::fs::read(dir.join("benchmark.stdout.expected")),
+        std::fs::read(dir.join("benchmark.stderr.expected")),
+    ) else {
+        eprintln!("quicksort not in this corpus: skipped");
+        return;
+    };
+    for target in ["x86_64-unknown-linux-gnu", "pulley64"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["run", "benchmark.wasm", "--dir", ".", "--target", target])
+            .current_dir(&dir)
+            .env("KILN_CACHE_DIR", crate::cache_dir())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{target}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.stdout, expected_out, "{target}");
+        assert_eq!(output.stderr, expected_err, "{target}");
+    }
+}

@@ -8,6 +8,7 @@
 mod bad_input;
 mod cli;
 mod corpus;
+mod guest_cache;
 mod limits;
 mod sandbox_imports;
 mod targets;

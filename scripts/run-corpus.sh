@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Compiles every runnable Sightglass benchmark in the sandbox, runs the
+# artifact natively in its own directory (preopened as `.`), and compares
+# stdout and stderr with the `.expected` files beside it.
+#   scripts/run-corpus.sh [TARGET] [CORPUS_DIR]
+# TARGET: x86_64-unknown-linux-gnu (default) or pulley64.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+target=${1:-x86_64-unknown-linux-gnu}
+corpus=$(realpath "${2:-../shared/corpus/sightglass}")
+[ -d "$corpus" ] || { echo "no corpus at $corpus" >&2; exit 1; }
+scripts/setup.sh || exit 1
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo build --release -p host || exit 1
+kiln=$(realpath target/release/kiln)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0 skipped=0
+printf '%-44s %-8s %9s\n' benchmark result run-ms
+while IFS= read -r wasm; do
+    dir=$(dirname "$wasm")
+    stem=$(basename "$wasm" .wasm)
+    name=${wasm#"$corpus"/}
+    expected_out="$dir/$stem.stdout.expected"
+    expected_err="$dir/$stem.stderr.expected"
+    if [ ! -f "$expected_out" ]; then
+        printf '%-44s %-8s %9s  (no expected output)\n' "$name" skipped -
+        skipped=$((skipped + 1))
+        continue
+    fi
+    cwasm="$work/$stem.cwasm"
+    if ! "$kiln" compile "$wasm" --target "$target" -o "$cwasm" 2> "$work/compile.err"; then
+        printf '%-44s %-8s %9s  %s\n' "$name" FAILED - "$(tail -1 "$work/compile.err")"
+        failed=$((failed + 1))
+        continue
+    fi
+    start=$(date +%s%N)
+    (cd "$dir" && "$kiln" run "$cwasm" --target "$target" --dir . > "$work/out" 2> "$work/err")
+    status=$?
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    if [ $status -eq 0 ] && cmp -s "$work/out" "$expected_out" \
+        && { [ ! -f "$expected_err" ] || cmp -s "$work/err" "$expected_err"; }; then
+        printf '%-44s %-8s %9s\n' "$name" ok "$ms"
+        passed=$((passed + 1))
+    else
+        # A missing input file (not carried into the corpus) is not Kiln's failure.
+        if grep -qi "no such file\|not found" "$work/err" 2>/dev/null && [ ! -s "$work/out" ]; then
+            printf '%-44s %-8s %9s  (input missing from the corpus: %s)\n' "$name" skipped "$ms" "$(head -c 120 "$work/err" | tr '\n' ' ')"
+            skipped=$((skipped + 1))
+        else
+            printf '%-44s %-8s %9s  exit %s; %s\n' "$name" FAILED "$ms" "$status" "$(head -c 200 "$work/err" | tr '\n' ' ')"
+            failed=$((failed + 1))
+        fi
+    fi
+done < <(find "$corpus" -name '*.wasm' | sort)
+echo "$target: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

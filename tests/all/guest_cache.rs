@@ -1,0 +1,61 @@
+//! The compiled guest is cached on disk: a warm start reuses the entry, and
+//! a corrupt entry is replaced rather than trusted.
+
+use host::{Limits, Options, Sandbox};
+use std::path::{Path, PathBuf};
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+        .collect()
+}
+
+fn compiles(sandbox: &Sandbox) {
+    let input = crate::fixture("math.wat");
+    assert!(
+        sandbox
+            .compile(&input, &Options::for_target("pulley64"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn warm_start_reuses_the_entry_and_a_corrupt_one_is_replaced() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    compiles(&Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf())).unwrap());
+    let cached = entries(dir.path());
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let name = cached[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert!(name.contains(&host::guest::GUEST_SHA256[..16]), "{name}");
+    assert!(name.contains("wasmtime-48."), "{name}");
+    let written = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
+
+    compiles(&Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf())).unwrap());
+    assert_eq!(entries(dir.path()), cached);
+    assert_eq!(
+        std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
+        written
+    );
+
+    std::fs::write(&cached[0], b"not a compiled guest").unwrap();
+    compiles(&Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf())).unwrap());
+    let replaced = std::fs::read(&cached[0]).unwrap();
+    assert!(replaced.len() > 1 << 20 && replaced.starts_with(b"\x7fELF"));
+}
+
+#[test]
+fn concurrent_compiles_share_one_sandbox() {
+    let input = crate::fixture("primes.wat");
+    let options = Options::for_target("x86_64-unknown-linux-gnu");
+    let expected = kiln_guest::compile(&input, &options).unwrap().bytes;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| crate::sandbox().compile(&input, &options).unwrap().bytes))
+            .collect();
+        for worker in workers {
+            assert_eq!(worker.join().unwrap(), expected);
+        }
+    });
+}
