@@ -29,6 +29,7 @@ const TARGET: &str = "wasm32-wasip2";
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const DEBIAN_WASM_LD: &str = "/usr/bin/wasm-ld-22";
+const DEBIAN_COMPONENT_LD: &str = "/usr/lib/rustlib/x86_64-unknown-linux-gnu/bin/wasm-component-ld";
 const DEBIAN_WASI_LIBC: &str = "/usr/lib/wasm32-wasi";
 
 /// Variables passed through to the nested cargo; everything else is dropped.
@@ -141,7 +142,13 @@ fn rustup_cargo_with_target() -> Option<Command> {
 
 /// Debian's cargo, building the std from source.
 fn debian_cargo(target_dir: &Path) -> Command {
-    for needed in [DEBIAN_CARGO, DEBIAN_RUSTC, DEBIAN_WASM_LD, DEBIAN_WASI_LIBC] {
+    for needed in [
+        DEBIAN_CARGO,
+        DEBIAN_RUSTC,
+        DEBIAN_WASM_LD,
+        DEBIAN_COMPONENT_LD,
+        DEBIAN_WASI_LIBC,
+    ] {
         assert!(
             Path::new(needed).exists(),
             "{needed} is missing and rustup has no {TARGET} target: run scripts/setup.sh"

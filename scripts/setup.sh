@@ -4,9 +4,11 @@
 # Kiln's compiler is a wasm32-wasip2 component. Where the rustup toolchain
 # has the wasm32-wasip2 target, nothing more is needed. Otherwise (rustup
 # here offers only the x86_64 std) Debian's Rust toolchain for the web is
-# installed: rustc-web and cargo-web (/usr/bin/cargo, /usr/bin/rustc), the
-# std sources (rust-web-src) to build the wasm std with -Zbuild-std, lld-22
-# for wasm-ld, and wasi-libc. host/build.rs finds these by their paths.
+# installed: rustc-web and cargo-web (/usr/bin/cargo, /usr/bin/rustc),
+# rust-web-llvm (wasm-component-ld, which turns the linked module into a
+# component; only a recommendation of rustc-web, so named here), the std
+# sources (rust-web-src) to build the wasm std with -Zbuild-std, lld-22 for
+# wasm-ld, and wasi-libc. host/build.rs finds these by their paths.
 set -euo pipefail
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -29,6 +31,7 @@ fi
 missing=()
 [ -x /usr/bin/rustc ] || missing+=(rustc-web)
 [ -x /usr/bin/cargo ] || missing+=(cargo-web)
+[ -x /usr/lib/rustlib/x86_64-unknown-linux-gnu/bin/wasm-component-ld ] || missing+=(rust-web-llvm)
 [ -d /usr/lib/rustlib/src/rust/library/std ] || missing+=(rust-web-src)
 [ -x /usr/bin/wasm-ld-22 ] || missing+=(lld-22)
 [ -f /usr/lib/wasm32-wasi/libc.a ] || missing+=(wasi-libc)
@@ -45,5 +48,6 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q
-"${sudo[@]}" apt-get install -y -q --no-install-recommends rustc-web cargo-web rust-web-src lld-22 wasi-libc
+"${sudo[@]}" apt-get install -y -q --no-install-recommends \
+    rustc-web cargo-web rust-web-llvm rust-web-src lld-22 wasi-libc
 log "done"
