@@ -20,6 +20,7 @@ mod output;
 pub mod run;
 mod sandbox;
 pub mod verify;
+pub mod wast;
 
 pub use error::{Error, LimitKind};
 pub use kiln_guest::{Artifact, ArtifactKind, CompileError, OptLevel, Options, TARGETS};

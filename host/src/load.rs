@@ -9,7 +9,7 @@
 
 use crate::{ArtifactKind, Error, Options, host_triple};
 use wasmtime::component::Component;
-use wasmtime::{Engine, Module};
+use wasmtime::{Config, Engine, Module};
 
 /// A deserialized artifact.
 pub enum Loaded {
@@ -42,7 +42,18 @@ pub fn pulley_triple() -> &'static str {
 /// [`Error::Compile`] for options the settings reject, [`Error::Run`] when
 /// Wasmtime cannot build the engine.
 pub fn engine(options: &Options) -> Result<Engine, Error> {
-    let config = kiln_settings::compile_config(options).map_err(kiln_guest::CompileError::from)?;
+    engine_configured(options, |_| {})
+}
+
+/// Like [`engine`], with runtime-only settings added by `configure`
+/// (settings no artifact records, such as allowing shared memories).
+///
+/// # Errors
+///
+/// As [`engine`].
+pub fn engine_configured(options: &Options, configure: impl FnOnce(&mut Config)) -> Result<Engine, Error> {
+    let mut config = kiln_settings::compile_config(options).map_err(kiln_guest::CompileError::from)?;
+    configure(&mut config);
     Engine::new(&config).map_err(Error::run)
 }
 

@@ -34,6 +34,7 @@ enum Command {
     Check(commands::check::CheckCommand),
     Run(commands::run::RunCommand),
     Targets(commands::targets::TargetsCommand),
+    Wast(commands::wast::WastCommand),
     Demo(commands::demo::DemoCommand),
 }
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Check(command) => command.execute(),
         Command::Run(command) => command.execute(),
         Command::Targets(command) => command.execute(),
+        Command::Wast(command) => command.execute(),
         Command::Demo(command) => command.execute(),
     };
     match result {

@@ -6,3 +6,4 @@ pub mod compile;
 pub mod demo;
 pub mod run;
 pub mod targets;
+pub mod wast;

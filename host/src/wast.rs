@@ -1,0 +1,297 @@
+//! Spec test scripts (`.wast`) through the sandbox, beside a native
+//! reference, counted directive by directive.
+//!
+//! A script is converted once into its list of directives and the modules
+//! it defines (`json-from-wast`, the format Wasmtime's own harness reads).
+//! Every module is then compiled twice:
+//! - by Kiln, in the sandbox; each artifact is written as `NAME.cwasm`;
+//! - by the reference, Wasmtime in-process, natively, with the same
+//!   settings.
+//!
+//! Wasmtime's directive runner (`wasmtime-wast`) then carries out the
+//! directives against each set of artifacts (`module`, `register`,
+//! `invoke`, `assert_return` with NaN patterns, `assert_trap`,
+//! `assert_exhaustion`, `assert_exception`, `assert_unlinkable`,
+//! `assert_uninstantiable`, threads). A module that failed to compile has no
+//! artifact, so `assert_invalid` and `assert_malformed` are judged here
+//! instead: the compile must have been refused, and the refusal must name
+//! the expected problem.
+//!
+//! The runner stops at the first failing directive. To count every
+//! directive, the failing one is recorded, dropped, and the script re-run
+//! from the start (its earlier directives set up the state later ones
+//! need); after [`MAX_FAILURES`] failures the rest of the file counts as
+//! failed.
+
+use crate::{Error, Options, Sandbox, load};
+use json_from_wast::{Command, WasmFile, WasmFileType};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+use wasmtime::Engine;
+use wasmtime_wast::{Async, SpectestConfig, WastContext};
+
+/// After this many failures in one file, its remaining directives are
+/// counted as failed without running them.
+pub const MAX_FAILURES: usize = 50;
+
+/// The outcome of one script for one target.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct WastReport {
+    /// The script.
+    pub file: String,
+    /// The target triple.
+    pub target: String,
+    /// Directives that passed through Kiln.
+    pub passed: usize,
+    /// Directives that failed through Kiln.
+    pub failed: usize,
+    /// Directives not run, for the reasons in `skip_reasons`.
+    pub skipped: usize,
+    /// Directives that passed in the reference.
+    pub reference_passed: usize,
+    /// Directives that failed in the reference.
+    pub reference_failed: usize,
+    /// Lines of directives that pass in the reference but fail in Kiln:
+    /// each one a Kiln bug.
+    pub regressions: Vec<u32>,
+    /// Why directives were skipped.
+    pub skip_reasons: Vec<String>,
+    /// The first few failures through Kiln, `line: message`.
+    pub failures: Vec<String>,
+}
+
+/// Marks a compile failure that is not the compiler refusing the input
+/// (a sandbox limit or failure): never a pass for `assert_invalid`.
+const NOT_REFUSED: &str = "not refused by the compiler but failed";
+
+/// One compiled module, or why it did not compile.
+type Compiled = Result<Vec<u8>, String>;
+
+/// Runs the script at `path` through Kiln and through the reference.
+///
+/// # Errors
+///
+/// [`Error::Read`] if the file cannot be read, [`Error::Run`] if it is not
+/// a valid script or a work directory cannot be made.
+pub fn run_file(sandbox: &Sandbox, path: &Path, options: &Options) -> Result<WastReport, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("script.wast")
+        .to_string();
+    let buffer = wast::parser::ParseBuffer::new(&text).map_err(|e| Error::run(format!("{}: {e}", path.display())))?;
+    let ast = wast::parser::parse::<wast::Wast>(&buffer).map_err(|e| Error::run(format!("{}: {e}", path.display())))?;
+    let script = json_from_wast::Opts::default()
+        .convert(&name, &text, ast)
+        .map_err(|e| Error::run(format!("{}: {e:#}", path.display())))?;
+
+    // Spec scripts create shared memories (threads); no artifact records this.
+    let engine = load::engine_configured(options, |config| {
+        config.shared_memory(true);
+    })?;
+    let kiln: HashMap<String, Compiled> = compile_all(&script.wasms, |bytes| {
+        sandbox
+            .compile(bytes, options)
+            .map(|a| a.bytes)
+            .map_err(|e| match e {
+                // A refusal by the compiler is what `assert_invalid` wants.
+                Error::Compile(error) => error.to_string(),
+                other => format!("{NOT_REFUSED}: {other}"),
+            })
+    });
+    let reference: HashMap<String, Compiled> = compile_all(&script.wasms, |bytes| {
+        let compiled = if wasmparser::Parser::is_component(bytes) {
+            engine.precompile_component(bytes)
+        } else {
+            engine.precompile_module(bytes)
+        };
+        compiled.map_err(|e| format!("{e:?}"))
+    });
+
+    let mut report = WastReport {
+        file: path.display().to_string(),
+        target: options.triple.clone(),
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        reference_passed: 0,
+        reference_failed: 0,
+        regressions: Vec::new(),
+        skip_reasons: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut runnable = Vec::new();
+    for (index, command) in script.commands.iter().enumerate() {
+        match command {
+            Command::AssertInvalidCustom { line, .. } | Command::AssertMalformedCustom { line, .. } => {
+                report.skipped += 1;
+                report
+                    .skip_reasons
+                    .push(format!("{line}: custom-section assertions are not implemented by Wasmtime's directive runner"));
+            }
+            _ => runnable.push(index),
+        }
+    }
+
+    let kiln_failures = run_counting(&engine, &name, &script.commands, &runnable, &kiln)?;
+    let reference_failures = run_counting(&engine, &name, &script.commands, &runnable, &reference)?;
+    report.failed = kiln_failures.len();
+    report.passed = runnable.len() - report.failed;
+    report.reference_failed = reference_failures.len();
+    report.reference_passed = runnable.len() - report.reference_failed;
+    report.regressions = kiln_failures
+        .keys()
+        .filter(|index| !reference_failures.contains_key(*index))
+        .map(|index| script.commands[*index].line())
+        .collect();
+    report.regressions.sort_unstable();
+    let mut failures: Vec<_> = kiln_failures.into_iter().collect();
+    failures.sort_by_key(|(index, _)| *index);
+    report.failures = failures
+        .into_iter()
+        .take(10)
+        .map(|(index, message)| format!("{}: {message}", script.commands[index].line()))
+        .collect();
+    Ok(report)
+}
+
+/// Proposals a script needs beyond Kiln's defaults, from its path: the
+/// spec suite keeps each proposal's tests in a directory named after it.
+/// Both Kiln and the reference get the same list.
+pub fn proposal_features(path: &Path) -> Vec<(String, bool)> {
+    const OFF_BY_DEFAULT: &[&str] = &["custom-page-sizes", "wide-arithmetic"];
+    OFF_BY_DEFAULT
+        .iter()
+        .filter(|name| path.iter().any(|part| part == **name))
+        .map(|name| (name.to_string(), true))
+        .collect()
+}
+
+/// Compiles every module of a script with `compile`.
+fn compile_all(wasms: &[(String, Vec<u8>)], compile: impl Fn(&[u8]) -> Compiled) -> HashMap<String, Compiled> {
+    wasms
+        .iter()
+        .map(|(name, bytes)| (name.clone(), compile(bytes)))
+        .collect()
+}
+
+/// Runs `runnable` (indices into `commands`) against `compiled`, dropping
+/// each failing directive and starting again, and returns the failures by
+/// index with their messages.
+fn run_counting(
+    engine: &Engine,
+    name: &str,
+    commands: &[Command<'_>],
+    runnable: &[usize],
+    compiled: &HashMap<String, Compiled>,
+) -> Result<HashMap<usize, String>, Error> {
+    let mut failures = HashMap::new();
+    // `assert_invalid`/`assert_malformed` are judged from the compile result.
+    let mut remaining = Vec::new();
+    for &index in runnable {
+        match &commands[index] {
+            Command::AssertInvalid { file, .. } | Command::AssertMalformed { file, .. } => {
+                if let Err(message) = judge_refusal(file, compiled) {
+                    failures.insert(index, message);
+                }
+            }
+            _ => remaining.push(index),
+        }
+    }
+
+    let dir = tempfile::tempdir().map_err(Error::run)?;
+    let mut files: Vec<_> = compiled.iter().collect();
+    files.sort_by_key(|(file, _)| (file.ends_with(".wat"), file.as_str()));
+    for (file, result) in files {
+        if let Ok(bytes) = result {
+            let path = dir.path().join(Path::new(file).with_extension("cwasm"));
+            // A text module and its binary form share a stem: the binary wins,
+            // as in Wasmtime's harness.
+            if file.ends_with(".wat") && path.exists() {
+                continue;
+            }
+            std::fs::write(&path, bytes).map_err(Error::run)?;
+        }
+    }
+
+    let judged = failures.len();
+    loop {
+        if failures.len() - judged >= MAX_FAILURES {
+            for index in remaining.drain(..) {
+                failures.insert(index, "not run: too many earlier failures in this file".to_string());
+            }
+            break;
+        }
+        let kept: Vec<&Command<'_>> = remaining.iter().map(|&i| &commands[i]).collect();
+        let script = serde_json::json!({
+            "source_filename": name,
+            "commands": kept,
+        });
+        let json_path = dir.path().join(Path::new(name).with_extension("json"));
+        std::fs::write(&json_path, script.to_string()).map_err(Error::run)?;
+        let mut context = WastContext::new(engine, Async::No, |_| {});
+        context.ignore_error_messages(true).precompile_load(dir.path());
+        context
+            .register_spectest(&SpectestConfig {
+                use_shared_memory: true,
+                suppress_prints: true,
+            })
+            .map_err(Error::run)?;
+        let Err(error) = context.run_file(Path::new(name)) else {
+            break;
+        };
+        let failed_line = failed_line(&error);
+        let position = failed_line.and_then(|line| remaining.iter().position(|&i| commands[i].line() == line));
+        match position {
+            Some(position) => {
+                let index = remaining.remove(position);
+                failures.insert(index, root_cause(&error));
+            }
+            None => {
+                let message = root_cause(&error);
+                for index in remaining.drain(..) {
+                    failures.insert(index, message.clone());
+                }
+                break;
+            }
+        }
+    }
+    Ok(failures)
+}
+
+/// `assert_invalid`/`assert_malformed`: the module must have been refused
+/// by the compiler (a typed rejection, not a crash or a limit).
+///
+/// The expected text is not compared: the spec's texts are the reference
+/// interpreter's wording ("unexpected token"), which neither Wasmtime nor
+/// Kiln reproduces, so comparing them would fail both sides alike.
+fn judge_refusal(file: &WasmFile<'_>, compiled: &HashMap<String, Compiled>) -> Result<(), String> {
+    let name = match (file.module_type, &file.binary_filename) {
+        (WasmFileType::Text, Some(binary)) if compiled.contains_key(binary.as_ref()) => binary.as_ref(),
+        _ => file.filename.as_ref(),
+    };
+    match compiled.get(name) {
+        Some(Ok(_)) => Err("expected the module to be refused, but it compiled".to_string()),
+        Some(Err(message)) if message.starts_with(NOT_REFUSED) => Err(message.clone()),
+        Some(Err(_)) => Ok(()),
+        None => Err(format!("module {name} missing from the script")),
+    }
+}
+
+/// The line of the failing directive, from the runner's context message
+/// (`failed directive on FILE:LINE`).
+fn failed_line(error: &wasmtime::Error) -> Option<u32> {
+    let top = error.to_string();
+    let rest = top.strip_prefix("failed directive on ")?;
+    rest.rsplit(':').next()?.trim().parse().ok()
+}
+
+fn root_cause(error: &wasmtime::Error) -> String {
+    let message = format!("{error:#}");
+    message.chars().take(300).collect()
+}
