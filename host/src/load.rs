@@ -51,8 +51,12 @@ pub fn engine(options: &Options) -> Result<Engine, Error> {
 /// # Errors
 ///
 /// As [`engine`].
-pub fn engine_configured(options: &Options, configure: impl FnOnce(&mut Config)) -> Result<Engine, Error> {
-    let mut config = kiln_settings::compile_config(options).map_err(kiln_guest::CompileError::from)?;
+pub fn engine_configured(
+    options: &Options,
+    configure: impl FnOnce(&mut Config),
+) -> Result<Engine, Error> {
+    let mut config =
+        kiln_settings::compile_config(options).map_err(kiln_guest::CompileError::from)?;
     configure(&mut config);
     Engine::new(&config).map_err(Error::run)
 }

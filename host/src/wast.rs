@@ -72,23 +72,42 @@ type Compiled = Result<Vec<u8>, String>;
 ///
 /// # Errors
 ///
-/// [`Error::Read`] if the file cannot be read, [`Error::Run`] if it is not
-/// a valid script or a work directory cannot be made.
+/// [`Error::Read`] if the file cannot be read, else as [`run_script`].
 pub fn run_file(sandbox: &Sandbox, path: &Path, options: &Options) -> Result<WastReport, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let name = path
+    run_script(sandbox, &path.display().to_string(), &text, options)
+}
+
+/// Runs the script `text`, named `file` (a path or file name), through Kiln
+/// and through the reference.
+///
+/// # Errors
+///
+/// [`Error::Run`] if it is not a valid script or a work directory cannot
+/// be made.
+pub fn run_script(
+    sandbox: &Sandbox,
+    file: &str,
+    text: &str,
+    options: &Options,
+) -> Result<WastReport, Error> {
+    let name = Path::new(file)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("script.wast")
         .to_string();
-    let buffer = wast::parser::ParseBuffer::new(&text).map_err(|e| Error::run(format!("{}: {e}", path.display())))?;
-    let ast = wast::parser::parse::<wast::Wast>(&buffer).map_err(|e| Error::run(format!("{}: {e}", path.display())))?;
+    let context = |e: &dyn std::fmt::Display| Error::run(format!("{file}: {e}"));
+    // Spec scripts test odd names on purpose (`names.wast`).
+    let mut lexer = wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    let buffer = wast::parser::ParseBuffer::new_with_lexer(lexer).map_err(|e| context(&e))?;
+    let ast = wast::parser::parse::<wast::Wast>(&buffer).map_err(|e| context(&e))?;
     let script = json_from_wast::Opts::default()
-        .convert(&name, &text, ast)
-        .map_err(|e| Error::run(format!("{}: {e:#}", path.display())))?;
+        .convert(&name, text, ast)
+        .map_err(|e| context(&format!("{e:#}")))?;
 
     // Spec scripts create shared memories (threads); no artifact records this.
     let engine = load::engine_configured(options, |config| {
@@ -114,7 +133,7 @@ pub fn run_file(sandbox: &Sandbox, path: &Path, options: &Options) -> Result<Was
     });
 
     let mut report = WastReport {
-        file: path.display().to_string(),
+        file: file.to_string(),
         target: options.triple.clone(),
         passed: 0,
         failed: 0,
@@ -128,7 +147,8 @@ pub fn run_file(sandbox: &Sandbox, path: &Path, options: &Options) -> Result<Was
     let mut runnable = Vec::new();
     for (index, command) in script.commands.iter().enumerate() {
         match command {
-            Command::AssertInvalidCustom { line, .. } | Command::AssertMalformedCustom { line, .. } => {
+            Command::AssertInvalidCustom { line, .. }
+            | Command::AssertMalformedCustom { line, .. } => {
                 report.skipped += 1;
                 report
                     .skip_reasons
@@ -173,7 +193,10 @@ pub fn proposal_features(path: &Path) -> Vec<(String, bool)> {
 }
 
 /// Compiles every module of a script with `compile`.
-fn compile_all(wasms: &[(String, Vec<u8>)], compile: impl Fn(&[u8]) -> Compiled) -> HashMap<String, Compiled> {
+fn compile_all(
+    wasms: &[(String, Vec<u8>)],
+    compile: impl Fn(&[u8]) -> Compiled,
+) -> HashMap<String, Compiled> {
     wasms
         .iter()
         .map(|(name, bytes)| (name.clone(), compile(bytes)))
@@ -223,7 +246,10 @@ fn run_counting(
     loop {
         if failures.len() - judged >= MAX_FAILURES {
             for index in remaining.drain(..) {
-                failures.insert(index, "not run: too many earlier failures in this file".to_string());
+                failures.insert(
+                    index,
+                    "not run: too many earlier failures in this file".to_string(),
+                );
             }
             break;
         }
@@ -235,7 +261,9 @@ fn run_counting(
         let json_path = dir.path().join(Path::new(name).with_extension("json"));
         std::fs::write(&json_path, script.to_string()).map_err(Error::run)?;
         let mut context = WastContext::new(engine, Async::No, |_| {});
-        context.ignore_error_messages(true).precompile_load(dir.path());
+        context
+            .ignore_error_messages(true)
+            .precompile_load(dir.path());
         context
             .register_spectest(&SpectestConfig {
                 use_shared_memory: true,
@@ -246,7 +274,8 @@ fn run_counting(
             break;
         };
         let failed_line = failed_line(&error);
-        let position = failed_line.and_then(|line| remaining.iter().position(|&i| commands[i].line() == line));
+        let position =
+            failed_line.and_then(|line| remaining.iter().position(|&i| commands[i].line() == line));
         match position {
             Some(position) => {
                 let index = remaining.remove(position);
@@ -272,7 +301,9 @@ fn run_counting(
 /// Kiln reproduces, so comparing them would fail both sides alike.
 fn judge_refusal(file: &WasmFile<'_>, compiled: &HashMap<String, Compiled>) -> Result<(), String> {
     let name = match (file.module_type, &file.binary_filename) {
-        (WasmFileType::Text, Some(binary)) if compiled.contains_key(binary.as_ref()) => binary.as_ref(),
+        (WasmFileType::Text, Some(binary)) if compiled.contains_key(binary.as_ref()) => {
+            binary.as_ref()
+        }
         _ => file.filename.as_ref(),
     };
     match compiled.get(name) {

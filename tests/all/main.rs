@@ -8,9 +8,11 @@
 mod bad_input;
 mod cli;
 mod corpus;
+mod fuzz;
 mod guest_cache;
 mod limits;
 mod sandbox_imports;
+mod spec;
 mod targets;
 
 use host::{Limits, Sandbox};

@@ -36,10 +36,21 @@ impl WastCommand {
         let sandbox = Sandbox::new(self.limits.limits())?;
         let mut totals = [0usize; 5];
         let mut regressions = 0;
+        let mut unreadable = 0;
         for file in &self.files {
             let mut options = self.options.options(&self.target);
-            options.wasm_features.extend(host::wast::proposal_features(file));
-            let report = run_file(&sandbox, file, &options)?;
+            options
+                .wasm_features
+                .extend(host::wast::proposal_features(file));
+            let report = match run_file(&sandbox, file, &options) {
+                Ok(report) => report,
+                Err(error) => {
+                    // One unreadable script does not stop the others.
+                    eprintln!("error: {}: {error}", file.display());
+                    unreadable += 1;
+                    continue;
+                }
+            };
             regressions += report.regressions.len();
             for (total, count) in totals.iter_mut().zip([
                 report.passed,
@@ -58,17 +69,22 @@ impl WastCommand {
                 totals[0], totals[1], totals[2], totals[3], totals[4]
             );
         }
-        Ok(if regressions == 0 {
-            ExitCode::SUCCESS
-        } else {
+        Ok(if regressions > 0 {
             ExitCode::from(4)
+        } else if unreadable > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
         })
     }
 }
 
 fn print_report(report: &WastReport, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(report).expect("a report serializes"));
+        println!(
+            "{}",
+            serde_json::to_string(report).expect("a report serializes")
+        );
         return;
     }
     println!(
