@@ -1,0 +1,21 @@
+//! Arbitrary bytes into the sandboxed compiler: every input gets an
+//! artifact identical to the native compile, or a typed error.
+
+#![no_main]
+
+#[allow(dead_code)]
+#[path = "../../tests/support/fuzz_props.rs"]
+mod props;
+
+use host::{Limits, Options, Sandbox};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+fuzz_target!(|data: &[u8]| {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    let sandbox = SANDBOX.get_or_init(|| Sandbox::new(Limits::default()).expect("the sandbox starts"));
+    let options = Options::for_target("x86_64-unknown-linux-gnu");
+    if let Err(violation) = props::compile_checked(sandbox, data, &options) {
+        panic!("{violation}");
+    }
+});
