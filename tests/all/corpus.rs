@@ -5,7 +5,7 @@
 use crate::sandbox;
 use host::Options;
 use host::verify::check;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("KILN_CORPUS") {
@@ -40,35 +40,59 @@ fn small_sightglass_benchmarks_check() {
     }
 }
 
-#[test]
-fn a_sightglass_benchmark_prints_its_expected_output() {
-    let Some(corpus) = corpus() else {
-        eprintln!(
-            "corpus absent (../shared/corpus/sightglass, or KILN_CORPUS): skipping the Sightglass run"
-        );
+/// Runs `dir/stem.wasm` through `kiln run` (compiled in the sandbox) in its
+/// directory and compares its output with the expected files.
+fn run_benchmark(corpus: &Path, dir: &str, stem: &str, target: &str) {
+    let dir = corpus.join(dir);
+    let (Ok(expected_out), Ok(expected_err)) = (
+        std::fs::read(dir.join(format!("{stem}.stdout.expected"))),
+        std::fs::read(dir.join(format!("{stem}.stderr.expected"))),
+    ) else {
+        eprintln!("{stem} not in this corpus: skipped");
         return;
     };
-    let dir = corpus.join("quicksort");
-    let (Ok(expected_out), Ok(expected_err)) = (
-        std::fs::read(dir.join("benchmark.stdout.expected")),
-        std::fs::read(dir.join("benchmark.stderr.expected")),
-    ) else {
-        eprintln!("quicksort not in this corpus: skipped");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "run",
+            &format!("{stem}.wasm"),
+            "--dir",
+            ".",
+            "--target",
+            target,
+        ])
+        .current_dir(&dir)
+        .env("KILN_CACHE_DIR", crate::cache_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stem} on {target}: {stderr}");
+    assert_eq!(output.stdout, expected_out, "{stem} on {target}");
+    assert_eq!(output.stderr, expected_err, "{stem} on {target}");
+}
+
+#[test]
+fn sightglass_benchmarks_print_their_expected_output() {
+    let Some(corpus) = corpus() else {
+        eprintln!(
+            "corpus absent (../shared/corpus/sightglass, or KILN_CORPUS): skipping the Sightglass runs"
+        );
         return;
     };
     for target in ["x86_64-unknown-linux-gnu", "pulley64"] {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
-            .args(["run", "benchmark.wasm", "--dir", ".", "--target", target])
-            .current_dir(&dir)
-            .env("KILN_CACHE_DIR", crate::cache_dir())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{target}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_eq!(output.stdout, expected_out, "{target}");
-        assert_eq!(output.stderr, expected_err, "{target}");
+        run_benchmark(&corpus, "quicksort", "benchmark", target);
     }
+    // The components: a `wasi:cli` command from Kotlin/Wasm and one built
+    // with the component model's own tooling.
+    run_benchmark(
+        &corpus,
+        "cm-online-stats",
+        "cm-online-stats",
+        "x86_64-unknown-linux-gnu",
+    );
+    run_benchmark(
+        &corpus,
+        "kotlin-richards",
+        "kotlin-richards",
+        "x86_64-unknown-linux-gnu",
+    );
 }
