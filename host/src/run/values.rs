@@ -21,7 +21,7 @@ pub(super) fn call_core(
     let mut results = vec![Val::I32(0); ty.results().len()];
     func.call(&mut store, &params, &mut results)
         .map_err(Error::run)?;
-    results.iter().map(print_core).collect()
+    Ok(results.iter().map(print_core).collect())
 }
 
 /// Calls a component function with `args` parsed by its parameter types.
@@ -40,7 +40,7 @@ pub(super) fn call_component(
     let mut results = vec![CVal::Bool(false); ty.results().len()];
     func.call(&mut store, &params, &mut results)
         .map_err(Error::run)?;
-    results.iter().map(print_component).collect()
+    Ok(results.iter().map(print_component).collect())
 }
 
 fn check_arity(expected: usize, given: usize) -> Result<(), Error> {
@@ -51,6 +51,12 @@ fn check_arity(expected: usize, given: usize) -> Result<(), Error> {
             "the export takes {expected} argument(s), {given} given"
         )))
     }
+}
+
+fn unsupported(ty: &impl std::fmt::Debug) -> Error {
+    Error::run(format!(
+        "parameters of type {ty:?} cannot be given on the command line"
+    ))
 }
 
 fn bad(arg: &str, ty: &str) -> Error {
@@ -71,23 +77,19 @@ fn parse_core(ty: &ValType, arg: &str) -> Result<Val, Error> {
         ),
         ValType::F32 => Val::F32(arg.parse::<f32>().map_err(|_| bad(arg, "f32"))?.to_bits()),
         ValType::F64 => Val::F64(arg.parse::<f64>().map_err(|_| bad(arg, "f64"))?.to_bits()),
-        other => {
-            return Err(Error::run(format!(
-                "parameters of type {other} cannot be given on the command line"
-            )));
-        }
+        other => return Err(unsupported(other)),
     })
 }
 
-fn print_core(val: &Val) -> Result<String, Error> {
-    Ok(match val {
+fn print_core(val: &Val) -> String {
+    match val {
         Val::I32(v) => v.to_string(),
         Val::I64(v) => v.to_string(),
         Val::F32(bits) => f32::from_bits(*bits).to_string(),
         Val::F64(bits) => f64::from_bits(*bits).to_string(),
         Val::V128(v) => format!("{:#034x}", v.as_u128()),
         other => format!("{other:?}"),
-    })
+    }
 }
 
 fn parse_component(ty: &Type, arg: &str) -> Result<CVal, Error> {
@@ -109,16 +111,12 @@ fn parse_component(ty: &Type, arg: &str) -> Result<CVal, Error> {
         Type::Float32 => num!(Float32, f32, "f32"),
         Type::Float64 => num!(Float64, f64, "f64"),
         Type::String => CVal::String(arg.to_string()),
-        other => {
-            return Err(Error::run(format!(
-                "parameters of type {other:?} cannot be given on the command line"
-            )));
-        }
+        other => return Err(unsupported(other)),
     })
 }
 
-fn print_component(val: &CVal) -> Result<String, Error> {
-    Ok(match val {
+fn print_component(val: &CVal) -> String {
+    match val {
         CVal::Bool(v) => v.to_string(),
         CVal::S8(v) => v.to_string(),
         CVal::U8(v) => v.to_string(),
@@ -133,5 +131,5 @@ fn print_component(val: &CVal) -> Result<String, Error> {
         CVal::Char(v) => v.to_string(),
         CVal::String(v) => v.clone(),
         other => format!("{other:?}"),
-    })
+    }
 }
