@@ -7,15 +7,14 @@
 #[path = "../../tests/support/fuzz_props.rs"]
 mod props;
 
-use host::{Limits, Options, Sandbox};
+use host::{Limits, Sandbox};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     let sandbox = SANDBOX.get_or_init(|| Sandbox::new(Limits::default()).expect("the sandbox starts"));
-    let options = Options::for_target("x86_64-unknown-linux-gnu");
-    if let Err(violation) = props::compile_checked(sandbox, data, &options) {
+    if let Err(violation) = props::compile_checked(sandbox, data, &props::options()) {
         panic!("{violation}");
     }
 });

@@ -7,19 +7,16 @@
 #[path = "../../tests/support/fuzz_props.rs"]
 mod props;
 
-use host::{Limits, Options, Sandbox, load};
+use host::{Limits, Sandbox};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
     static SANDBOX: OnceLock<(Sandbox, wasmtime::Engine)> = OnceLock::new();
-    let options = Options {
-        consume_fuel: true,
-        ..Options::for_target("x86_64-unknown-linux-gnu")
-    };
+    let options = props::options();
     let (sandbox, engine) = SANDBOX.get_or_init(|| {
         let sandbox = Sandbox::new(Limits::default()).expect("the sandbox starts");
-        (sandbox, load::engine(&options).expect("the engine builds"))
+        (sandbox, props::engine())
     });
     let Some(wasm) = props::terminating_module(data) else {
         return;

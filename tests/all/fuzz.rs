@@ -9,8 +9,7 @@
 mod props;
 
 use crate::sandbox;
-use host::{Options, load};
-use props::{Answer, compile_checked, same_behaviour, terminating_module};
+use props::{Answer, compile_checked, engine, options, same_behaviour, terminating_module};
 
 /// Deterministic bytes for a seed (splitmix64).
 fn bytes_for(seed: u64, len: usize) -> Vec<u8> {
@@ -25,13 +24,6 @@ fn bytes_for(seed: u64, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
-}
-
-fn options() -> Options {
-    Options {
-        consume_fuel: true,
-        ..Options::for_target("x86_64-unknown-linux-gnu")
-    }
 }
 
 /// Checks one seed; `true` if it produced an artifact that was run.
@@ -53,7 +45,7 @@ fn check_seed(seed: u64, engine: &wasmtime::Engine) -> bool {
 
 #[test]
 fn generated_modules_keep_the_sandbox_properties() {
-    let engine = load::engine(&options()).unwrap();
+    let engine = engine();
     if let Some(seed) = std::env::var("KILN_FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -16,8 +16,32 @@ use wasmtime::{Engine, Instance, Module, Store, Val};
 /// Fuel for each store that runs generated code.
 const FUEL: u64 = 100_000;
 
-/// A wasm-smith module built from `data`, with a fuel counter that makes
-/// every export terminate and no imports, so it instantiates on its own.
+/// The options every fuzz case compiles with: fuel (to bound runs) and,
+/// beyond the defaults, the proposals wasm-smith can generate that are off
+/// by default.
+pub fn options() -> Options {
+    Options {
+        consume_fuel: true,
+        wasm_features: vec![
+            ("custom-page-sizes".to_string(), true),
+            ("wide-arithmetic".to_string(), true),
+        ],
+        ..Options::for_target("x86_64-unknown-linux-gnu")
+    }
+}
+
+/// The engine that runs fuzz cases: [`options`], and shared memories
+/// allowed (the threads proposal).
+pub fn engine() -> Engine {
+    host::load::engine_configured(&options(), |config| {
+        config.shared_memory(true);
+    })
+    .expect("the fuzz engine builds")
+}
+
+/// A wasm-smith module built from `data`, with every proposal Kiln enables,
+/// a fuel counter that makes every export terminate, and no imports, so it
+/// instantiates on its own.
 pub fn terminating_module(data: &[u8]) -> Option<Vec<u8>> {
     let mut u = Unstructured::new(data);
     let config = wasm_smith::Config {
@@ -26,7 +50,10 @@ pub fn terminating_module(data: &[u8]) -> Option<Vec<u8>> {
         max_memories: 2,
         export_everything: true,
         canonicalize_nans: true,
-        threads_enabled: false,
+        threads_enabled: true,
+        custom_page_sizes_enabled: true,
+        wide_arithmetic_enabled: true,
+        extended_const_enabled: true,
         ..wasm_smith::Config::default()
     };
     let mut module = wasm_smith::Module::new(config, &mut u).ok()?;
