@@ -15,8 +15,10 @@
 //!
 //! `scripts/setup.sh` installs the second where the first is missing.
 //! `KILN_GUEST_WASM=/path/to/guest.wasm` skips the build and embeds that file.
-//! `KILN_GUEST_PROFILE` picks the cargo profile (`guest`, or the slower and
-//! fully optimised `guest-lto`).
+//! `KILN_GUEST_PROFILE` picks the cargo profile; by default a release host
+//! gets `guest-lto` (fat LTO, one codegen unit: ~15% faster sandboxed
+//! compiles, a build of ~10-15 minutes on 2 cores) and every other build
+//! `guest` (no LTO, quick to rebuild).
 
 use sha2::{Digest, Sha256};
 use std::env;
@@ -87,7 +89,15 @@ fn build_guest() -> PathBuf {
         .parent()
         .expect("host/ has a parent")
         .to_path_buf();
-    let profile = env::var("KILN_GUEST_PROFILE").unwrap_or_else(|_| "guest".to_string());
+    // A release host embeds the fully optimised guest (fat LTO: a slower
+    // build, a faster compiler); test and debug builds use the quicker one.
+    let profile = env::var("KILN_GUEST_PROFILE").unwrap_or_else(|_| {
+        match env::var("PROFILE").as_deref() {
+            Ok("release") => "guest-lto",
+            _ => "guest",
+        }
+        .to_string()
+    });
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"))
