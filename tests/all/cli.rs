@@ -264,3 +264,34 @@ fn memory_cap_exits_3() {
     assert!(stderr(&output).contains("--max-memory"));
     assert!(!out.exists());
 }
+
+#[test]
+fn wast_reports_a_bad_script_and_goes_on_with_the_next() {
+    let dir = temp_dir();
+    let garbage = dir.path().join("garbage.wast");
+    std::fs::write(&garbage, b"(module (func $f (unknown-instruction))) ((((").unwrap();
+    let good = dir.path().join("good.wast");
+    std::fs::write(
+        &good,
+        "(module (func (export \"one\") (result i32) i32.const 1))\n(assert_return (invoke \"one\") (i32.const 1))\n",
+    )
+    .unwrap();
+    let output = kiln(&[
+        "wast",
+        path_str(&garbage),
+        path_str(&good),
+        "--target",
+        "pulley64",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("garbage.wast"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("kiln 2/0/0 (passed/failed/skipped), reference 2/0"),
+        "{}",
+        stdout(&output)
+    );
+}
