@@ -7,7 +7,7 @@
 //! turns a trap that follows such a line into an internal error carrying the
 //! message.
 
-use crate::{ArtifactKind, CompileError, OptLevel, Options};
+use crate::{ArtifactKind, CompileError, OptLevel, Options, PANIC_PREFIX};
 use std::io::Write;
 use std::sync::Once;
 
@@ -17,10 +17,6 @@ wit_bindgen::generate!({
 });
 
 use exports::kiln::compiler::compiler as wit;
-
-/// Marks the line that carries a panic message on the guest's stderr.
-/// The host looks for the same prefix.
-pub const PANIC_PREFIX: &str = "kiln-guest panic: ";
 
 struct Compiler;
 

@@ -21,6 +21,10 @@ pub use kiln_settings::{OptLevel, Options, TARGETS};
 
 use wasmtime::Engine;
 
+/// Marks the line on the guest's stderr that carries a panic message: the
+/// component's panic hook writes it, the host looks for it after a trap.
+pub const PANIC_PREFIX: &str = "kiln-guest panic: ";
+
 /// A compiled artifact and facts about it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Artifact {

@@ -37,10 +37,6 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// How much of the guest's stdout and stderr is kept, each.
 const STDIO_CAPACITY: usize = 64 << 10;
 
-/// The line prefix the guest's panic hook writes before a panic message
-/// (`guest/src/export.rs`).
-const PANIC_PREFIX: &str = "kiln-guest panic: ";
-
 /// A handle on the sandboxed compiler, cheap to share across threads.
 pub struct Sandbox {
     pre: KilnPre<GuestState>,
@@ -208,7 +204,7 @@ fn sort_failure(
     let stderr = String::from_utf8_lossy(&stderr.contents()).into_owned();
     if let Some(line) = stderr
         .lines()
-        .find_map(|line| line.strip_prefix(PANIC_PREFIX))
+        .find_map(|line| line.strip_prefix(kiln_guest::PANIC_PREFIX))
     {
         return Error::Compile(CompileError::Internal {
             message: format!("the compiler panicked: {line}"),
