@@ -1,5 +1,9 @@
-//! Builds the compiler component (`kiln-guest` for `wasm32-wasip2`) and
-//! embeds it in the host.
+//! Builds the two guest builds of `kiln-guest` and embeds them in the host:
+//! - the compiler component, for `wasm32-wasip2`;
+//! - the threaded core module, for `wasm32-unknown-unknown` with atomics, a
+//!   shared imported memory and the thread-local-storage symbols exported,
+//!   then rewritten by `build/rewrite.rs` so that the host can interrupt
+//!   its waits and see its memory growth.
 //!
 //! The guest is built by a nested `cargo rustc` with its own target directory
 //! (`target/kiln-guest`), so debug and release host builds share one guest
@@ -13,12 +17,19 @@
 //!   (`/usr/bin/cargo`), which has no prebuilt wasm std, so the std is built
 //!   from source with `-Zbuild-std` and linked against Debian's `wasi-libc`.
 //!
-//! `scripts/setup.sh` installs the second where the first is missing.
-//! `KILN_GUEST_WASM=/path/to/guest.wasm` skips the build and embeds that file.
+//! The threaded build always needs the std built from source (the atomics
+//! feature changes it), so it always takes Debian's toolchain.
+//! `scripts/setup.sh` installs it.
+//! `KILN_GUEST_WASM=/path/to/guest.wasm` skips the component's build and
+//! embeds that file; `KILN_THREADED_WASM` does the same for the threaded
+//! module (as linked: the rewrite still runs).
 //! `KILN_GUEST_PROFILE` picks the cargo profile; by default a release host
 //! gets `guest-lto` (fat LTO, one codegen unit: ~15% faster sandboxed
 //! compiles, a build of ~10-15 minutes on 2 cores) and every other build
 //! `guest` (no LTO, quick to rebuild).
+
+#[path = "build/rewrite.rs"]
+mod rewrite;
 
 use sha2::{Digest, Sha256};
 use std::env;
@@ -28,6 +39,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const TARGET: &str = "wasm32-wasip2";
+const THREADED_TARGET: &str = "wasm32-unknown-unknown";
+/// The threaded build's code generation and link flags: atomics for the
+/// std and everything else, a shared memory the host creates (up to 4 GiB),
+/// and the symbols the host needs to give each worker instance its own
+/// stack and thread-local storage.
+const THREADED_RUSTFLAGS: &[&str] = &[
+    "-Ctarget-feature=+atomics,+bulk-memory,+mutable-globals",
+    "-Clinker=wasm-ld",
+    "-Clink-arg=--shared-memory",
+    "-Clink-arg=--import-memory",
+    "-Clink-arg=--max-memory=4294967296",
+    "-Clink-arg=--export=__wasm_init_tls",
+    "-Clink-arg=--export=__tls_size",
+    "-Clink-arg=--export=__tls_align",
+    "-Clink-arg=--export=__stack_pointer",
+];
 const DEBIAN_CARGO: &str = "/usr/bin/cargo";
 const DEBIAN_RUSTC: &str = "/usr/bin/rustc";
 const DEBIAN_WASM_LD: &str = "/usr/bin/wasm-ld-22";
@@ -54,35 +81,68 @@ const KEPT_ENV: &[&str] = &[
 
 fn main() {
     println!("cargo:rerun-if-env-changed=KILN_GUEST_WASM");
+    println!("cargo:rerun-if-env-changed=KILN_THREADED_WASM");
     println!("cargo:rerun-if-env-changed=KILN_GUEST_PROFILE");
+    println!("cargo:rerun-if-changed=build/rewrite.rs");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
-    let wasm = match env::var_os("KILN_GUEST_WASM") {
+    let component = given_or_built("KILN_GUEST_WASM", Build::Component);
+    let threaded = given_or_built("KILN_THREADED_WASM", Build::Threaded);
+    let threaded = rewrite::rewrite(&threaded).unwrap_or_else(|e| panic!("{e}"));
+    let mut source = String::new();
+    for (bytes, file, name, what) in [
+        (
+            &component,
+            "kiln_guest.wasm",
+            "GUEST_COMPONENT",
+            "The compiler component, built from `guest/` for `wasm32-wasip2`.",
+        ),
+        (
+            &threaded,
+            "kiln_threaded.wasm",
+            "THREADED_MODULE",
+            "The threaded compiler module, built from `guest/` for `wasm32-unknown-unknown` with atomics.",
+        ),
+    ] {
+        let embedded = out_dir.join(file);
+        fs::write(&embedded, bytes).expect("writing an embedded guest");
+        let hash = Sha256::digest(bytes)
+            .iter()
+            .fold(String::new(), |mut hex, byte| {
+                let _ = write!(hex, "{byte:02x}");
+                hex
+            });
+        let prefix = name.split('_').next().unwrap_or(name);
+        let _ = write!(
+            source,
+            "/// {what}\n\
+             pub const {name}: &[u8] = include_bytes!({embedded:?});\n\
+             /// SHA-256 of [`{name}`], hex.\n\
+             pub const {prefix}_SHA256: &str = \"{hash}\";\n"
+        );
+    }
+    fs::write(out_dir.join("guest.rs"), source).expect("writing guest.rs");
+}
+
+/// Which guest build.
+#[derive(Clone, Copy)]
+enum Build {
+    Component,
+    Threaded,
+}
+
+fn given_or_built(variable: &str, build: Build) -> Vec<u8> {
+    let wasm = match env::var_os(variable) {
         Some(path) => {
             let path = PathBuf::from(path);
             println!("cargo:rerun-if-changed={}", path.display());
             path
         }
-        None => build_guest(),
+        None => build_guest(build),
     };
-    let bytes = fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
-    let embedded = out_dir.join("kiln_guest.wasm");
-    fs::write(&embedded, &bytes).expect("writing the embedded guest");
-    let hash = Sha256::digest(&bytes)
-        .iter()
-        .fold(String::new(), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        });
-    let source = format!(
-        "/// The compiler component, built from `guest/` for `{TARGET}`.\n\
-         pub const GUEST_COMPONENT: &[u8] = include_bytes!({embedded:?});\n\
-         /// SHA-256 of [`GUEST_COMPONENT`], hex.\n\
-         pub const GUEST_SHA256: &str = \"{hash}\";\n"
-    );
-    fs::write(out_dir.join("guest.rs"), source).expect("writing guest.rs");
+    fs::read(&wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()))
 }
 
-fn build_guest() -> PathBuf {
+fn build_guest(build: Build) -> PathBuf {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir
@@ -103,9 +163,12 @@ fn build_guest() -> PathBuf {
         .unwrap_or_else(|| workspace.join("target"))
         .join("kiln-guest");
 
-    let mut cargo = match rustup_cargo_with_target() {
-        Some(cargo) => cargo,
-        None => debian_cargo(&target_dir),
+    let (target, mut cargo) = match build {
+        Build::Component => (
+            TARGET,
+            rustup_cargo_with_target().unwrap_or_else(|| debian_cargo(&target_dir, TARGET)),
+        ),
+        Build::Threaded => (THREADED_TARGET, debian_cargo(&target_dir, THREADED_TARGET)),
     };
     cargo
         .current_dir(&workspace)
@@ -117,7 +180,7 @@ fn build_guest() -> PathBuf {
             "--crate-type",
             "cdylib",
         ])
-        .args(["--target", TARGET, "--profile", &profile])
+        .args(["--target", target, "--profile", &profile])
         .arg("--target-dir")
         .arg(&target_dir);
     let status = cargo
@@ -125,10 +188,10 @@ fn build_guest() -> PathBuf {
         .unwrap_or_else(|e| panic!("failed to start the guest build ({cargo:?}): {e}"));
     assert!(
         status.success(),
-        "building the compiler component failed ({status}); run scripts/setup.sh to install the wasm toolchain"
+        "building the guest for {target} failed ({status}); run scripts/setup.sh to install the wasm toolchain"
     );
 
-    let artifacts = target_dir.join(TARGET).join(&profile);
+    let artifacts = target_dir.join(target).join(&profile);
     emit_rerun_lines(&artifacts.join("kiln_guest.d"), &workspace);
     artifacts.join("kiln_guest.wasm")
 }
@@ -150,8 +213,8 @@ fn rustup_cargo_with_target() -> Option<Command> {
     Some(command)
 }
 
-/// Debian's cargo, building the std from source.
-fn debian_cargo(target_dir: &Path) -> Command {
+/// Debian's cargo, building the std from source for `target`.
+fn debian_cargo(target_dir: &Path, target: &str) -> Command {
     for needed in [
         DEBIAN_CARGO,
         DEBIAN_RUSTC,
@@ -161,7 +224,7 @@ fn debian_cargo(target_dir: &Path) -> Command {
     ] {
         assert!(
             Path::new(needed).exists(),
-            "{needed} is missing and rustup has no {TARGET} target: run scripts/setup.sh"
+            "{needed} is missing (the {target} guest build needs Debian's wasm toolchain): run scripts/setup.sh"
         );
     }
     // rustc looks for `wasm-ld` by that name; Debian ships it versioned.
@@ -180,7 +243,13 @@ fn debian_cargo(target_dir: &Path) -> Command {
         .env("PATH", env::join_paths(paths).expect("PATH"))
         .env("RUSTC", DEBIAN_RUSTC)
         .env("RUSTC_BOOTSTRAP", "1")
-        .env("RUSTFLAGS", format!("-L {DEBIAN_WASI_LIBC}"))
+        .env(
+            "RUSTFLAGS",
+            match target {
+                THREADED_TARGET => THREADED_RUSTFLAGS.join(" "),
+                _ => format!("-L {DEBIAN_WASI_LIBC}"),
+            },
+        )
         .arg("-Zbuild-std=std,panic_abort");
     command
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use wasmparser::{Validator, WasmFeatures};
 
 /// Why a compile failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CompileError {
     /// The input is malformed or fails validation.
     InvalidInput {

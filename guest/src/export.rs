@@ -37,6 +37,7 @@ fn install_panic_hook() {
 impl wit::Guest for Compiler {
     fn compile(wasm: Vec<u8>, triple: String) -> Result<wit::Artifact, wit::CompileError> {
         install_panic_hook();
+        crate::quiet_cranelift_timing();
         to_wit(crate::compile(&wasm, &Options::for_target(&triple)))
     }
 
@@ -45,6 +46,7 @@ impl wit::Guest for Compiler {
         options: wit::Options,
     ) -> Result<wit::Artifact, wit::CompileError> {
         install_panic_hook();
+        crate::quiet_cranelift_timing();
         to_wit(crate::compile(&wasm, &from_wit(options)))
     }
 

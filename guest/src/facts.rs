@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use wasmparser::{Parser, Payload};
 
 /// Whether an input is a core module or a component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ArtifactKind {
     /// A core WebAssembly module.
     Module,

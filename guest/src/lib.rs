@@ -11,9 +11,12 @@
 
 mod error;
 mod facts;
+pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod export;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod threaded;
 
 pub use error::CompileError;
 pub use facts::ArtifactKind;
@@ -26,7 +29,7 @@ use wasmtime::Engine;
 pub const PANIC_PREFIX: &str = "kiln-guest panic: ";
 
 /// A compiled artifact and facts about it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Artifact {
     /// The `.cwasm` bytes (an ELF image in Wasmtime's format).
     pub bytes: Vec<u8>,
@@ -48,6 +51,25 @@ impl std::fmt::Debug for Artifact {
             .field("code_bytes", &self.code_bytes)
             .finish()
     }
+}
+
+/// Switches off Cranelift's per-pass timing on the calling thread.
+///
+/// Cranelift times every pass with `Instant::now()`; Kiln never reads those
+/// timings. In the component each reading is a call out to the host's
+/// clock, and the threaded build has no clock at all (`Instant::now()`
+/// panics on `wasm32-unknown-unknown`). The profiler is per thread, so each
+/// compile thread calls this before it compiles.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn quiet_cranelift_timing() {
+    use cranelift_codegen::timing::{Pass, Profiler, set_thread_profiler};
+    struct Quiet;
+    impl Profiler for Quiet {
+        fn start_pass(&self, _pass: Pass) -> Box<dyn std::any::Any> {
+            Box::new(())
+        }
+    }
+    set_thread_profiler(Box::new(Quiet));
 }
 
 /// Kiln's version string, naming the Wasmtime version of its artifacts.

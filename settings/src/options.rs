@@ -2,7 +2,7 @@
 //! (WIT record, CLI flags, library call).
 
 /// How hard Cranelift optimises.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OptLevel {
     /// No optimisation.
     None,
@@ -27,7 +27,7 @@ impl From<OptLevel> for wasmtime::OptLevel {
 ///
 /// An artifact must be loaded with the same options it was compiled with;
 /// Wasmtime checks this and refuses a mismatch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     /// Target triple, one of [`crate::TARGETS`].
     pub triple: String,

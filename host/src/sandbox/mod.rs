@@ -1,23 +1,35 @@
-//! The sandbox: the compiler component running in Wasmtime with no
-//! capabilities and hard limits.
+//! The sandbox: Kiln's compiler running in Wasmtime with no capabilities
+//! and hard limits.
 //!
-//! One [`Sandbox`] is built per process and shared across threads. The
-//! compiler component is compiled once (or loaded from the on-disk cache)
-//! and pre-instantiated; every compile then gets a fresh instance in a
-//! fresh store, so nothing one input leaves behind in the guest's memory can
-//! reach the next compile, and a guest that traps takes only its own store
+//! The compiler comes in two builds of the same `kiln-guest` library:
+//! - the **threaded guest** (`threaded.rs`), a core module on a shared
+//!   memory whose worker threads are further instances on that memory, so
+//!   Wasmtime's parallel compilation runs inside the sandbox. This is the
+//!   path [`Sandbox::compile`] takes;
+//! - the **component**, the `kiln:compiler` WIT contract that browsers and
+//!   edge runtimes use, single-threaded ([`Sandbox::compile_component`]).
+//!
+//! One [`Sandbox`] is built per process and shared across threads. Both
+//! builds are compiled once (or loaded from the on-disk cache, see
+//! `guest_cache.rs`); every compile then gets fresh instances in fresh
+//! stores, so nothing one input leaves behind in the guest's memory can
+//! reach the next compile, and a guest that traps takes only its own job
 //! with it.
 //!
 //! Limits:
 //! - time: the engine uses epoch interruption; a ticker thread advances the
-//!   epoch every [`TICK`] and each store's deadline is its timeout in ticks,
-//!   so a runaway compile traps at most a tick or two after its deadline;
-//! - memory: a [`ResourceLimiter`] refuses growth past the cap and records
-//!   that it did, so the trap that follows (the guest's allocator aborts) is
-//!   reported as the memory limit, not as a crash;
+//!   epoch every [`TICK`] and each store's deadline is its job's deadline in
+//!   ticks, so a runaway compile traps at most a tick or two after it;
+//! - memory: the component's growth goes through a [`ResourceLimiter`] that
+//!   refuses growth past the cap and records that it did, so the trap that
+//!   follows (the guest's allocator aborts) is reported as the memory
+//!   limit; the threaded guest's shared memory is created with the cap as
+//!   its maximum and reports refusals itself;
 //! - output: the artifact's size is checked before it is handed on;
-//! - stdout/stderr: captured into bounded in-memory pipes; stderr is where
-//!   the guest's panic hook leaves a panic's message.
+//! - stdout/stderr (component): captured into bounded in-memory pipes;
+//!   stderr is where the guest's panic hook leaves a panic's message.
+
+mod threaded;
 
 use crate::bindings::{KilnPre, wit};
 use crate::{Artifact, ArtifactKind, CompileError, Error, LimitKind, Limits, Options, guest_cache};
@@ -25,7 +37,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use threaded::ThreadedGuest;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -37,11 +50,17 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// How much of the guest's stdout and stderr is kept, each.
 const STDIO_CAPACITY: usize = 64 << 10;
 
+/// Inputs smaller than this compile on one thread: starting workers costs
+/// more than they save on a handful of functions.
+pub const PARALLEL_THRESHOLD: usize = 16 << 10;
+
 /// A handle on the sandboxed compiler, cheap to share across threads.
 pub struct Sandbox {
     pre: KilnPre<GuestState>,
     component: Component,
+    threaded: ThreadedGuest,
     limits: Limits,
+    jobs: usize,
     _ticker: EpochTicker,
 }
 
@@ -65,7 +84,9 @@ impl Sandbox {
     /// As [`Sandbox::new`].
     pub fn with_cache_dir(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, Error> {
         let engine = Engine::new(&guest_engine_config()).map_err(Error::sandbox)?;
-        let component = guest_cache::load(&engine, cache_dir.as_deref())?;
+        let component = guest_cache::load_component(&engine, cache_dir.as_deref())?;
+        let threaded = guest_cache::load_threaded(&engine, cache_dir.as_deref())?;
+        let threaded = ThreadedGuest::new(&engine, threaded)?;
         let mut linker = Linker::<GuestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::sandbox)?;
         let pre = linker.instantiate_pre(&component).map_err(Error::sandbox)?;
@@ -73,14 +94,29 @@ impl Sandbox {
         Ok(Self {
             pre,
             component,
+            threaded,
             limits,
+            jobs: available_cores(),
             _ticker: EpochTicker::start(engine),
         })
+    }
+
+    /// Sets how many threads one compile may use (at least 1). By default,
+    /// the cores available to this process.
+    #[must_use]
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.jobs = jobs.max(1);
+        self
     }
 
     /// The limits every compile runs under.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// How many threads one compile may use.
+    pub fn jobs(&self) -> usize {
+        self.jobs
     }
 
     /// The interfaces the compiler component imports, as `namespace:package/interface@version`.
@@ -93,7 +129,8 @@ impl Sandbox {
             .collect()
     }
 
-    /// Compiles `input` in the sandbox.
+    /// Compiles `input` in the sandbox, on up to [`Sandbox::jobs`] threads
+    /// (one for inputs under [`PARALLEL_THRESHOLD`]).
     ///
     /// # Errors
     ///
@@ -115,20 +152,50 @@ impl Sandbox {
         options: &Options,
         limits: &Limits,
     ) -> Result<Artifact, Error> {
+        let jobs = if input.len() < PARALLEL_THRESHOLD {
+            1
+        } else {
+            self.jobs
+        };
+        self.compile_on_threads(input, options, jobs, limits)
+    }
+
+    /// Compiles `input` with the threaded guest on exactly `jobs` threads
+    /// (1: the calling thread alone), whatever its size.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`].
+    pub fn compile_on_threads(
+        &self,
+        input: &[u8],
+        options: &Options,
+        jobs: usize,
+        limits: &Limits,
+    ) -> Result<Artifact, Error> {
+        let artifact = self.threaded.compile(input, options, jobs.max(1), limits)?;
+        check_output(artifact, limits)
+    }
+
+    /// Compiles `input` with the compiler component, the single-threaded
+    /// build behind the WIT contract.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`].
+    pub fn compile_component(
+        &self,
+        input: &[u8],
+        options: &Options,
+        limits: &Limits,
+    ) -> Result<Artifact, Error> {
         let wit_options = to_wit_options(options);
         let artifact = self.call(limits, |kiln, store| {
             kiln.kiln_compiler_compiler()
                 .call_compile_with(store, input, &wit_options)
         })?;
         let artifact = artifact.map_err(from_wit_error)?;
-        let size = artifact.bytes.len() as u64;
-        if size > limits.max_output {
-            return Err(Error::Limit(LimitKind::Output {
-                limit: limits.max_output,
-                size,
-            }));
-        }
-        Ok(Artifact {
+        let artifact = Artifact {
             bytes: artifact.bytes,
             kind: match artifact.kind {
                 wit::ArtifactKind::Module => ArtifactKind::Module,
@@ -136,7 +203,8 @@ impl Sandbox {
             },
             function_count: artifact.function_count,
             code_bytes: artifact.code_bytes,
-        })
+        };
+        check_output(artifact, limits)
     }
 
     /// The targets the guest reports.
@@ -172,7 +240,7 @@ impl Sandbox {
         let state = GuestState::new(limits.max_memory, stderr.clone());
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(deadline_ticks(limits.timeout));
+        store.set_epoch_deadline(EpochDeadline::after(limits.timeout).ticks_left());
         store.epoch_deadline_trap();
 
         let result = self
@@ -222,17 +290,60 @@ fn sort_failure(
     }
 }
 
-/// The engine that runs the compiler component itself (not the engine
+/// Refuses an artifact over the output cap.
+fn check_output(artifact: Artifact, limits: &Limits) -> Result<Artifact, Error> {
+    let size = artifact.bytes.len() as u64;
+    if size > limits.max_output {
+        return Err(Error::Limit(LimitKind::Output {
+            limit: limits.max_output,
+            size,
+        }));
+    }
+    Ok(artifact)
+}
+
+/// The cores this process may use.
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The engine that runs the compiler itself, both builds (not the engine
 /// that loads artifacts: see [`crate::load`]).
 fn guest_engine_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
+    // The threaded guest: atomics, and a shared memory the host creates.
+    config.wasm_threads(true);
+    config.shared_memory(true);
     config
 }
 
-fn deadline_ticks(timeout: Duration) -> u64 {
-    (timeout.as_nanos() / TICK.as_nanos()) as u64 + 1
+/// When a compile job must end, on the clock and in epoch ticks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EpochDeadline {
+    at: Instant,
+}
+
+impl EpochDeadline {
+    /// The deadline `timeout` from now.
+    pub(crate) fn after(timeout: Duration) -> Self {
+        Self {
+            at: Instant::now() + timeout,
+        }
+    }
+
+    /// Whether it has passed.
+    pub(crate) fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// Epoch ticks from now until the deadline, at least one: what a store
+    /// created now gets as its epoch deadline.
+    pub(crate) fn ticks_left(&self) -> u64 {
+        let left = self.at.saturating_duration_since(Instant::now());
+        (left.as_nanos() / TICK.as_nanos()) as u64 + 1
+    }
 }
 
 fn to_wit_options(options: &Options) -> wit::Options {

@@ -1,0 +1,449 @@
+//! The threaded compiler: `kiln-guest` built as a core module on a shared
+//! memory, with Wasmtime's parallel compilation running on worker instances
+//! that this module provides (see `guest/src/threaded.rs` for the guest's
+//! half).
+//!
+//! # One compile job
+//!
+//! Each compile gets a fresh [`SharedMemory`] capped at the memory limit and
+//! a main instance on the calling thread. When the guest's rayon pool asks
+//! for a thread (the `spawn` import), a host thread instantiates the module
+//! again on the same memory, sets that instance's stack pointer and
+//! thread-local storage to the region the guest allocated for it, and runs
+//! the worker loop. Nothing outlives the job: the memory, the instances and
+//! the threads all belong to it, and the threads are joined before the
+//! compile returns.
+//!
+//! # Limits
+//!
+//! - time: every instance's store has the job's deadline as its epoch
+//!   deadline, so running code traps when it passes;
+//! - waiting: `memory.atomic.wait32` cannot be interrupted, so the build
+//!   rewrites it into the `wait32` import; [`wait32`] waits in slices of at
+//!   most [`WAIT_SLICE`] and traps once the job is over (deadline passed, a
+//!   thread failed, or the answer is in). A job can therefore never leave a
+//!   thread blocked behind it;
+//! - memory: `memory.grow` is rewritten into the `memory_grow` import too,
+//!   so a refusal at the cap is seen and reported as the memory limit.
+//!   Shared memories do not consult a store's `ResourceLimiter`.
+
+use crate::sandbox::EpochDeadline;
+use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options};
+use kiln_guest::wire;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use wasmtime::{
+    Caller, Engine, ExternType, Instance, Linker, MemoryType, Module, SharedMemory, Store, Trap,
+    Val, WaitResult,
+};
+
+/// The longest a guest thread waits before it looks at whether its job is
+/// still going.
+pub const WAIT_SLICE: Duration = Duration::from_millis(20);
+
+/// Bytes of one wasm page.
+const PAGE: u64 = 64 << 10;
+
+/// The compiled threaded guest, ready to start jobs.
+pub(crate) struct ThreadedGuest {
+    module: Module,
+    linker: Linker<Arc<Job>>,
+    /// Pages the module asks for at the start (its data, stack and TLS).
+    initial_pages: u64,
+}
+
+impl ThreadedGuest {
+    /// Wraps the compiled guest module.
+    pub(crate) fn new(engine: &Engine, module: Module) -> Result<Self, Error> {
+        let initial_pages = module
+            .imports()
+            .find_map(|import| match import.ty() {
+                ExternType::Memory(memory) if memory.is_shared() => Some(memory.minimum()),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Sandbox {
+                message: "the threaded guest imports no shared memory".to_string(),
+            })?;
+        let mut linker = Linker::new(engine);
+        linker
+            .func_wrap("kiln", "spawn", spawn)
+            .and_then(|l| l.func_wrap("kiln", "panic_message", panic_message))
+            .and_then(|l| l.func_wrap("kiln", "wait32", wait32))
+            .and_then(|l| l.func_wrap("kiln", "memory_grow", memory_grow))
+            .map_err(Error::sandbox)?;
+        Ok(Self {
+            module,
+            linker,
+            initial_pages,
+        })
+    }
+
+    /// Compiles `input` on up to `jobs` threads under `limits`.
+    pub(crate) fn compile(
+        &self,
+        input: &[u8],
+        options: &Options,
+        jobs: usize,
+        limits: &Limits,
+    ) -> Result<Artifact, Error> {
+        let max_pages = (limits.max_memory / PAGE).min(1 << 16);
+        if max_pages < self.initial_pages {
+            return Err(Error::Limit(LimitKind::Memory {
+                limit: limits.max_memory,
+            }));
+        }
+        let engine = self.module.engine();
+        let memory = SharedMemory::new(
+            engine,
+            MemoryType::shared(self.initial_pages as u32, max_pages as u32),
+        )
+        .map_err(Error::sandbox)?;
+        let job = Arc::new(Job {
+            module: self.module.clone(),
+            linker: self.linker.clone(),
+            memory,
+            deadline: EpochDeadline::after(limits.timeout),
+            max_threads: jobs,
+            over: AtomicBool::new(false),
+            memory_refused: AtomicBool::new(false),
+            panic: Mutex::new(None),
+            threads: Mutex::new(Vec::new()),
+            thread_failure: Mutex::new(None),
+        });
+        let request = wire::encode(&wire::Request {
+            options: options.clone(),
+            jobs: jobs as u32,
+        });
+        let answer = run_main(&job, input, &request);
+        let thread_failure = job.finish();
+        let bytes = answer.map_err(|error| job.sort_failure(&error, thread_failure, limits))?;
+        let response: wire::Response = wire::decode(&bytes).map_err(|e| Error::Sandbox {
+            message: e.to_string(),
+        })?;
+        response.map_err(Error::Compile)
+    }
+}
+
+/// What every thread of one compile job shares.
+struct Job {
+    module: Module,
+    /// The imports but the memory, which each instance adds for itself.
+    linker: Linker<Arc<Job>>,
+    memory: SharedMemory,
+    deadline: EpochDeadline,
+    /// Worker threads the job may start (the caller's thread only waits).
+    max_threads: usize,
+    /// Set when the job has its answer or cannot get one; waiting threads
+    /// then trap and running ones are not replaced.
+    over: AtomicBool,
+    /// Set when `memory_grow` refused growth at the cap.
+    memory_refused: AtomicBool,
+    panic: Mutex<Option<String>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The first failure of a worker thread.
+    thread_failure: Mutex<Option<wasmtime::Error>>,
+}
+
+/// The trap a waiting thread gets when its job is over.
+#[derive(Debug)]
+struct JobOver;
+
+impl std::fmt::Display for JobOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the compile job ended while this thread waited")
+    }
+}
+
+impl std::error::Error for JobOver {}
+
+impl Job {
+    /// A fresh store and instance of the guest on the job's memory.
+    fn instantiate(self: &Arc<Self>) -> wasmtime::Result<(Store<Arc<Job>>, Instance)> {
+        let mut store = Store::new(self.module.engine(), self.clone());
+        store.set_epoch_deadline(self.deadline.ticks_left());
+        store.epoch_deadline_trap();
+        let mut linker = self.linker.clone();
+        linker.define(&mut store, "env", "memory", self.memory.clone())?;
+        let instance = linker.instantiate(&mut store, &self.module)?;
+        Ok((store, instance))
+    }
+
+    /// Ends the job: no more threads, waiting ones give up; joins them all
+    /// and returns the first failure of one.
+    fn finish(&self) -> Option<wasmtime::Error> {
+        let threads = {
+            let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+            self.over.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *threads)
+        };
+        for thread in threads {
+            let _ = thread.join();
+        }
+        self.thread_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    fn thread_failed(&self, error: wasmtime::Error) {
+        self.over.store(true, Ordering::SeqCst);
+        let mut failure = self
+            .thread_failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if failure.is_none() && error.downcast_ref::<JobOver>().is_none() {
+            *failure = Some(error);
+        }
+    }
+
+    /// Names the cause of a failed job: a limit, a panic, or a failure of
+    /// the sandbox. A worker's failure explains the main thread's (which
+    /// then only saw the job end).
+    fn sort_failure(
+        &self,
+        main: &wasmtime::Error,
+        thread: Option<wasmtime::Error>,
+        limits: &Limits,
+    ) -> Error {
+        let errors = [Some(main), thread.as_ref()];
+        let trapped = |trap: Trap| {
+            errors
+                .iter()
+                .flatten()
+                .any(|e| e.downcast_ref::<Trap>() == Some(&trap))
+        };
+        if trapped(Trap::Interrupt) || self.deadline.passed() {
+            return Error::Limit(LimitKind::Time {
+                limit: limits.timeout,
+            });
+        }
+        if self.memory_refused.load(Ordering::SeqCst) {
+            return Error::Limit(LimitKind::Memory {
+                limit: limits.max_memory,
+            });
+        }
+        if let Some(message) = self.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Error::Compile(CompileError::Internal {
+                message: format!("the compiler panicked: {message}"),
+            });
+        }
+        let cause = thread
+            .as_ref()
+            .filter(|_| main.downcast_ref::<JobOver>().is_some())
+            .unwrap_or(main);
+        Error::Sandbox {
+            message: format!("{cause:#}"),
+        }
+    }
+}
+
+/// Runs the compile on the main instance and copies out the response.
+fn run_main(job: &Arc<Job>, input: &[u8], request: &[u8]) -> wasmtime::Result<Vec<u8>> {
+    let (mut store, instance) = job.instantiate()?;
+    let alloc = instance.get_typed_func::<u32, u32>(&mut store, "kiln_alloc")?;
+    // The main thread's TLS block, like a worker's, comes from the heap.
+    let tls_size = tls_size(&mut store, &instance)?;
+    let tls = alloc_bytes(&mut store, &alloc, tls_size)?;
+    init_tls(&mut store, &instance, tls)?;
+    let input_at = alloc_bytes(&mut store, &alloc, input.len())?;
+    write(&job.memory, input_at, input)?;
+    let request_at = alloc_bytes(&mut store, &alloc, request.len())?;
+    write(&job.memory, request_at, request)?;
+    let compile =
+        instance.get_typed_func::<(u32, u32, u32, u32), u32>(&mut store, "kiln_compile")?;
+    let answer = compile.call(
+        &mut store,
+        (
+            input_at,
+            input.len() as u32,
+            request_at,
+            request.len() as u32,
+        ),
+    )?;
+    let header = read(&job.memory, answer, 8)?;
+    let at = u32::from_le_bytes(header[..4].try_into().unwrap_or_default());
+    let len = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
+    read(&job.memory, at, len as usize)
+}
+
+/// Runs one rayon worker on a fresh instance, its stack and TLS in
+/// `region..region + len`.
+fn run_worker(job: &Arc<Job>, worker: u32, region: u32, len: u32) -> wasmtime::Result<()> {
+    let (mut store, instance) = job.instantiate()?;
+    let tls_size = tls_size(&mut store, &instance)?;
+    let tls_align = global_u32(&mut store, &instance, "__tls_align")?.max(1);
+    let tls = region.next_multiple_of(tls_align);
+    let stack_top = (region + len) & !15;
+    // Leave the stack at least three quarters of the region.
+    if u64::from(tls) + tls_size as u64 > u64::from(region) + u64::from(len / 4) {
+        wasmtime::bail!("a worker's TLS block ({tls_size} bytes) does not fit its region");
+    }
+    instance
+        .get_global(&mut store, "__stack_pointer")
+        .ok_or_else(|| wasmtime::format_err!("the guest exports no __stack_pointer"))?
+        .set(&mut store, Val::I32(stack_top as i32))?;
+    init_tls(&mut store, &instance, tls)?;
+    instance
+        .get_typed_func::<u32, ()>(&mut store, "kiln_worker")?
+        .call(&mut store, worker)
+}
+
+fn tls_size(store: &mut Store<Arc<Job>>, instance: &Instance) -> wasmtime::Result<usize> {
+    Ok(global_u32(store, instance, "__tls_size")? as usize)
+}
+
+fn global_u32(
+    store: &mut Store<Arc<Job>>,
+    instance: &Instance,
+    name: &str,
+) -> wasmtime::Result<u32> {
+    match instance
+        .get_global(&mut *store, name)
+        .map(|g| g.get(&mut *store))
+    {
+        Some(Val::I32(value)) => Ok(value as u32),
+        _ => wasmtime::bail!("the guest exports no i32 global `{name}`"),
+    }
+}
+
+fn init_tls(store: &mut Store<Arc<Job>>, instance: &Instance, tls: u32) -> wasmtime::Result<()> {
+    instance
+        .get_typed_func::<u32, ()>(&mut *store, "__wasm_init_tls")?
+        .call(store, tls)
+}
+
+fn alloc_bytes(
+    store: &mut Store<Arc<Job>>,
+    alloc: &wasmtime::TypedFunc<u32, u32>,
+    len: usize,
+) -> wasmtime::Result<u32> {
+    let len = u32::try_from(len)
+        .map_err(|_| wasmtime::format_err!("{len} bytes do not fit the guest"))?;
+    match alloc.call(store, len)? {
+        0 => wasmtime::bail!("the guest could not allocate {len} bytes"),
+        at => Ok(at),
+    }
+}
+
+/// Copies `bytes` into the shared memory at `at`.
+fn write(memory: &SharedMemory, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let data = memory.data();
+    let range = data
+        .get(at as usize..at as usize + bytes.len())
+        .ok_or_else(|| wasmtime::format_err!("write out of the guest's memory"))?;
+    // SAFETY: the range is in bounds, and it was just allocated for the host
+    // to fill, so no guest thread touches it until the host returns.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            range.as_ptr() as *mut u8 as *mut u8,
+            bytes.len(),
+        );
+    }
+    Ok(())
+}
+
+/// Copies `len` bytes at `at` out of the shared memory.
+fn read(memory: &SharedMemory, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
+    let data = memory.data();
+    let range = data
+        .get(at as usize..at as usize + len)
+        .ok_or_else(|| wasmtime::format_err!("the guest's answer lies outside its memory"))?;
+    let mut bytes = vec![0; len];
+    // SAFETY: in bounds; the compile has returned, so the answer is final.
+    unsafe {
+        std::ptr::copy_nonoverlapping(range.as_ptr() as *const u8, bytes.as_mut_ptr(), len);
+    }
+    Ok(bytes)
+}
+
+/// The `spawn` import: starts a worker thread unless the job is over or
+/// has all its threads. Returns 0 when started.
+fn spawn(caller: Caller<'_, Arc<Job>>, worker: u32, region: u32, len: u32) -> i32 {
+    let job = caller.data().clone();
+    let mut threads = job.threads.lock().unwrap_or_else(|e| e.into_inner());
+    if job.over.load(Ordering::SeqCst) || threads.len() >= job.max_threads {
+        return 1;
+    }
+    let thread_job = job.clone();
+    let started = std::thread::Builder::new()
+        .name("kiln-compile".to_string())
+        .spawn(move || {
+            if let Err(error) = run_worker(&thread_job, worker, region, len) {
+                thread_job.thread_failed(error);
+            }
+        });
+    match started {
+        Ok(handle) => {
+            threads.push(handle);
+            0
+        }
+        Err(_) => 1,
+    }
+}
+
+/// The `panic_message` import: keeps the first panic's message.
+fn panic_message(caller: Caller<'_, Arc<Job>>, at: u32, len: u32) {
+    let job = caller.data();
+    let text = read(&job.memory, at, (len as usize).min(4096))
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_else(|_| "(message unreadable)".to_string());
+    job.panic
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert(text);
+}
+
+/// The `wait32` import, standing in for `memory.atomic.wait32`: same
+/// operands and results (0 woken, 1 value differed, 2 timed out), waiting
+/// in slices so that the end of the job ends the wait.
+fn wait32(
+    caller: Caller<'_, Arc<Job>>,
+    addr: u32,
+    expected: i32,
+    timeout_ns: i64,
+) -> wasmtime::Result<i32> {
+    let job = caller.data();
+    let until = u64::try_from(timeout_ns)
+        .ok()
+        .map(|ns| Instant::now() + Duration::from_nanos(ns));
+    loop {
+        if job.over.load(Ordering::SeqCst) {
+            return Err(JobOver.into());
+        }
+        if job.deadline.passed() {
+            return Err(Trap::Interrupt.into());
+        }
+        let now = Instant::now();
+        let mut slice = WAIT_SLICE;
+        if let Some(until) = until {
+            if now >= until {
+                return Ok(2);
+            }
+            slice = slice.min(until - now);
+        }
+        match job
+            .memory
+            .atomic_wait32(u64::from(addr), expected as u32, Some(slice))?
+        {
+            WaitResult::Ok => return Ok(0),
+            WaitResult::Mismatch => return Ok(1),
+            WaitResult::TimedOut => {}
+        }
+    }
+}
+
+/// The `memory_grow` import, standing in for `memory.grow`: the old size
+/// in pages, or -1 when growth is refused (and the refusal remembered).
+fn memory_grow(caller: Caller<'_, Arc<Job>>, delta: u32) -> i32 {
+    let job = caller.data();
+    match job.memory.grow(u64::from(delta)) {
+        Ok(old) => old as i32,
+        Err(_) => {
+            job.memory_refused.store(true, Ordering::SeqCst);
+            -1
+        }
+    }
+}
