@@ -26,7 +26,7 @@ pub use error::{Error, LimitKind};
 pub use kiln_guest::{Artifact, ArtifactKind, CompileError, OptLevel, Options, TARGETS};
 pub use limits::{Limits, parse_size};
 pub use output::write_atomically;
-pub use sandbox::Sandbox;
+pub use sandbox::{CompileStats, PARALLEL_THRESHOLD, Sandbox};
 
 /// The compiler component embedded in this host, and its hash.
 pub mod guest {

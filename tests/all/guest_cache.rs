@@ -25,24 +25,45 @@ fn compiles(sandbox: &Sandbox) {
 fn warm_start_reuses_the_entry_and_a_corrupt_one_is_replaced() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     compiles(&Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf())).unwrap());
-    let cached = entries(dir.path());
-    assert_eq!(cached.len(), 1, "{cached:?}");
-    let name = cached[0].file_name().unwrap().to_str().unwrap().to_string();
-    assert!(name.contains(&host::guest::GUEST_SHA256[..16]), "{name}");
-    assert!(name.contains("wasmtime-48."), "{name}");
+    let mut cached = entries(dir.path());
+    cached.sort();
+    // One entry per guest build, each named by its own hash.
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    let names: Vec<String> = cached
+        .iter()
+        .map(|path| path.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names[0].starts_with("guest-") && names[0].contains(&host::guest::GUEST_SHA256[..16]),
+        "{names:?}"
+    );
+    assert!(
+        names[1].starts_with("threaded-") && names[1].contains(&host::guest::THREADED_SHA256[..16]),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().all(|name| name.contains("wasmtime-48.")),
+        "{names:?}"
+    );
     let written = std::fs::metadata(&cached[0]).unwrap().modified().unwrap();
 
     compiles(&Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf())).unwrap());
-    assert_eq!(entries(dir.path()), cached);
+    let mut again = entries(dir.path());
+    again.sort();
+    assert_eq!(again, cached);
     assert_eq!(
         std::fs::metadata(&cached[0]).unwrap().modified().unwrap(),
         written
     );
 
-    std::fs::write(&cached[0], b"not a compiled guest").unwrap();
+    for entry in &cached {
+        std::fs::write(entry, b"not a compiled guest").unwrap();
+    }
     compiles(&Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf())).unwrap());
-    let replaced = std::fs::read(&cached[0]).unwrap();
-    assert!(replaced.len() > 1 << 20 && replaced.starts_with(b"\x7fELF"));
+    for entry in &cached {
+        let replaced = std::fs::read(entry).unwrap();
+        assert!(replaced.len() > 1 << 20 && replaced.starts_with(b"\x7fELF"));
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Sandbox limits: each one hit gives its own error, promptly, and the same
 //! sandbox keeps serving.
 
-use crate::{fixture, sandbox};
+use crate::{GuestPath, fixture, sandbox};
 use host::{Error, LimitKind, Limits, Options};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
@@ -46,22 +46,26 @@ fn deadline_trips_within_a_second_of_the_timeout() {
         timeout,
         ..Limits::default()
     };
-    let start = Instant::now();
-    let result = sandbox().compile_with_limits(slow_module().as_bytes(), &options(), &limits);
-    let elapsed = start.elapsed();
-    assert!(
-        matches!(result, Err(Error::Limit(LimitKind::Time { limit })) if limit == timeout),
-        "{result:?}"
-    );
-    assert!(
-        elapsed < timeout + Duration::from_secs(1),
-        "returned after {elapsed:?}"
-    );
+    // On the threaded path the compile's worker threads are joined before
+    // it returns, so a prompt return also means none is left behind.
+    for path in GuestPath::ALL {
+        let start = Instant::now();
+        let result = path.compile(slow_module().as_bytes(), &options(), &limits);
+        let elapsed = start.elapsed();
+        assert!(
+            matches!(result, Err(Error::Limit(LimitKind::Time { limit })) if limit == timeout),
+            "{path:?}: {result:?}"
+        );
+        assert!(
+            elapsed < timeout + Duration::from_secs(1),
+            "{path:?}: returned after {elapsed:?}"
+        );
+        assert_serves_good_input();
+    }
     assert_eq!(
         host::Error::Limit(LimitKind::Time { limit: timeout }).exit_code(),
         3
     );
-    assert_serves_good_input();
 }
 
 #[test]
@@ -76,36 +80,32 @@ fn slow_module_compiles_without_the_deadline() {
 
 #[test]
 fn memory_cap_trips() {
-    let limits = Limits {
-        max_memory: 1 << 20,
-        ..Limits::default()
-    };
-    let result = sandbox().compile_with_limits(&fixture("primes.wat"), &options(), &limits);
-    assert!(
-        matches!(result, Err(Error::Limit(LimitKind::Memory { limit })) if limit == 1 << 20),
-        "{result:?}"
-    );
-    // A cap that leaves room for the compiler to start and to compile a
-    // small module, but not for a large input's compile, trips mid-compile.
-    let limits = Limits {
-        max_memory: 8 << 20,
-        ..Limits::default()
-    };
-    assert!(
-        sandbox()
-            .compile_with_limits(&fixture("primes.wat"), &options(), &limits)
-            .is_ok()
-    );
-    let limits = Limits {
-        max_memory: 8 << 20,
-        ..Limits::default()
-    };
-    let result = sandbox().compile_with_limits(slow_module().as_bytes(), &options(), &limits);
-    assert!(
-        matches!(result, Err(Error::Limit(LimitKind::Memory { .. }))),
-        "{result:?}"
-    );
-    assert_serves_good_input();
+    for path in GuestPath::ALL {
+        let limits = Limits {
+            max_memory: 1 << 20,
+            ..Limits::default()
+        };
+        let result = path.compile(&fixture("primes.wat"), &options(), &limits);
+        assert!(
+            matches!(result, Err(Error::Limit(LimitKind::Memory { limit })) if limit == 1 << 20),
+            "{path:?}: {result:?}"
+        );
+        // A cap that leaves room for the compiler to start and to compile a
+        // small module, but not for a large input's compile, trips
+        // mid-compile.
+        let limits = Limits {
+            max_memory: 24 << 20,
+            ..Limits::default()
+        };
+        let small = path.compile(&fixture("primes.wat"), &options(), &limits);
+        assert!(small.is_ok(), "{path:?}: {small:?}");
+        let result = path.compile(slow_module().as_bytes(), &options(), &limits);
+        assert!(
+            matches!(result, Err(Error::Limit(LimitKind::Memory { .. }))),
+            "{path:?}: {result:?}"
+        );
+        assert_serves_good_input();
+    }
 }
 
 #[test]

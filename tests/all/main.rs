@@ -11,6 +11,7 @@ mod corpus;
 mod fuzz;
 mod guest_cache;
 mod limits;
+mod parallel;
 mod sandbox_imports;
 mod spec;
 mod targets;
@@ -30,6 +31,33 @@ pub fn sandbox() -> &'static Sandbox {
     SANDBOX.get_or_init(|| {
         Sandbox::with_cache_dir(Limits::default(), Some(cache_dir())).expect("the sandbox starts")
     })
+}
+
+/// The sandbox's compile paths, so that a property can be checked on each.
+#[derive(Debug, Clone, Copy)]
+pub enum GuestPath {
+    /// The compiler component (the WIT contract), one instance.
+    Component,
+    /// The threaded guest on exactly this many threads.
+    Threads(usize),
+}
+
+impl GuestPath {
+    /// The component, the threaded guest on one thread and on four.
+    pub const ALL: [GuestPath; 3] = [Self::Component, Self::Threads(1), Self::Threads(4)];
+
+    /// Compiles on this path with the shared sandbox.
+    pub fn compile(
+        self,
+        input: &[u8],
+        options: &host::Options,
+        limits: &Limits,
+    ) -> Result<host::Artifact, host::Error> {
+        match self {
+            Self::Component => sandbox().compile_component(input, options, limits),
+            Self::Threads(jobs) => sandbox().compile_on_threads(input, options, jobs, limits),
+        }
+    }
 }
 
 /// A fixture from `tests/fixtures`.

@@ -1,6 +1,8 @@
 //! The compiler component imports only WASI interfaces that the host serves
 //! without granting any capability: no sockets, no HTTP, no preopened
 //! directories (the filesystem interfaces are linked, with nothing in them).
+//! The threaded guest imports no WASI at all: its memory and Kiln's four
+//! functions.
 
 use crate::sandbox;
 
@@ -43,4 +45,20 @@ fn guest_imports_only_capability_free_wasi() {
             "the compiler component imports `{import}`, which is not on the capability-free list"
         );
     }
+}
+
+#[test]
+fn threaded_guest_imports_only_its_memory_and_kiln_functions() {
+    let mut imports = sandbox().threaded_imports();
+    imports.sort();
+    assert_eq!(
+        imports,
+        [
+            "env.memory",
+            "kiln.memory_grow",
+            "kiln.panic_message",
+            "kiln.spawn",
+            "kiln.wait32"
+        ]
+    );
 }

@@ -54,6 +54,16 @@ const STDIO_CAPACITY: usize = 64 << 10;
 /// more than they save on a handful of functions.
 pub const PARALLEL_THRESHOLD: usize = 16 << 10;
 
+/// What one threaded compile took inside the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileStats {
+    /// The guest's linear memory at the end of the compile, which is its
+    /// peak: wasm memory only grows.
+    pub guest_memory_bytes: u64,
+    /// Worker threads started (0 for a compile on the calling thread).
+    pub threads: usize,
+}
+
 /// A handle on the sandboxed compiler, cheap to share across threads.
 pub struct Sandbox {
     pre: KilnPre<GuestState>,
@@ -119,6 +129,11 @@ impl Sandbox {
         self.jobs
     }
 
+    /// The threaded guest's imports, as `module.name`.
+    pub fn threaded_imports(&self) -> Vec<String> {
+        self.threaded.imports()
+    }
+
     /// The interfaces the compiler component imports, as `namespace:package/interface@version`.
     pub fn guest_imports(&self) -> Vec<String> {
         let engine = self.pre.engine();
@@ -173,8 +188,25 @@ impl Sandbox {
         jobs: usize,
         limits: &Limits,
     ) -> Result<Artifact, Error> {
-        let artifact = self.threaded.compile(input, options, jobs.max(1), limits)?;
-        check_output(artifact, limits)
+        self.compile_with_stats(input, options, jobs, limits)
+            .map(|(artifact, _)| artifact)
+    }
+
+    /// Like [`Sandbox::compile_on_threads`], also saying what the compile
+    /// took inside the sandbox.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`].
+    pub fn compile_with_stats(
+        &self,
+        input: &[u8],
+        options: &Options,
+        jobs: usize,
+        limits: &Limits,
+    ) -> Result<(Artifact, CompileStats), Error> {
+        let (artifact, stats) = self.threaded.compile(input, options, jobs.max(1), limits)?;
+        Ok((check_output(artifact, limits)?, stats))
     }
 
     /// Compiles `input` with the compiler component, the single-threaded

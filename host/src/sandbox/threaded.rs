@@ -27,7 +27,7 @@
 //!   so a refusal at the cap is seen and reported as the memory limit.
 //!   Shared memories do not consult a store's `ResourceLimiter`.
 
-use crate::sandbox::EpochDeadline;
+use crate::sandbox::{CompileStats, EpochDeadline};
 use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options};
 use kiln_guest::wire;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,6 +80,14 @@ impl ThreadedGuest {
         })
     }
 
+    /// The module's imports, as `module.name`.
+    pub(crate) fn imports(&self) -> Vec<String> {
+        self.module
+            .imports()
+            .map(|import| format!("{}.{}", import.module(), import.name()))
+            .collect()
+    }
+
     /// Compiles `input` on up to `jobs` threads under `limits`.
     pub(crate) fn compile(
         &self,
@@ -87,7 +95,7 @@ impl ThreadedGuest {
         options: &Options,
         jobs: usize,
         limits: &Limits,
-    ) -> Result<Artifact, Error> {
+    ) -> Result<(Artifact, CompileStats), Error> {
         let max_pages = (limits.max_memory / PAGE).min(1 << 16);
         if max_pages < self.initial_pages {
             return Err(Error::Limit(LimitKind::Memory {
@@ -117,12 +125,16 @@ impl ThreadedGuest {
             jobs: jobs as u32,
         });
         let answer = run_main(&job, input, &request);
-        let thread_failure = job.finish();
+        let (thread_failure, threads) = job.finish();
         let bytes = answer.map_err(|error| job.sort_failure(&error, thread_failure, limits))?;
         let response: wire::Response = wire::decode(&bytes).map_err(|e| Error::Sandbox {
             message: e.to_string(),
         })?;
-        response.map_err(Error::Compile)
+        let stats = CompileStats {
+            guest_memory_bytes: job.memory.data_size() as u64,
+            threads,
+        };
+        Ok((response.map_err(Error::Compile)?, stats))
     }
 }
 
@@ -171,20 +183,23 @@ impl Job {
     }
 
     /// Ends the job: no more threads, waiting ones give up; joins them all
-    /// and returns the first failure of one.
-    fn finish(&self) -> Option<wasmtime::Error> {
+    /// and returns the first failure of one and how many there were.
+    fn finish(&self) -> (Option<wasmtime::Error>, usize) {
         let threads = {
             let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
             self.over.store(true, Ordering::SeqCst);
             std::mem::take(&mut *threads)
         };
+        let count = threads.len();
         for thread in threads {
             let _ = thread.join();
         }
-        self.thread_failure
+        let failure = self
+            .thread_failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .take()
+            .take();
+        (failure, count)
     }
 
     fn thread_failed(&self, error: wasmtime::Error) {

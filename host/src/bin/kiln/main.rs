@@ -36,6 +36,8 @@ enum Command {
     Targets(commands::targets::TargetsCommand),
     Wast(commands::wast::WastCommand),
     Demo(commands::demo::DemoCommand),
+    #[command(hide = true)]
+    NativePeak(commands::native_peak::NativePeakCommand),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Targets(command) => command.execute(),
         Command::Wast(command) => command.execute(),
         Command::Demo(command) => command.execute(),
+        Command::NativePeak(command) => command.execute(),
     };
     match result {
         Ok(code) => code,

@@ -1,36 +1,50 @@
-//! `kiln bench`: sandboxed compile time against native Wasmtime, measured
-//! in one run on the same inputs.
+//! `kiln bench`: sandboxed compile time and memory against native Wasmtime,
+//! measured in one run on the same inputs.
 //!
 //! For each input, the median of `--reps` repetitions of:
-//! - native Wasmtime, in-process, parallel compilation (the anchor);
-//! - native Wasmtime, in-process, one thread;
-//! - Kiln in the sandbox, one instance.
+//! - native Wasmtime `precompile`, in-process, on `--cores` threads and on
+//!   one (the anchors);
+//! - the compiler component, one instance (the WIT contract's path);
+//! - the threaded guest on one thread, and on `--cores` threads;
+//! - a recompile after a one-function change with the incremental cache
+//!   warm (when the input has a function body to change);
+//!
+//! and once per input the guest's peak linear memory against the peak RSS
+//! a native compile adds (measured in a child process, so nothing earlier
+//! in this one hides it). After the inputs, one summary object: warm CLI
+//! start to artifact for a tiny module and, beside it, the bare process
+//! start; and the throughput of `--cores` concurrent one-thread compiles
+//! against one.
 //!
 //! Every measured compile must succeed and every sandboxed artifact must be
-//! byte-identical to the native one, or the input is reported as failed:
-//! a fast wrong answer is not a result.
+//! byte-identical to the native one, or the run fails: a fast wrong answer
+//! is not a result.
 
 use crate::flags::LimitFlags;
 use clap::Args;
-use host::{Options, Sandbox, host_triple};
+use host::{Artifact, Limits, Options, Sandbox, host_triple};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// Measure sandboxed compile time against native Wasmtime (parallel and
-/// one-thread) on the same inputs, in one run.
+/// Measure sandboxed compile time and memory against native Wasmtime on the
+/// same inputs, in one run.
 #[derive(Args)]
 pub struct BenchCommand {
-    /// Inputs; by default every `benchmark.wasm` under ../shared/corpus/sightglass.
+    /// Inputs; by default every benchmark under ../shared/corpus/sightglass.
     files: Vec<PathBuf>,
     /// Repetitions per measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
     reps: usize,
+    /// Cores for the parallel measurements, native and sandboxed alike. By
+    /// default all this process may use.
+    #[arg(long)]
+    cores: Option<usize>,
     /// Target triple to compile for. By default the host's.
     #[arg(long)]
     target: Option<String>,
-    /// Print one JSON object per input.
+    /// Print one JSON object per input, then the summary object.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -42,13 +56,44 @@ pub struct BenchCommand {
 struct BenchRow {
     input: String,
     bytes: usize,
+    cores: usize,
     native_parallel_ms: f64,
     native_1t_ms: f64,
+    /// The compiler component, one instance.
+    component_ms: f64,
+    /// The threaded guest on one thread.
     sandbox_ms: f64,
-    /// `sandbox_ms / native_parallel_ms`.
+    /// The threaded guest on `cores` threads.
+    sandbox_parallel_ms: f64,
+    /// Recompile after a one-function change, incremental cache warm.
+    recompile_ms: Option<f64>,
+    /// The parallel compile's guest linear memory at its end (its peak).
+    guest_peak_bytes: u64,
+    /// Peak RSS added by a native parallel compile.
+    native_peak_bytes: Option<u64>,
+    /// `sandbox_parallel_ms / native_parallel_ms`.
     ratio_parallel: f64,
-    /// `sandbox_ms / native_1t_ms`.
+    /// `sandbox_ms / native_1t_ms`: the one-instance overhead.
     ratio_1t: f64,
+    /// `recompile_ms / sandbox_parallel_ms`.
+    ratio_recompile: Option<f64>,
+}
+
+/// Measurements that are not per input.
+#[derive(Serialize)]
+struct BenchSummary {
+    /// `kiln compile` of a tiny module with the guest cache warm, process
+    /// start included.
+    warm_cli_start_ms: f64,
+    /// `kiln --version`: the process start alone.
+    process_start_ms: f64,
+    /// The input the concurrency figure was measured on.
+    concurrency_input: String,
+    /// Concurrent one-thread compiles (= `cores`).
+    concurrent_compiles: usize,
+    /// Throughput of `concurrent_compiles` concurrent compiles over one
+    /// compile's; the goal is at least 0.85 × `concurrent_compiles`.
+    concurrent_throughput_x: f64,
 }
 
 impl BenchCommand {
@@ -65,30 +110,61 @@ impl BenchCommand {
         }
         let triple = self.target.clone().or(host_triple().map(str::to_string));
         let options = Options::for_target(triple.as_deref().unwrap_or("x86_64-unknown-linux-gnu"));
-        let sandbox = Sandbox::new(self.limits.limits())?;
+        let cores = self
+            .cores
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1);
+        let sandbox = Sandbox::new(self.limits.limits())?.with_jobs(cores);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(cores)
+            .build()
+            .map_err(|e| host::Error::Run {
+                message: format!("starting {cores} native compile threads: {e}"),
+            })?;
         if !self.json {
             println!(
-                "{:<40} {:>9} {:>11} {:>11} {:>11} {:>8} {:>8}",
-                "input", "bytes", "native-par", "native-1t", "sandbox", "/par", "/1t"
+                "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8}",
+                "input",
+                "bytes",
+                "nat-par",
+                "nat-1t",
+                "compnt",
+                "sbx-1t",
+                "sbx-par",
+                "recomp",
+                "/par",
+                "/1t",
+                "guest-MB",
+                "nat-MB"
             );
         }
+        let mut inputs = Vec::new();
         for file in &files {
             let input = crate::flags::read_input(file)?;
-            let row = self.measure(file, &input, &sandbox, &options)?;
+            let row = self.measure(file, &input, &sandbox, &pool, cores, &options)?;
             if self.json {
                 println!("{}", serde_json::to_string(&row).expect("a row serializes"));
             } else {
-                println!(
-                    "{:<40} {:>9} {:>9.1}ms {:>9.1}ms {:>9.1}ms {:>7.2}x {:>7.2}x",
-                    row.input,
-                    row.bytes,
-                    row.native_parallel_ms,
-                    row.native_1t_ms,
-                    row.sandbox_ms,
-                    row.ratio_parallel,
-                    row.ratio_1t
-                );
+                print_row(&row);
             }
+            inputs.push((file.clone(), input));
+        }
+        let summary = self.summary(&sandbox, &inputs, cores, &options)?;
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string(&summary).expect("a summary serializes")
+            );
+        } else {
+            println!(
+                "warm CLI start to artifact (tiny module): {:.1} ms (process start {:.1} ms); \
+                 {} concurrent compiles of {}: {:.2}x the throughput of one",
+                summary.warm_cli_start_ms,
+                summary.process_start_ms,
+                summary.concurrent_compiles,
+                summary.concurrency_input,
+                summary.concurrent_throughput_x
+            );
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -98,6 +174,8 @@ impl BenchCommand {
         file: &Path,
         input: &[u8],
         sandbox: &Sandbox,
+        pool: &rayon::ThreadPool,
+        cores: usize,
         options: &Options,
     ) -> Result<BenchRow, host::Error> {
         let native = |parallel: bool| {
@@ -105,32 +183,198 @@ impl BenchCommand {
                 config.parallel_compilation(parallel);
             })
         };
-        let reference = native(true)?.bytes;
-        let native_parallel_ms = median_ms(self.reps, || native(true).map(drop))?;
-        let native_1t_ms = median_ms(self.reps, || native(false).map(drop))?;
-        let sandbox_ms = median_ms(self.reps, || {
-            let artifact = sandbox.compile(input, options)?;
-            if artifact.bytes != reference {
-                return Err(host::Error::Verification {
-                    message: format!("{}: sandboxed artifact differs from native", file.display()),
-                });
+        let reference = pool.install(|| native(true))?.bytes;
+        let same = |artifact: &Artifact, what: &str| {
+            if artifact.bytes == reference {
+                Ok(())
+            } else {
+                Err(host::Error::Verification {
+                    message: format!("{}: {what} artifact differs from native", file.display()),
+                })
             }
-            Ok(())
+        };
+        let limits = sandbox.limits();
+        let native_parallel_ms = median_ms(self.reps, || pool.install(|| native(true)).map(drop))?;
+        let native_1t_ms = median_ms(self.reps, || native(false).map(drop))?;
+        let component_ms = median_ms(self.reps, || {
+            same(
+                &sandbox.compile_component(input, options, &limits)?,
+                "component",
+            )
         })?;
+        let sandbox_ms = median_ms(self.reps, || {
+            same(
+                &sandbox.compile_on_threads(input, options, 1, &limits)?,
+                "one-thread",
+            )
+        })?;
+        let mut guest_peak_bytes = 0;
+        let sandbox_parallel_ms = median_ms(self.reps, || {
+            let (artifact, stats) = sandbox.compile_with_stats(input, options, cores, &limits)?;
+            guest_peak_bytes = guest_peak_bytes.max(stats.guest_memory_bytes);
+            same(&artifact, "parallel")
+        })?;
+        let recompile_ms = None;
         Ok(BenchRow {
             input: short_name(file),
             bytes: input.len(),
+            cores,
             native_parallel_ms,
             native_1t_ms,
+            component_ms,
             sandbox_ms,
-            ratio_parallel: sandbox_ms / native_parallel_ms,
+            sandbox_parallel_ms,
+            recompile_ms,
+            guest_peak_bytes,
+            native_peak_bytes: native_peak(file, &options.triple, cores),
+            ratio_parallel: sandbox_parallel_ms / native_parallel_ms,
             ratio_1t: sandbox_ms / native_1t_ms,
+            ratio_recompile: recompile_ms.map(|ms: f64| ms / sandbox_parallel_ms),
+        })
+    }
+
+    fn summary(
+        &self,
+        sandbox: &Sandbox,
+        inputs: &[(PathBuf, Vec<u8>)],
+        cores: usize,
+        options: &Options,
+    ) -> Result<BenchSummary, host::Error> {
+        let exe = std::env::current_exe().map_err(|e| host::Error::Run {
+            message: format!("finding the kiln binary: {e}"),
+        })?;
+        let dir = tempfile::tempdir().map_err(|source| host::Error::Write {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let tiny = dir.path().join("tiny.wat");
+        std::fs::write(&tiny, TINY_MODULE).map_err(|source| host::Error::Write {
+            path: tiny.clone(),
+            source,
+        })?;
+        let out = dir.path().join("tiny.cwasm");
+        let run = |args: &[&std::ffi::OsStr]| -> Result<(), host::Error> {
+            let status = Command::new(&exe)
+                .args(args)
+                .output()
+                .map_err(|e| host::Error::Run {
+                    message: format!("running {}: {e}", exe.display()),
+                })?;
+            if status.status.success() {
+                Ok(())
+            } else {
+                Err(host::Error::Run {
+                    message: format!(
+                        "`kiln {}` failed: {}",
+                        args.iter()
+                            .map(|a| a.to_string_lossy())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        String::from_utf8_lossy(&status.stderr)
+                    ),
+                })
+            }
+        };
+        let compile_args = [
+            "compile".as_ref(),
+            tiny.as_os_str(),
+            "--target".as_ref(),
+            options.triple.as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ];
+        run(&compile_args)?; // warms the guest cache
+        let reps = self.reps.max(15);
+        let warm_cli_start_ms = median_ms(reps, || run(&compile_args))?;
+        let process_start_ms = median_ms(reps, || run(&["--version".as_ref()]))?;
+
+        // The middle-sized input: large enough to be work, small enough to
+        // repeat.
+        let mut by_size: Vec<_> = inputs.iter().collect();
+        by_size.sort_by_key(|(_, input)| input.len());
+        let (file, input) = by_size[by_size.len() / 2];
+        let limits = sandbox.limits();
+        let one = median_ms(self.reps, || {
+            sandbox
+                .compile_on_threads(input, options, 1, &limits)
+                .map(drop)
+        })?;
+        let many = median_ms(self.reps, || {
+            concurrent(sandbox, input, options, &limits, cores)
+        })?;
+        Ok(BenchSummary {
+            warm_cli_start_ms,
+            process_start_ms,
+            concurrency_input: short_name(file),
+            concurrent_compiles: cores,
+            concurrent_throughput_x: cores as f64 * one / many,
         })
     }
 }
 
+/// A module small enough that only the start-up is measured.
+const TINY_MODULE: &str = r#"(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
+
+/// `n` one-thread compiles of `input` at once.
+fn concurrent(
+    sandbox: &Sandbox,
+    input: &[u8],
+    options: &Options,
+    limits: &Limits,
+    n: usize,
+) -> Result<(), host::Error> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    sandbox
+                        .compile_on_threads(input, options, 1, limits)
+                        .map(drop)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|handle| handle.join().unwrap_or_else(|_| Ok(())))
+    })
+}
+
+fn print_row(row: &BenchRow) {
+    let mb = |bytes: u64| bytes as f64 / f64::from(1 << 20);
+    let opt = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{v:.1}"));
+    println!(
+        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8}",
+        row.input,
+        row.bytes,
+        row.native_parallel_ms,
+        row.native_1t_ms,
+        row.component_ms,
+        row.sandbox_ms,
+        row.sandbox_parallel_ms,
+        opt(row.recompile_ms),
+        row.ratio_parallel,
+        row.ratio_1t,
+        mb(row.guest_peak_bytes),
+        opt(row.native_peak_bytes.map(mb)),
+    );
+}
+
+/// Peak RSS that a native parallel compile of `file` adds, measured by
+/// `kiln native-peak` in a child process; `None` where that cannot be read
+/// (no `/proc`).
+fn native_peak(file: &Path, triple: &str, cores: usize) -> Option<u64> {
+    let exe = std::env::current_exe().ok()?;
+    let output = Command::new(exe)
+        .arg("native-peak")
+        .arg(file)
+        .args(["--target", triple, "--cores", &cores.to_string()])
+        .output()
+        .ok()?;
+    String::from_utf8(output.stdout).ok()?.trim().parse().ok()
+}
+
 /// Runs `f` `reps` times (at least once) and returns the median wall time.
-fn median_ms<E>(reps: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<f64, host::Error>
+pub fn median_ms<E>(reps: usize, mut f: impl FnMut() -> Result<(), E>) -> Result<f64, host::Error>
 where
     host::Error: From<E>,
 {
@@ -144,17 +388,31 @@ where
     Ok(times[times.len() / 2])
 }
 
+/// Every benchmark module under `../shared/corpus/sightglass`: each
+/// directory's `benchmark.wasm`, or its one `.wasm` file.
 fn default_inputs() -> Vec<PathBuf> {
     let corpus = Path::new("../shared/corpus/sightglass");
     let Ok(entries) = std::fs::read_dir(corpus) else {
         return Vec::new();
     };
     let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| Some(entry.ok()?.path().join("benchmark.wasm")))
-        .filter(|path| path.is_file())
+        .filter_map(|entry| benchmark_in(&entry.ok()?.path()))
         .collect();
     files.sort();
     files
+}
+
+fn benchmark_in(dir: &Path) -> Option<PathBuf> {
+    let named = dir.join("benchmark.wasm");
+    if named.is_file() {
+        return Some(named);
+    }
+    let mut wasm = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"));
+    let first = wasm.next()?;
+    wasm.next().is_none().then_some(first)
 }
 
 /// `…/sightglass/bz2/benchmark.wasm` → `bz2/benchmark.wasm`.

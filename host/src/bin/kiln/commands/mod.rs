@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod compile;
 pub mod demo;
+pub mod native_peak;
 pub mod run;
 pub mod targets;
 pub mod wast;

@@ -1,0 +1,124 @@
+//! The threaded guest: Wasmtime's parallel compilation inside the sandbox
+//! gives the native compile's exact bytes, really uses its threads, and
+//! serves concurrent jobs that share nothing.
+
+use crate::{GuestPath, fixture, sandbox};
+use host::{Limits, Options};
+
+fn options(triple: &str) -> Options {
+    Options::for_target(triple)
+}
+
+#[test]
+fn every_path_gives_the_native_bytes() {
+    let input = crate::limits::slow_module();
+    for triple in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "pulley64",
+    ] {
+        let native = kiln_guest::compile(input.as_bytes(), &options(triple)).unwrap();
+        for path in GuestPath::ALL {
+            let artifact = path
+                .compile(input.as_bytes(), &options(triple), &Limits::default())
+                .unwrap_or_else(|e| panic!("{path:?} {triple}: {e}"));
+            assert!(
+                artifact.bytes == native.bytes,
+                "{path:?} {triple}: differs from native"
+            );
+            assert_eq!(artifact.function_count, 300);
+        }
+    }
+}
+
+#[test]
+fn parallel_compiles_start_their_threads() {
+    let input = crate::limits::slow_module();
+    let limits = Limits::default();
+    let opts = options("x86_64-unknown-linux-gnu");
+    let (_, one) = sandbox()
+        .compile_with_stats(input.as_bytes(), &opts, 1, &limits)
+        .unwrap();
+    assert_eq!(one.threads, 0, "a one-thread compile starts no workers");
+    let (_, four) = sandbox()
+        .compile_with_stats(input.as_bytes(), &opts, 4, &limits)
+        .unwrap();
+    assert_eq!(four.threads, 4, "{four:?}");
+    assert!(
+        four.guest_memory_bytes > one.guest_memory_bytes,
+        "{four:?} vs {one:?}"
+    );
+}
+
+#[test]
+fn small_inputs_compile_on_one_thread() {
+    let input = fixture("math.wat");
+    assert!(input.len() < host::PARALLEL_THRESHOLD);
+    let artifact = sandbox()
+        .compile(&input, &options("x86_64-unknown-linux-gnu"))
+        .unwrap();
+    let native = kiln_guest::compile(&input, &options("x86_64-unknown-linux-gnu")).unwrap();
+    assert!(artifact.bytes == native.bytes);
+}
+
+#[test]
+fn concurrent_parallel_jobs_stay_apart() {
+    // Two different inputs at once, each on several threads: each gets its
+    // own bytes, as if compiled alone.
+    let slow = crate::limits::slow_module().into_bytes();
+    let primes = fixture("primes.wat");
+    let opts = options("x86_64-unknown-linux-gnu");
+    let expected_slow = kiln_guest::compile(&slow, &opts).unwrap().bytes;
+    let expected_primes = kiln_guest::compile(&primes, &opts).unwrap().bytes;
+    std::thread::scope(|scope| {
+        let jobs: Vec<_> = (0..4)
+            .map(|i| {
+                let (input, expected) = if i % 2 == 0 {
+                    (&slow, &expected_slow)
+                } else {
+                    (&primes, &expected_primes)
+                };
+                let opts = &opts;
+                scope.spawn(move || {
+                    let artifact = sandbox()
+                        .compile_on_threads(input, opts, 3, &Limits::default())
+                        .unwrap();
+                    assert!(
+                        &artifact.bytes == expected,
+                        "job {i} got another job's bytes"
+                    );
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn bad_input_is_a_typed_error_on_every_thread_count() {
+    let mut input = crate::limits::slow_module().into_bytes();
+    // Break a function body deep in the module: the error surfaces from
+    // the validator while functions compile in parallel.
+    let text = String::from_utf8(input.clone()).unwrap();
+    let at = text.rfind("i32.xor").unwrap();
+    input.splice(at..at + "i32.xor".len(), b"f32.add".iter().copied());
+    for jobs in [1, 2, 4] {
+        let result = sandbox().compile_on_threads(
+            &input,
+            &options("x86_64-unknown-linux-gnu"),
+            jobs,
+            &Limits::default(),
+        );
+        assert!(
+            matches!(
+                result,
+                Err(host::Error::Compile(
+                    host::CompileError::InvalidInput { .. }
+                ))
+            ),
+            "{jobs} threads: {result:?}"
+        );
+    }
+}
