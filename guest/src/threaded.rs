@@ -52,6 +52,36 @@ unsafe extern "C" {
     fn wait32(addr: *const i32, expected: i32, timeout_ns: i64) -> i32;
     /// Stands in for `memory.grow` after the build's rewrite.
     fn memory_grow(delta_pages: usize) -> isize;
+    /// Looks `key` up in the host's incremental cache: the value's length,
+    /// kept for [`cache_take`], or -1 for a miss.
+    fn cache_get(key: *const u8, key_len: usize) -> isize;
+    /// Copies the value the last `cache_get` of this thread found to `to`.
+    fn cache_take(to: *mut u8);
+    /// Offers the host a compiled value for `key`; 1 when kept.
+    fn cache_insert(key: *const u8, key_len: usize, value: *const u8, value_len: usize) -> i32;
+}
+
+/// Wasmtime's cache store, answered by the host (`host/src/cache.rs`),
+/// which keeps each tenant's entries apart and checks them.
+#[derive(Debug)]
+struct HostCache;
+
+impl wasmtime::CacheStore for HostCache {
+    fn get(&self, key: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+        // SAFETY: a readable range; the host writes `len` bytes to the
+        // buffer below, which has exactly that room.
+        unsafe {
+            let len = usize::try_from(cache_get(key.as_ptr(), key.len())).ok()?;
+            let mut value = vec![0; len];
+            cache_take(value.as_mut_ptr());
+            Some(value.into())
+        }
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
+        // SAFETY: readable ranges of this memory.
+        unsafe { cache_insert(key.as_ptr(), key.len(), value.as_ptr(), value.len()) == 1 }
+    }
 }
 
 /// Referenced so the linker keeps the `wait32` import for the rewrite.
@@ -126,10 +156,15 @@ pub unsafe extern "C" fn kiln_worker(worker: usize) {
 }
 
 fn compile_in_pool(input: &[u8], request: &Request) -> wire::Response {
+    let configure = |config: &mut wasmtime::Config| {
+        config.parallel_compilation(request.jobs > 1);
+        if request.cache {
+            // Infallible: it only stores the handle.
+            let _ = config.enable_incremental_compilation(std::sync::Arc::new(HostCache));
+        }
+    };
     if request.jobs <= 1 {
-        return compile_configured(input, &request.options, |config| {
-            config.parallel_compilation(false);
-        });
+        return compile_configured(input, &request.options, configure);
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(request.jobs as usize)
@@ -139,7 +174,7 @@ fn compile_in_pool(input: &[u8], request: &Request) -> wire::Response {
         .map_err(|e| CompileError::Internal {
             message: format!("starting {} compile threads: {e}", request.jobs),
         })?;
-    pool.install(|| compile_configured(input, &request.options, |_| {}))
+    pool.install(|| compile_configured(input, &request.options, configure))
 }
 
 fn spawn_worker(thread: rayon::ThreadBuilder) -> std::io::Result<()> {

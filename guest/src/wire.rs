@@ -18,6 +18,8 @@ pub struct Request {
     /// How many threads the compile may use; 1 compiles on the calling
     /// thread alone.
     pub jobs: u32,
+    /// Whether to use the host's incremental cache (the `cache_*` imports).
+    pub cache: bool,
 }
 
 /// The guest's answer.

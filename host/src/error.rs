@@ -52,6 +52,8 @@ pub enum Error {
         /// What failed, with its cause chain.
         message: String,
     },
+    /// The incremental compile cache failed.
+    Cache(crate::cache::CacheError),
     /// A file could not be read.
     Read {
         /// The file.
@@ -77,7 +79,8 @@ impl Error {
             Self::Compile(_) | Self::Read { .. } | Self::Run { .. } => 1,
             Self::Limit(_) => 3,
             Self::Verification { .. } => 4,
-            Self::Sandbox { .. } | Self::Write { .. } => 5,
+            Self::Cache(crate::cache::CacheError::BadTenant { .. }) => 2,
+            Self::Sandbox { .. } | Self::Write { .. } | Self::Cache(_) => 5,
         }
     }
 
@@ -112,6 +115,7 @@ impl fmt::Display for Error {
                 "sandbox limit: the artifact is {size} bytes, over the {limit}-byte cap (raise --max-output)"
             ),
             Self::Sandbox { message } => write!(f, "sandbox failure: {message}"),
+            Self::Cache(error) => error.fmt(f),
             Self::Verification { message } => write!(f, "verification failed: {message}"),
             Self::Run { message } => write!(f, "run failed: {message}"),
             Self::Read { path, source } => write!(f, "failed to read {}: {source}", path.display()),

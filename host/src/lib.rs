@@ -12,6 +12,7 @@
 //! the point of the sandbox. Only [`verify`] does, on purpose.
 
 mod bindings;
+pub mod cache;
 mod error;
 mod guest_cache;
 mod limits;

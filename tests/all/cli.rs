@@ -295,3 +295,50 @@ fn wast_reports_a_bad_script_and_goes_on_with_the_next() {
         stdout(&output)
     );
 }
+
+#[test]
+fn compile_with_a_cache_reuses_functions_on_the_second_run() {
+    let dir = temp_dir();
+    let cache = dir.path().join("cache");
+    let input = dir.path().join("slow.wat");
+    std::fs::write(&input, slow_module()).unwrap();
+    let out = dir.path().join("slow.cwasm");
+    let run = || {
+        let output = kiln(&[
+            "compile",
+            path_str(&input),
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "-o",
+            path_str(&out),
+            "--cache",
+            path_str(&cache),
+            "--tenant",
+            "ci",
+            "--json",
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let line: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        (
+            line["cache_hits"].as_u64().unwrap(),
+            line["cache_misses"].as_u64().unwrap(),
+        )
+    };
+    let (hits, misses) = run();
+    assert_eq!(hits, 0);
+    assert!(misses >= 300, "{misses}");
+    let first = std::fs::read(&out).unwrap();
+    let (hits, misses) = run();
+    assert!(hits >= 300 && misses == 0, "{hits} hits, {misses} misses");
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+    // A tenant without a cache is a usage error.
+    let output = kiln(&[
+        "compile",
+        path_str(&input),
+        "--target",
+        "pulley64",
+        "--tenant",
+        "x",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}

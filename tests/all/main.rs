@@ -10,6 +10,7 @@ mod cli;
 mod corpus;
 mod fuzz;
 mod guest_cache;
+mod incremental;
 mod limits;
 mod parallel;
 mod sandbox_imports;

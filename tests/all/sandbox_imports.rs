@@ -1,7 +1,7 @@
 //! The compiler component imports only WASI interfaces that the host serves
 //! without granting any capability: no sockets, no HTTP, no preopened
 //! directories (the filesystem interfaces are linked, with nothing in them).
-//! The threaded guest imports no WASI at all: its memory and Kiln's four
+//! The threaded guest imports no WASI at all: its memory and Kiln's own
 //! functions.
 
 use crate::sandbox;
@@ -55,6 +55,9 @@ fn threaded_guest_imports_only_its_memory_and_kiln_functions() {
         imports,
         [
             "env.memory",
+            "kiln.cache_get",
+            "kiln.cache_insert",
+            "kiln.cache_take",
             "kiln.memory_grow",
             "kiln.panic_message",
             "kiln.spawn",

@@ -32,6 +32,7 @@
 mod threaded;
 
 use crate::bindings::{KilnPre, wit};
+use crate::cache::IncrementalCache;
 use crate::{Artifact, ArtifactKind, CompileError, Error, LimitKind, Limits, Options, guest_cache};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +63,10 @@ pub struct CompileStats {
     pub guest_memory_bytes: u64,
     /// Worker threads started (0 for a compile on the calling thread).
     pub threads: usize,
+    /// Functions the incremental cache supplied.
+    pub cache_hits: u64,
+    /// Functions looked up in the incremental cache and compiled afresh.
+    pub cache_misses: u64,
 }
 
 /// A handle on the sandboxed compiler, cheap to share across threads.
@@ -205,8 +210,38 @@ impl Sandbox {
         jobs: usize,
         limits: &Limits,
     ) -> Result<(Artifact, CompileStats), Error> {
-        let (artifact, stats) = self.threaded.compile(input, options, jobs.max(1), limits)?;
+        let (artifact, stats) = self
+            .threaded
+            .compile(input, options, jobs.max(1), limits, None)?;
         Ok((check_output(artifact, limits)?, stats))
+    }
+
+    /// Compiles `input` like [`Sandbox::compile`] (parallel when it pays),
+    /// reusing and extending `tenant`'s entries in `cache`: functions
+    /// unchanged since an earlier compile are not compiled again. The
+    /// artifact is the same as without the cache.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::compile`]; [`Error::Cache`] for a bad tenant name or
+    /// a cache that cannot be read or written.
+    pub fn compile_incremental(
+        &self,
+        input: &[u8],
+        options: &Options,
+        cache: &Arc<IncrementalCache>,
+        tenant: &str,
+    ) -> Result<(Artifact, CompileStats), Error> {
+        let jobs = if input.len() < PARALLEL_THRESHOLD {
+            1
+        } else {
+            self.jobs
+        };
+        let session = cache.session(tenant).map_err(Error::Cache)?;
+        let (artifact, stats) =
+            self.threaded
+                .compile(input, options, jobs, &self.limits, Some(session))?;
+        Ok((check_output(artifact, &self.limits)?, stats))
     }
 
     /// Compiles `input` with the compiler component, the single-threaded

@@ -27,6 +27,7 @@
 //!   so a refusal at the cap is seen and reported as the memory limit.
 //!   Shared memories do not consult a store's `ResourceLimiter`.
 
+use crate::cache::CacheSession;
 use crate::sandbox::{CompileStats, EpochDeadline};
 use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options};
 use kiln_guest::wire;
@@ -49,7 +50,7 @@ const PAGE: u64 = 64 << 10;
 /// The compiled threaded guest, ready to start jobs.
 pub(crate) struct ThreadedGuest {
     module: Module,
-    linker: Linker<Arc<Job>>,
+    linker: Linker<ThreadState>,
     /// Pages the module asks for at the start (its data, stack and TLS).
     initial_pages: u64,
 }
@@ -72,6 +73,9 @@ impl ThreadedGuest {
             .and_then(|l| l.func_wrap("kiln", "panic_message", panic_message))
             .and_then(|l| l.func_wrap("kiln", "wait32", wait32))
             .and_then(|l| l.func_wrap("kiln", "memory_grow", memory_grow))
+            .and_then(|l| l.func_wrap("kiln", "cache_get", cache_get))
+            .and_then(|l| l.func_wrap("kiln", "cache_take", cache_take))
+            .and_then(|l| l.func_wrap("kiln", "cache_insert", cache_insert))
             .map_err(Error::sandbox)?;
         Ok(Self {
             module,
@@ -88,13 +92,16 @@ impl ThreadedGuest {
             .collect()
     }
 
-    /// Compiles `input` on up to `jobs` threads under `limits`.
+    /// Compiles `input` on up to `jobs` threads under `limits`, with
+    /// `cache` answering Wasmtime's incremental cache if given (and
+    /// committed if the compile succeeds).
     pub(crate) fn compile(
         &self,
         input: &[u8],
         options: &Options,
         jobs: usize,
         limits: &Limits,
+        cache: Option<CacheSession>,
     ) -> Result<(Artifact, CompileStats), Error> {
         let max_pages = (limits.max_memory / PAGE).min(1 << 16);
         if max_pages < self.initial_pages {
@@ -108,6 +115,11 @@ impl ThreadedGuest {
             MemoryType::shared(self.initial_pages as u32, max_pages as u32),
         )
         .map_err(Error::sandbox)?;
+        let request = wire::encode(&wire::Request {
+            options: options.clone(),
+            jobs: jobs as u32,
+            cache: cache.is_some(),
+        });
         let job = Arc::new(Job {
             module: self.module.clone(),
             linker: self.linker.clone(),
@@ -119,10 +131,7 @@ impl ThreadedGuest {
             panic: Mutex::new(None),
             threads: Mutex::new(Vec::new()),
             thread_failure: Mutex::new(None),
-        });
-        let request = wire::encode(&wire::Request {
-            options: options.clone(),
-            jobs: jobs as u32,
+            cache,
         });
         let answer = run_main(&job, input, &request);
         let (thread_failure, threads) = job.finish();
@@ -130,11 +139,19 @@ impl ThreadedGuest {
         let response: wire::Response = wire::decode(&bytes).map_err(|e| Error::Sandbox {
             message: e.to_string(),
         })?;
+        let artifact = response.map_err(Error::Compile)?;
+        let (cache_hits, cache_misses) = job.cache.as_ref().map_or((0, 0), CacheSession::counts);
         let stats = CompileStats {
             guest_memory_bytes: job.memory.data_size() as u64,
             threads,
+            cache_hits,
+            cache_misses,
         };
-        Ok((response.map_err(Error::Compile)?, stats))
+        // Every thread is joined: this is the last reference to the job.
+        if let Some(session) = Arc::into_inner(job).and_then(|job| job.cache) {
+            session.commit().map_err(Error::Cache)?;
+        }
+        Ok((artifact, stats))
     }
 }
 
@@ -142,7 +159,7 @@ impl ThreadedGuest {
 struct Job {
     module: Module,
     /// The imports but the memory, which each instance adds for itself.
-    linker: Linker<Arc<Job>>,
+    linker: Linker<ThreadState>,
     memory: SharedMemory,
     deadline: EpochDeadline,
     /// Worker threads the job may start (the caller's thread only waits).
@@ -156,6 +173,15 @@ struct Job {
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// The first failure of a worker thread.
     thread_failure: Mutex<Option<wasmtime::Error>>,
+    /// The incremental cache's view for this job, if it has one.
+    cache: Option<CacheSession>,
+}
+
+/// What one thread's store holds: its job, and the cache value its last
+/// `cache_get` found, until `cache_take` copies it over.
+struct ThreadState {
+    job: Arc<Job>,
+    found: Option<Vec<u8>>,
 }
 
 /// The trap a waiting thread gets when its job is over.
@@ -172,8 +198,12 @@ impl std::error::Error for JobOver {}
 
 impl Job {
     /// A fresh store and instance of the guest on the job's memory.
-    fn instantiate(self: &Arc<Self>) -> wasmtime::Result<(Store<Arc<Job>>, Instance)> {
-        let mut store = Store::new(self.module.engine(), self.clone());
+    fn instantiate(self: &Arc<Self>) -> wasmtime::Result<(Store<ThreadState>, Instance)> {
+        let state = ThreadState {
+            job: self.clone(),
+            found: None,
+        };
+        let mut store = Store::new(self.module.engine(), state);
         store.set_epoch_deadline(self.deadline.ticks_left());
         store.epoch_deadline_trap();
         let mut linker = self.linker.clone();
@@ -305,12 +335,12 @@ fn run_worker(job: &Arc<Job>, worker: u32, region: u32, len: u32) -> wasmtime::R
         .call(&mut store, worker)
 }
 
-fn tls_size(store: &mut Store<Arc<Job>>, instance: &Instance) -> wasmtime::Result<usize> {
+fn tls_size(store: &mut Store<ThreadState>, instance: &Instance) -> wasmtime::Result<usize> {
     Ok(global_u32(store, instance, "__tls_size")? as usize)
 }
 
 fn global_u32(
-    store: &mut Store<Arc<Job>>,
+    store: &mut Store<ThreadState>,
     instance: &Instance,
     name: &str,
 ) -> wasmtime::Result<u32> {
@@ -323,14 +353,14 @@ fn global_u32(
     }
 }
 
-fn init_tls(store: &mut Store<Arc<Job>>, instance: &Instance, tls: u32) -> wasmtime::Result<()> {
+fn init_tls(store: &mut Store<ThreadState>, instance: &Instance, tls: u32) -> wasmtime::Result<()> {
     instance
         .get_typed_func::<u32, ()>(&mut *store, "__wasm_init_tls")?
         .call(store, tls)
 }
 
 fn alloc_bytes(
-    store: &mut Store<Arc<Job>>,
+    store: &mut Store<ThreadState>,
     alloc: &wasmtime::TypedFunc<u32, u32>,
     len: usize,
 ) -> wasmtime::Result<u32> {
@@ -376,8 +406,8 @@ fn read(memory: &SharedMemory, at: u32, len: usize) -> wasmtime::Result<Vec<u8>>
 
 /// The `spawn` import: starts a worker thread unless the job is over or
 /// has all its threads. Returns 0 when started.
-fn spawn(caller: Caller<'_, Arc<Job>>, worker: u32, region: u32, len: u32) -> i32 {
-    let job = caller.data().clone();
+fn spawn(caller: Caller<'_, ThreadState>, worker: u32, region: u32, len: u32) -> i32 {
+    let job = caller.data().job.clone();
     let mut threads = job.threads.lock().unwrap_or_else(|e| e.into_inner());
     if job.over.load(Ordering::SeqCst) || threads.len() >= job.max_threads {
         return 1;
@@ -400,8 +430,8 @@ fn spawn(caller: Caller<'_, Arc<Job>>, worker: u32, region: u32, len: u32) -> i3
 }
 
 /// The `panic_message` import: keeps the first panic's message.
-fn panic_message(caller: Caller<'_, Arc<Job>>, at: u32, len: u32) {
-    let job = caller.data();
+fn panic_message(caller: Caller<'_, ThreadState>, at: u32, len: u32) {
+    let job = &caller.data().job;
     let text = read(&job.memory, at, (len as usize).min(4096))
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_else(|_| "(message unreadable)".to_string());
@@ -415,12 +445,12 @@ fn panic_message(caller: Caller<'_, Arc<Job>>, at: u32, len: u32) {
 /// operands and results (0 woken, 1 value differed, 2 timed out), waiting
 /// in slices so that the end of the job ends the wait.
 fn wait32(
-    caller: Caller<'_, Arc<Job>>,
+    caller: Caller<'_, ThreadState>,
     addr: u32,
     expected: i32,
     timeout_ns: i64,
 ) -> wasmtime::Result<i32> {
-    let job = caller.data();
+    let job = &caller.data().job;
     let until = u64::try_from(timeout_ns)
         .ok()
         .map(|ns| Instant::now() + Duration::from_nanos(ns));
@@ -452,8 +482,8 @@ fn wait32(
 
 /// The `memory_grow` import, standing in for `memory.grow`: the old size
 /// in pages, or -1 when growth is refused (and the refusal remembered).
-fn memory_grow(caller: Caller<'_, Arc<Job>>, delta: u32) -> i32 {
-    let job = caller.data();
+fn memory_grow(caller: Caller<'_, ThreadState>, delta: u32) -> i32 {
+    let job = &caller.data().job;
     match job.memory.grow(u64::from(delta)) {
         Ok(old) => old as i32,
         Err(_) => {
@@ -461,4 +491,43 @@ fn memory_grow(caller: Caller<'_, Arc<Job>>, delta: u32) -> i32 {
             -1
         }
     }
+}
+
+/// The `cache_get` import: the length of the value stored for the key (and
+/// keeps it for `cache_take`), or -1.
+fn cache_get(mut caller: Caller<'_, ThreadState>, key: u32, key_len: u32) -> wasmtime::Result<i32> {
+    let state = caller.data_mut();
+    let Some(cache) = &state.job.cache else {
+        return Ok(-1);
+    };
+    let key = read(&state.job.memory, key, key_len as usize)?;
+    state.found = cache.get(&key);
+    Ok(state.found.as_ref().map_or(-1, |value| value.len() as i32))
+}
+
+/// The `cache_take` import: copies the value `cache_get` found to `to`.
+fn cache_take(mut caller: Caller<'_, ThreadState>, to: u32) -> wasmtime::Result<()> {
+    let state = caller.data_mut();
+    let value = state
+        .found
+        .take()
+        .ok_or_else(|| wasmtime::format_err!("cache_take without a found value"))?;
+    write(&state.job.memory, to, &value)
+}
+
+/// The `cache_insert` import: offers the job's cache a value; 1 when kept.
+fn cache_insert(
+    caller: Caller<'_, ThreadState>,
+    key: u32,
+    key_len: u32,
+    value: u32,
+    value_len: u32,
+) -> wasmtime::Result<i32> {
+    let job = &caller.data().job;
+    let Some(cache) = &job.cache else {
+        return Ok(0);
+    };
+    let key = read(&job.memory, key, key_len as usize)?;
+    let value = read(&job.memory, value, value_len as usize)?;
+    Ok(i32::from(cache.insert(&key, value)))
 }

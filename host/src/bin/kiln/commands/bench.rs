@@ -20,13 +20,15 @@
 //! byte-identical to the native one, or the run fails: a fast wrong answer
 //! is not a result.
 
+use crate::commands::one_change::change_one_function;
 use crate::flags::LimitFlags;
 use clap::Args;
+use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
 use host::{Artifact, Limits, Options, Sandbox, host_triple};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Measure sandboxed compile time and memory against native Wasmtime on the
 /// same inputs, in one run.
@@ -214,7 +216,7 @@ impl BenchCommand {
             guest_peak_bytes = guest_peak_bytes.max(stats.guest_memory_bytes);
             same(&artifact, "parallel")
         })?;
-        let recompile_ms = None;
+        let recompile_ms = self.recompile_ms(input, sandbox, options)?;
         Ok(BenchRow {
             input: short_name(file),
             bytes: input.len(),
@@ -231,6 +233,43 @@ impl BenchCommand {
             ratio_1t: sandbox_ms / native_1t_ms,
             ratio_recompile: recompile_ms.map(|ms: f64| ms / sandbox_parallel_ms),
         })
+    }
+
+    /// The median recompile after a one-function change, the cache warm
+    /// with the unchanged module's functions; each repetition changes
+    /// another value, so each has exactly one function to compile.
+    fn recompile_ms(
+        &self,
+        input: &[u8],
+        sandbox: &Sandbox,
+        options: &Options,
+    ) -> Result<Option<f64>, host::Error> {
+        if change_one_function(input, 0).is_none() {
+            return Ok(None);
+        }
+        let dir = tempfile::tempdir().map_err(|source| host::Error::Write {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let cache =
+            IncrementalCache::open(dir.path(), DEFAULT_MAX_BYTES).map_err(host::Error::Cache)?;
+        sandbox.compile_incremental(input, options, &cache, DEFAULT_TENANT)?;
+        let mut salt = 0;
+        let ms = median_of(self.reps, || {
+            salt += 1;
+            let changed = change_one_function(input, salt).unwrap_or_default();
+            let start = Instant::now();
+            let (artifact, _) =
+                sandbox.compile_incremental(&changed, options, &cache, DEFAULT_TENANT)?;
+            let elapsed = start.elapsed();
+            if artifact.bytes != kiln_guest::compile(&changed, options)?.bytes {
+                return Err(host::Error::Verification {
+                    message: "the recompiled artifact differs from a native compile".to_string(),
+                });
+            }
+            Ok::<_, host::Error>(elapsed)
+        })?;
+        Ok(Some(ms))
     }
 
     fn summary(
@@ -378,11 +417,21 @@ pub fn median_ms<E>(reps: usize, mut f: impl FnMut() -> Result<(), E>) -> Result
 where
     host::Error: From<E>,
 {
-    let mut times = Vec::with_capacity(reps.max(1));
-    for _ in 0..reps.max(1) {
+    median_of(reps, || {
         let start = Instant::now();
         f()?;
-        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        Ok::<_, E>(start.elapsed())
+    })
+}
+
+/// Runs `f` `reps` times (at least once); `f` times what matters itself.
+fn median_of<E>(reps: usize, mut f: impl FnMut() -> Result<Duration, E>) -> Result<f64, host::Error>
+where
+    host::Error: From<E>,
+{
+    let mut times = Vec::with_capacity(reps.max(1));
+    for _ in 0..reps.max(1) {
+        times.push(f()?.as_secs_f64() * 1000.0);
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])

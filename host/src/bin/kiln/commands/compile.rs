@@ -2,7 +2,8 @@
 
 use crate::flags::{CompileFlags, LimitFlags, read_input};
 use clap::Args;
-use host::{ArtifactKind, Sandbox, write_atomically};
+use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
+use host::{ArtifactKind, CompileStats, Sandbox, parse_size, write_atomically};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,20 @@ pub struct CompileCommand {
     /// Print one JSON object describing the result.
     #[arg(long)]
     json: bool,
+    /// Threads for one compile. By default the cores available; inputs
+    /// under 16 KiB always compile on one.
+    #[arg(long, value_name = "K")]
+    jobs: Option<usize>,
+    /// Keep compiled functions in an incremental cache in DIR and reuse
+    /// those of earlier compiles.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Whose entries in the cache to use; tenants never see each other's.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_TENANT, requires = "cache")]
+    tenant: String,
+    /// Most compiled code the cache keeps; least recently used goes first.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_MAX_BYTES, requires = "cache")]
+    cache_size: u64,
     #[command(flatten)]
     options: CompileFlags,
     #[command(flatten)]
@@ -39,9 +54,22 @@ impl CompileCommand {
             .output
             .clone()
             .unwrap_or_else(|| default_output(&self.input));
-        let sandbox = Sandbox::new(self.limits.limits())?;
+        let mut sandbox = Sandbox::new(self.limits.limits())?;
+        if let Some(jobs) = self.jobs {
+            sandbox = sandbox.with_jobs(jobs);
+        }
+        let options = self.options.options(&self.target);
         let start = Instant::now();
-        let artifact = sandbox.compile(&input, &self.options.options(&self.target))?;
+        let (artifact, stats) = match &self.cache {
+            Some(dir) => {
+                let cache =
+                    IncrementalCache::open(dir, self.cache_size).map_err(host::Error::Cache)?;
+                let (artifact, stats) =
+                    sandbox.compile_incremental(&input, &options, &cache, &self.tenant)?;
+                (artifact, Some(stats))
+            }
+            None => (sandbox.compile(&input, &options)?, None),
+        };
         let sandbox_ms = start.elapsed().as_secs_f64() * 1000.0;
         write_atomically(&output, &artifact.bytes)?;
         if self.json {
@@ -57,6 +85,8 @@ impl CompileCommand {
                 "function_count": artifact.function_count,
                 "code_bytes": artifact.code_bytes,
                 "sandbox_ms": sandbox_ms,
+                "cache_hits": stats.as_ref().map(|s: &CompileStats| s.cache_hits),
+                "cache_misses": stats.as_ref().map(|s: &CompileStats| s.cache_misses),
             });
             println!("{line}");
         }

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod demo;
 pub mod native_peak;
+pub mod one_change;
 pub mod run;
 pub mod targets;
 pub mod wast;

@@ -1,0 +1,192 @@
+//! The incremental compile cache: a recompile after a one-function change
+//! reuses every other function and still gives the native bytes; tenants
+//! never share entries; damaged or foreign entries are misses, never
+//! trusted; the cache stays under its bound.
+
+use crate::sandbox;
+use host::cache::{CacheError, IncrementalCache};
+use host::{Error, Options};
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+const FUNCTIONS: usize = 120;
+
+/// A module of many similar functions; `changed` gets a different constant.
+fn module(changed: Option<usize>) -> Vec<u8> {
+    let mut wat = String::from("(module\n");
+    for f in 0..FUNCTIONS {
+        let seed = if Some(f) == changed { 7777 } else { f };
+        let _ = writeln!(
+            wat,
+            "(func (export \"f{f}\") (param i32) (result i32) (local i32)"
+        );
+        for i in 0..60 {
+            let _ = writeln!(
+                wat,
+                "local.get 0 i32.const {} i32.mul local.get 1 i32.xor local.set 1",
+                seed * 1000 + i
+            );
+        }
+        wat.push_str("local.get 1)\n");
+    }
+    wat.push(')');
+    wat.into_bytes()
+}
+
+fn options() -> Options {
+    Options::for_target("x86_64-unknown-linux-gnu")
+}
+
+fn open(dir: &Path, max_bytes: u64) -> Arc<IncrementalCache> {
+    IncrementalCache::open(dir, max_bytes).unwrap()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+#[test]
+fn recompile_after_one_change_reuses_the_rest() {
+    let dir = temp_dir();
+    let cache = open(dir.path(), 1 << 30);
+    let original = module(None);
+    let (cold, stats) = sandbox()
+        .compile_incremental(&original, &options(), &cache, "t")
+        .unwrap();
+    assert!(cold.bytes == kiln_guest::compile(&original, &options()).unwrap().bytes);
+    assert_eq!(stats.cache_hits, 0, "{stats:?}");
+    assert!(stats.cache_misses >= FUNCTIONS as u64, "{stats:?}");
+    let stored = cache.totals().unwrap();
+    assert!(stored.entries >= FUNCTIONS as u64, "{stored:?}");
+
+    let changed = module(Some(FUNCTIONS / 2));
+    let (warm, stats) = sandbox()
+        .compile_incremental(&changed, &options(), &cache, "t")
+        .unwrap();
+    assert!(
+        warm.bytes == kiln_guest::compile(&changed, &options()).unwrap().bytes,
+        "the recompile differs from a native compile"
+    );
+    assert!(stats.cache_hits >= FUNCTIONS as u64 - 1, "{stats:?}");
+    assert!(
+        stats.cache_misses >= 1 && stats.cache_misses <= 3,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn cache_survives_reopening() {
+    let dir = temp_dir();
+    let input = module(None);
+    sandbox()
+        .compile_incremental(&input, &options(), &open(dir.path(), 1 << 30), "t")
+        .unwrap();
+    let (_, stats) = sandbox()
+        .compile_incremental(&input, &options(), &open(dir.path(), 1 << 30), "t")
+        .unwrap();
+    assert_eq!(stats.cache_misses, 0, "{stats:?}");
+}
+
+#[test]
+fn tenants_never_see_each_others_entries() {
+    let dir = temp_dir();
+    let cache = open(dir.path(), 1 << 30);
+    let input = module(None);
+    sandbox()
+        .compile_incremental(&input, &options(), &cache, "alice")
+        .unwrap();
+    let (_, bob) = sandbox()
+        .compile_incremental(&input, &options(), &cache, "bob")
+        .unwrap();
+    assert_eq!(bob.cache_hits, 0, "{bob:?}");
+    let (_, alice) = sandbox()
+        .compile_incremental(&input, &options(), &cache, "alice")
+        .unwrap();
+    assert_eq!(alice.cache_misses, 0, "{alice:?}");
+    for bad in ["", "a\0b"] {
+        let result = sandbox().compile_incremental(&input, &options(), &cache, bad);
+        assert!(
+            matches!(result, Err(Error::Cache(CacheError::BadTenant { .. }))),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn damaged_and_foreign_entries_are_misses_and_replaced() {
+    let dir = temp_dir();
+    let input = module(None);
+    let expected = kiln_guest::compile(&input, &options()).unwrap().bytes;
+    sandbox()
+        .compile_incremental(&input, &options(), &open(dir.path(), 1 << 30), "t")
+        .unwrap();
+
+    // Damage every entry behind the cache's back: a flipped payload byte
+    // for half of them, another compiler's tag (bytes 4..12) for the rest.
+    let path = dir.path().join("kiln-cache.redb");
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let table_def: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("entries");
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(table_def).unwrap();
+            let entries: Vec<(Vec<u8>, Vec<u8>)> = redb::ReadableTable::iter(&table)
+                .unwrap()
+                .map(|entry| {
+                    let (key, value) = entry.unwrap();
+                    (key.value().to_vec(), value.value().to_vec())
+                })
+                .collect();
+            assert!(entries.len() >= FUNCTIONS);
+            for (i, (key, mut value)) in entries.into_iter().enumerate() {
+                if i % 2 == 0 {
+                    let last = value.len() - 1;
+                    value[last] ^= 0xff;
+                } else {
+                    value[4] ^= 0xff;
+                }
+                table.insert(key.as_slice(), value.as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
+    let cache = open(dir.path(), 1 << 30);
+    let (artifact, stats) = sandbox()
+        .compile_incremental(&input, &options(), &cache, "t")
+        .unwrap();
+    assert!(artifact.bytes == expected);
+    assert_eq!(stats.cache_hits, 0, "damaged entries were used: {stats:?}");
+    let (artifact, stats) = sandbox()
+        .compile_incremental(&input, &options(), &cache, "t")
+        .unwrap();
+    assert!(artifact.bytes == expected);
+    assert_eq!(
+        stats.cache_misses, 0,
+        "damaged entries were not replaced: {stats:?}"
+    );
+}
+
+#[test]
+fn the_cache_stays_under_its_bound() {
+    let dir = temp_dir();
+    let bound = 48 << 10;
+    let cache = open(dir.path(), bound);
+    let input = module(None);
+    let (artifact, _) = sandbox()
+        .compile_incremental(&input, &options(), &cache, "t")
+        .unwrap();
+    assert!(artifact.bytes == kiln_guest::compile(&input, &options()).unwrap().bytes);
+    let totals = cache.totals().unwrap();
+    assert!(totals.payload_bytes <= bound, "{totals:?}");
+    assert!(
+        totals.entries > 0 && totals.entries < FUNCTIONS as u64,
+        "{totals:?}"
+    );
+    // What was kept is still good.
+    let (_, stats) = sandbox()
+        .compile_incremental(&input, &options(), &cache, "t")
+        .unwrap();
+    assert!(stats.cache_hits > 0, "{stats:?}");
+}
