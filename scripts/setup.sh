@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building Kiln needs, and nothing when it is already there.
 #
-# Kiln's compiler is a wasm32-wasip2 component. Where the rustup toolchain
-# has the wasm32-wasip2 target, nothing more is needed. Otherwise (rustup
-# here offers only the x86_64 std) Debian's Rust toolchain for the web is
-# installed: rustc-web and cargo-web (/usr/bin/cargo, /usr/bin/rustc),
+# Kiln's compiler is built twice: a wasm32-wasip2 component, and a threaded
+# core module for wasm32-unknown-unknown with atomics. The threaded build
+# always builds its std from source (the atomics feature changes it), and
+# the component does too where rustup lacks the wasm32-wasip2 target (rustup
+# here offers only the x86_64 std). Both use Debian's Rust toolchain for the
+# web: rustc-web and cargo-web (/usr/bin/cargo, /usr/bin/rustc),
 # rust-web-llvm (wasm-component-ld, which turns the linked module into a
 # component; only a recommendation of rustc-web, so named here), the std
 # sources (rust-web-src) to build the wasm std with -Zbuild-std, lld-22 for
@@ -20,12 +22,6 @@ if ! command -v cargo >/dev/null 2>&1; then
         log "cargo is not installed: install rustup's stable toolchain first"
         exit 1
     fi
-fi
-
-sysroot=$(rustc --print sysroot)
-if [ -d "$sysroot/lib/rustlib/wasm32-wasip2" ]; then
-    log "rustup has the wasm32-wasip2 target; nothing to install"
-    exit 0
 fi
 
 missing=()

@@ -207,6 +207,7 @@ impl IncrementalCache {
             read: self.db.begin_read().map_err(|e| self.store_error(e))?,
             prefix,
             inserted: Mutex::new(HashMap::new()),
+            reused: Mutex::new(HashMap::new()),
             used: Mutex::new(Vec::new()),
             rejected: Mutex::new(Vec::new()),
             hits: AtomicU64::new(0),
@@ -266,6 +267,8 @@ pub(crate) struct CacheSession {
     prefix: Vec<u8>,
     /// What this job compiled: written when it succeeds.
     inserted: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    /// What this job took from the store, for the input's repeats of it.
+    reused: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
     /// Stored keys this job used, to refresh their recency.
     used: Mutex<Vec<Vec<u8>>>,
     /// Stored keys whose envelope failed its check, to delete.
@@ -275,22 +278,30 @@ pub(crate) struct CacheSession {
 }
 
 impl CacheSession {
-    /// The payload stored for Wasmtime's `key`, if any and sound.
+    /// The payload for Wasmtime's `key`, if any and sound: one this job
+    /// already compiled (a function repeated in the input), or one stored
+    /// by an earlier compile (a hit).
     pub(crate) fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let found = self.lookup(key);
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        found
-    }
-
-    fn lookup(&self, key: &[u8]) -> Option<Vec<u8>> {
         if let Some(payload) = lock(&self.inserted).get(key) {
             return Some(payload.clone());
         }
+        if let Some(payload) = lock(&self.reused).get(key) {
+            return Some(payload.clone());
+        }
+        let found = self.stored(key);
+        match &found {
+            Some(payload) => {
+                self.hits.fetch_add(1, Ordering::Relaxed);
+                lock(&self.reused).insert(key.to_vec(), payload.clone());
+            }
+            None => {
+                self.misses.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        found
+    }
+
+    fn stored(&self, key: &[u8]) -> Option<Vec<u8>> {
         let full = self.full_key(key);
         let table = self.read.open_table(ENTRIES).ok()?;
         let envelope = table.get(full.as_slice()).ok()??;
@@ -319,7 +330,8 @@ impl CacheSession {
         true
     }
 
-    /// Hits and misses so far.
+    /// Hits (distinct functions reused from earlier compiles) and misses
+    /// (distinct functions compiled afresh) so far.
     pub(crate) fn counts(&self) -> (u64, u64) {
         (
             self.hits.load(Ordering::Relaxed),

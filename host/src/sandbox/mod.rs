@@ -63,9 +63,11 @@ pub struct CompileStats {
     pub guest_memory_bytes: u64,
     /// Worker threads started (0 for a compile on the calling thread).
     pub threads: usize,
-    /// Functions the incremental cache supplied.
+    /// Functions the incremental cache supplied from earlier compiles.
     pub cache_hits: u64,
-    /// Functions looked up in the incremental cache and compiled afresh.
+    /// Functions the incremental cache did not have, so compiled afresh.
+    /// (A function repeated within one input is compiled once and counts
+    /// once.)
     pub cache_misses: u64,
 }
 
