@@ -67,18 +67,18 @@ fn load<T>(
     from_bytes: impl Fn(&[u8]) -> wasmtime::Result<T>,
 ) -> Result<T, Error> {
     let path = dir.map(|dir| dir.join(name));
-    if let Some(path) = path.as_deref().filter(|path| path.is_file()) {
-        if let Ok(loaded) = from_file(path) {
-            return Ok(loaded);
-        }
+    if let Some(path) = path.as_deref().filter(|path| path.is_file())
+        && let Ok(loaded) = from_file(path)
+    {
+        return Ok(loaded);
     }
     let bytes = precompile(wasm).map_err(Error::sandbox)?;
     let loaded = from_bytes(&bytes).map_err(Error::sandbox)?;
     // The cache is an optimisation: failing to write it is not an error.
-    if let (Some(dir), Some(path)) = (dir, &path) {
-        if std::fs::create_dir_all(dir).is_ok() {
-            let _ = write_atomically(path, &bytes);
-        }
+    if let (Some(dir), Some(path)) = (dir, &path)
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let _ = write_atomically(path, &bytes);
     }
     Ok(loaded)
 }

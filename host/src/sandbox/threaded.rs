@@ -381,11 +381,7 @@ fn write(memory: &SharedMemory, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
     // SAFETY: the range is in bounds, and it was just allocated for the host
     // to fill, so no guest thread touches it until the host returns.
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            bytes.as_ptr(),
-            range.as_ptr() as *mut u8 as *mut u8,
-            bytes.len(),
-        );
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), range.as_ptr() as *mut u8, bytes.len());
     }
     Ok(())
 }

@@ -372,9 +372,13 @@ fn concurrent(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|handle| handle.join().unwrap_or_else(|_| Ok(())))
+        handles.into_iter().try_for_each(|handle| {
+            handle.join().unwrap_or_else(|_| {
+                Err(host::Error::Run {
+                    message: "a concurrent compile panicked".to_string(),
+                })
+            })
+        })
     })
 }
 
