@@ -41,7 +41,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use threaded::ThreadedGuest;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store, Trap,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -385,8 +387,36 @@ fn guest_engine_config() -> Config {
     // The threaded guest: atomics, and a shared memory the host creates.
     config.wasm_threads(true);
     config.shared_memory(true);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(guest_pool()));
     config
 }
+
+/// Compiles running at once, at most: the pool's size.
+pub const MAX_CONCURRENT_INSTANCES: u32 = 1024;
+
+/// The pooling allocator the guests' instances come from.
+///
+/// Every compile instantiates afresh, so instances, tables and the
+/// component's linear memories are taken from slots reserved once rather
+/// than mapped and unmapped each time, and the first
+/// [`KEEP_RESIDENT`] bytes of a memory are zeroed in place for the next
+/// compile instead of being given back to the kernel and faulted in again.
+/// (The threaded guest's shared memory is created per job by the host and
+/// is not pooled.) A slot holds the largest memory a 32-bit guest can have,
+/// so any `--max-memory` fits; the slots are address space, not memory.
+fn guest_pool() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::new();
+    pool.max_memory_size(4 << 30)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .total_memories(MAX_CONCURRENT_INSTANCES / 4)
+        .total_component_instances(MAX_CONCURRENT_INSTANCES / 4)
+        .total_core_instances(MAX_CONCURRENT_INSTANCES)
+        .total_tables(MAX_CONCURRENT_INSTANCES);
+    pool
+}
+
+/// Bytes of a pooled memory kept mapped between compiles.
+const KEEP_RESIDENT: usize = 64 << 20;
 
 /// When a compile job must end, on the clock and in epoch ticks.
 #[derive(Debug, Clone, Copy)]
