@@ -48,8 +48,9 @@ unsafe extern "C" {
     fn spawn(worker: usize, region: usize, region_len: usize) -> i32;
     /// Hands the host a panic's message before the instance traps.
     fn panic_message(ptr: *const u8, len: usize);
-    /// Stands in for `memory.atomic.wait32` after the build's rewrite.
-    fn wait32(addr: *const i32, expected: i32, timeout_ns: i64) -> i32;
+    /// Stands in for `memory.atomic.wait32 offset=<offset>` after the
+    /// build's rewrite.
+    fn wait32(addr: *const i32, expected: i32, timeout_ns: i64, offset: u32) -> i32;
     /// Stands in for `memory.grow` after the build's rewrite.
     fn memory_grow(delta_pages: usize) -> isize;
     /// Looks `key` up in the host's incremental cache: the value's length,
@@ -86,7 +87,7 @@ impl wasmtime::CacheStore for HostCache {
 
 /// Referenced so the linker keeps the `wait32` import for the rewrite.
 #[used]
-static KEEP_WAIT32: unsafe extern "C" fn(*const i32, i32, i64) -> i32 = wait32;
+static KEEP_WAIT32: unsafe extern "C" fn(*const i32, i32, i64, u32) -> i32 = wait32;
 
 /// Referenced so the linker keeps the `memory_grow` import for the rewrite.
 #[used]

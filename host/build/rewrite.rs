@@ -2,8 +2,10 @@
 //!
 //! Two instructions of the threaded guest are replaced by calls of host
 //! imports with the same operands and results:
-//! - `memory.atomic.wait32` becomes a call of `kiln.wait32`: the
-//!   instruction blocks its thread until a notify and cannot be
+//! - `memory.atomic.wait32` becomes `i32.const <offset>` and a call of
+//!   `kiln.wait32` (the import takes the instruction's static offset as a
+//!   fourth operand, since optimised code folds address arithmetic into
+//!   it): the instruction blocks its thread until a notify and cannot be
 //!   interrupted, so a job that ends (deadline, failure) would leave
 //!   waiting threads behind; the import waits in slices and gives up when
 //!   the job is over;
@@ -65,20 +67,40 @@ struct Rewriter {
 impl Reencode for Rewriter {
     type Error = String;
 
+    fn parse_function_body(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        func: wasmparser::FunctionBody<'_>,
+    ) -> Result<(), reencode::Error<Self::Error>> {
+        let mut function = self.new_function_with_parsed_locals(&func)?;
+        let mut reader = func.get_operators_reader()?;
+        while !reader.eof() {
+            match reader.read()? {
+                Operator::MemoryAtomicWait32 { memarg } if memarg.memory == 0 => {
+                    let offset = u32::try_from(memarg.offset).map_err(|_| {
+                        reencode::Error::UserError("a wait32 offset beyond 4 GiB".to_string())
+                    })?;
+                    function.instruction(&Instruction::I32Const(offset as i32));
+                    function.instruction(&Instruction::Call(self.wait32));
+                    self.replaced += 1;
+                }
+                op => {
+                    function.instruction(&self.instruction(op)?);
+                }
+            }
+        }
+        code.function(&function);
+        Ok(())
+    }
+
     fn instruction<'a>(
         &mut self,
         op: Operator<'a>,
     ) -> Result<Instruction<'a>, reencode::Error<Self::Error>> {
         match op {
-            Operator::MemoryAtomicWait32 { memarg } if memarg.memory == 0 => {
-                if memarg.offset != 0 {
-                    return Err(reencode::Error::UserError(
-                        "memory.atomic.wait32 with an offset".to_string(),
-                    ));
-                }
-                self.replaced += 1;
-                Ok(Instruction::Call(self.wait32))
-            }
+            Operator::MemoryAtomicWait32 { .. } => Err(reencode::Error::UserError(
+                "memory.atomic.wait32 outside a function body".to_string(),
+            )),
             Operator::MemoryAtomicWait64 { .. } => Err(reencode::Error::UserError(
                 "memory.atomic.wait64 has no stand-in".to_string(),
             )),

@@ -438,15 +438,18 @@ fn panic_message(caller: Caller<'_, ThreadState>, at: u32, len: u32) {
 }
 
 /// The `wait32` import, standing in for `memory.atomic.wait32`: same
-/// operands and results (0 woken, 1 value differed, 2 timed out), waiting
-/// in slices so that the end of the job ends the wait.
+/// operands (and the instruction's static offset) and results (0 woken,
+/// 1 value differed, 2 timed out), waiting in slices so that the end of
+/// the job ends the wait.
 fn wait32(
     caller: Caller<'_, ThreadState>,
     addr: u32,
     expected: i32,
     timeout_ns: i64,
+    offset: u32,
 ) -> wasmtime::Result<i32> {
     let job = &caller.data().job;
+    let addr = u64::from(addr) + u64::from(offset);
     let until = u64::try_from(timeout_ns)
         .ok()
         .map(|ns| Instant::now() + Duration::from_nanos(ns));
@@ -467,7 +470,7 @@ fn wait32(
         }
         match job
             .memory
-            .atomic_wait32(u64::from(addr), expected as u32, Some(slice))?
+            .atomic_wait32(addr, expected as u32, Some(slice))?
         {
             WaitResult::Ok => return Ok(0),
             WaitResult::Mismatch => return Ok(1),
