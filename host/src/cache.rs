@@ -34,7 +34,7 @@
 //!
 //! [redb]: https://docs.rs/redb
 
-use crate::guest;
+use crate::{guest, lock};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -202,11 +202,17 @@ impl IncrementalCache {
         }
         let mut prefix = tenant.as_bytes().to_vec();
         prefix.push(0);
+        let read = self.db.begin_read().map_err(|e| self.store_error(e))?;
+        let entries = match read.open_table(ENTRIES) {
+            Ok(table) => Some(table),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(self.store_error(e)),
+        };
         Ok(CacheSession {
             cache: self.clone(),
-            read: self.db.begin_read().map_err(|e| self.store_error(e))?,
+            entries,
             prefix,
-            inserted: Mutex::new(HashMap::new()),
+            inserted: Mutex::new(Inserted::default()),
             reused: Mutex::new(HashMap::new()),
             used: Mutex::new(Vec::new()),
             rejected: Mutex::new(Vec::new()),
@@ -263,10 +269,12 @@ fn meta(
 /// One compile job's use of one tenant's entries.
 pub(crate) struct CacheSession {
     cache: Arc<IncrementalCache>,
-    read: redb::ReadTransaction,
+    /// The stored entries as the job found them (`None`: none yet), one
+    /// read transaction for the whole job.
+    entries: Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>,
     prefix: Vec<u8>,
     /// What this job compiled: written when it succeeds.
-    inserted: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    inserted: Mutex<Inserted>,
     /// What this job took from the store, for the input's repeats of it.
     reused: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
     /// Stored keys this job used, to refresh their recency.
@@ -277,12 +285,19 @@ pub(crate) struct CacheSession {
     misses: AtomicU64,
 }
 
+/// What one job compiled, and the payload bytes that adds up to.
+#[derive(Default)]
+struct Inserted {
+    payloads: HashMap<Vec<u8>, Vec<u8>>,
+    bytes: u64,
+}
+
 impl CacheSession {
     /// The payload for Wasmtime's `key`, if any and sound: one this job
     /// already compiled (a function repeated in the input), or one stored
     /// by an earlier compile (a hit).
     pub(crate) fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        if let Some(payload) = lock(&self.inserted).get(key) {
+        if let Some(payload) = lock(&self.inserted).payloads.get(key) {
             return Some(payload.clone());
         }
         if let Some(payload) = lock(&self.reused).get(key) {
@@ -303,8 +318,7 @@ impl CacheSession {
 
     fn stored(&self, key: &[u8]) -> Option<Vec<u8>> {
         let full = self.full_key(key);
-        let table = self.read.open_table(ENTRIES).ok()?;
-        let envelope = table.get(full.as_slice()).ok()??;
+        let envelope = self.entries.as_ref()?.get(full.as_slice()).ok()??;
         match self.cache.open_envelope(envelope.value()) {
             Some(payload) => {
                 lock(&self.used).push(full);
@@ -322,11 +336,14 @@ impl CacheSession {
     /// whole cache may hold.
     pub(crate) fn insert(&self, key: &[u8], payload: Vec<u8>) -> bool {
         let mut inserted = lock(&self.inserted);
-        let held: u64 = inserted.values().map(|v| v.len() as u64).sum();
-        if held + payload.len() as u64 > self.cache.max_bytes {
+        let size = payload.len() as u64;
+        if inserted.bytes + size > self.cache.max_bytes {
             return false;
         }
-        inserted.insert(key.to_vec(), payload);
+        if let Some(old) = inserted.payloads.insert(key.to_vec(), payload) {
+            inserted.bytes -= old.len() as u64;
+        }
+        inserted.bytes += size;
         true
     }
 
@@ -349,7 +366,7 @@ impl CacheSession {
     /// evicts down to the bound, in one transaction.
     pub(crate) fn commit(self) -> Result<(), CacheError> {
         let cache = self.cache.clone();
-        let inserted = std::mem::take(&mut *lock(&self.inserted));
+        let inserted = std::mem::take(&mut lock(&self.inserted).payloads);
         let used = std::mem::take(&mut *lock(&self.used));
         let rejected = std::mem::take(&mut *lock(&self.rejected));
         let prefix = self.prefix.clone();
@@ -434,8 +451,4 @@ impl Writer<'_> {
         self.seq += 1;
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -34,6 +34,13 @@ pub mod guest {
     include!(concat!(env!("OUT_DIR"), "/guest.rs"));
 }
 
+/// Locks `mutex`, taking the data even if a thread panicked holding it:
+/// the host's mutexes guard plain bookkeeping that a panic cannot leave
+/// half-updated.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The triple of the machine this host runs on, if Kiln can target it.
 pub fn host_triple() -> Option<&'static str> {
     if cfg!(all(target_arch = "x86_64", target_os = "linux")) {

@@ -191,3 +191,21 @@ fn the_cache_stays_under_its_bound() {
         .unwrap();
     assert!(stats.cache_hits > 0, "{stats:?}");
 }
+
+#[test]
+fn a_cache_file_that_is_not_a_cache_is_a_typed_error() {
+    let dir = temp_dir();
+    std::fs::write(dir.path().join("kiln-cache.redb"), b"not a database at all").unwrap();
+    let result = IncrementalCache::open(dir.path(), 1 << 30);
+    assert!(matches!(result, Err(CacheError::Open { .. })), "{result:?}");
+    // A path that is a file, not a directory, likewise.
+    let file = dir.path().join("kiln-cache.redb");
+    let result = IncrementalCache::open(&file, 1 << 30);
+    assert!(matches!(result, Err(CacheError::Open { .. })), "{result:?}");
+    // The file is left as it was, and the sandbox serves on.
+    assert_eq!(
+        std::fs::read(dir.path().join("kiln-cache.redb")).unwrap(),
+        b"not a database at all"
+    );
+    assert!(sandbox().compile(&module(None), &options()).is_ok());
+}

@@ -139,6 +139,16 @@ impl Sandbox {
         self.jobs
     }
 
+    /// The threads a compile of `input` gets: one under
+    /// [`PARALLEL_THRESHOLD`], else [`Sandbox::jobs`].
+    fn jobs_for(&self, input: &[u8]) -> usize {
+        if input.len() < PARALLEL_THRESHOLD {
+            1
+        } else {
+            self.jobs
+        }
+    }
+
     /// The threaded guest's imports, as `module.name`.
     pub fn threaded_imports(&self) -> Vec<String> {
         self.threaded.imports()
@@ -177,12 +187,7 @@ impl Sandbox {
         options: &Options,
         limits: &Limits,
     ) -> Result<Artifact, Error> {
-        let jobs = if input.len() < PARALLEL_THRESHOLD {
-            1
-        } else {
-            self.jobs
-        };
-        self.compile_on_threads(input, options, jobs, limits)
+        self.compile_on_threads(input, options, self.jobs_for(input), limits)
     }
 
     /// Compiles `input` with the threaded guest on exactly `jobs` threads
@@ -237,11 +242,7 @@ impl Sandbox {
         cache: &Arc<IncrementalCache>,
         tenant: &str,
     ) -> Result<(Artifact, CompileStats), Error> {
-        let jobs = if input.len() < PARALLEL_THRESHOLD {
-            1
-        } else {
-            self.jobs
-        };
+        let jobs = self.jobs_for(input);
         let session = cache.session(tenant).map_err(Error::Cache)?;
         let (artifact, stats) =
             self.threaded

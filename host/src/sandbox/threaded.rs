@@ -29,7 +29,7 @@
 
 use crate::cache::CacheSession;
 use crate::sandbox::{CompileStats, EpochDeadline};
-use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options};
+use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options, lock};
 use kiln_guest::wire;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -216,7 +216,7 @@ impl Job {
     /// and returns the first failure of one and how many there were.
     fn finish(&self) -> (Option<wasmtime::Error>, usize) {
         let threads = {
-            let mut threads = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+            let mut threads = lock(&self.threads);
             self.over.store(true, Ordering::SeqCst);
             std::mem::take(&mut *threads)
         };
@@ -224,20 +224,13 @@ impl Job {
         for thread in threads {
             let _ = thread.join();
         }
-        let failure = self
-            .thread_failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let failure = lock(&self.thread_failure).take();
         (failure, count)
     }
 
     fn thread_failed(&self, error: wasmtime::Error) {
         self.over.store(true, Ordering::SeqCst);
-        let mut failure = self
-            .thread_failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut failure = lock(&self.thread_failure);
         if failure.is_none() && error.downcast_ref::<JobOver>().is_none() {
             *failure = Some(error);
         }
@@ -269,7 +262,7 @@ impl Job {
                 limit: limits.max_memory,
             });
         }
-        if let Some(message) = self.panic.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(message) = lock(&self.panic).take() {
             return Error::Compile(CompileError::Internal {
                 message: format!("the compiler panicked: {message}"),
             });
@@ -319,8 +312,14 @@ fn run_worker(job: &Arc<Job>, worker: u32, region: u32, len: u32) -> wasmtime::R
     let (mut store, instance) = job.instantiate()?;
     let tls_size = tls_size(&mut store, &instance)?;
     let tls_align = global_u32(&mut store, &instance, "__tls_align")?.max(1);
-    let tls = region.next_multiple_of(tls_align);
-    let stack_top = (region + len) & !15;
+    // The region comes from the guest: check it rather than trust it.
+    let end = region
+        .checked_add(len)
+        .ok_or_else(|| wasmtime::format_err!("a worker region past the end of memory"))?;
+    let tls = region
+        .checked_next_multiple_of(tls_align)
+        .ok_or_else(|| wasmtime::format_err!("a worker region past the end of memory"))?;
+    let stack_top = end & !15;
     // Leave the stack at least three quarters of the region.
     if u64::from(tls) + tls_size as u64 > u64::from(region) + u64::from(len / 4) {
         wasmtime::bail!("a worker's TLS block ({tls_size} bytes) does not fit its region");
@@ -404,7 +403,7 @@ fn read(memory: &SharedMemory, at: u32, len: usize) -> wasmtime::Result<Vec<u8>>
 /// has all its threads. Returns 0 when started.
 fn spawn(caller: Caller<'_, ThreadState>, worker: u32, region: u32, len: u32) -> i32 {
     let job = caller.data().job.clone();
-    let mut threads = job.threads.lock().unwrap_or_else(|e| e.into_inner());
+    let mut threads = lock(&job.threads);
     if job.over.load(Ordering::SeqCst) || threads.len() >= job.max_threads {
         return 1;
     }
@@ -431,10 +430,7 @@ fn panic_message(caller: Caller<'_, ThreadState>, at: u32, len: u32) {
     let text = read(&job.memory, at, (len as usize).min(4096))
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_else(|_| "(message unreadable)".to_string());
-    job.panic
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get_or_insert(text);
+    lock(&job.panic).get_or_insert(text);
 }
 
 /// The `wait32` import, standing in for `memory.atomic.wait32`: same
