@@ -1,19 +1,10 @@
 //! Facts about inputs and artifacts: text or binary, module or component,
 //! how many functions, how much machine code.
 
-use crate::CompileError;
+use crate::{ArtifactKind, CompileError};
 use object::{Object, ObjectSection};
 use std::borrow::Cow;
 use wasmparser::{Parser, Payload};
-
-/// Whether an input is a core module or a component.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ArtifactKind {
-    /// A core WebAssembly module.
-    Module,
-    /// A component.
-    Component,
-}
 
 /// Returns the binary form of `input`, parsing the text format if needed.
 ///

@@ -19,8 +19,7 @@ mod export;
 mod threaded;
 
 pub use error::CompileError;
-pub use facts::ArtifactKind;
-pub use kiln_settings::{OptLevel, Options, TARGETS};
+pub use kiln_settings::{ArtifactKind, OptLevel, Options, TARGETS};
 
 use wasmtime::Engine;
 

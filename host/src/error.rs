@@ -54,6 +54,8 @@ pub enum Error {
     },
     /// The incremental compile cache failed.
     Cache(crate::cache::CacheError),
+    /// An emulated (or child-process) runner could not be used.
+    Emulate(crate::emulate::EmulateError),
     /// A file could not be read.
     Read {
         /// The file.
@@ -72,7 +74,8 @@ pub enum Error {
 
 impl Error {
     /// The `kiln` CLI's exit code for this error: 1 input rejected,
-    /// 3 sandbox limit, 4 verification failed, 5 internal error.
+    /// 3 sandbox limit, 4 verification failed, 5 internal error, 6 the
+    /// emulation is not installed or failed.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Compile(CompileError::Internal { .. }) => 5,
@@ -80,6 +83,7 @@ impl Error {
             Self::Limit(_) => 3,
             Self::Verification { .. } => 4,
             Self::Cache(crate::cache::CacheError::BadTenant { .. }) => 2,
+            Self::Emulate(_) => 6,
             Self::Sandbox { .. } | Self::Write { .. } | Self::Cache(_) => 5,
         }
     }
@@ -116,6 +120,7 @@ impl fmt::Display for Error {
             ),
             Self::Sandbox { message } => write!(f, "sandbox failure: {message}"),
             Self::Cache(error) => error.fmt(f),
+            Self::Emulate(error) => write!(f, "emulation: {error}"),
             Self::Verification { message } => write!(f, "verification failed: {message}"),
             Self::Run { message } => write!(f, "run failed: {message}"),
             Self::Read { path, source } => write!(f, "failed to read {}: {source}", path.display()),
@@ -139,5 +144,15 @@ impl std::error::Error for Error {
 impl From<CompileError> for Error {
     fn from(error: CompileError) -> Self {
         Self::Compile(error)
+    }
+}
+
+impl From<kiln_runner::RunError> for Error {
+    fn from(error: kiln_runner::RunError) -> Self {
+        match error {
+            kiln_runner::RunError::Settings(error) => Self::Compile(error.into()),
+            kiln_runner::RunError::Io { path, source } => Self::Read { path, source },
+            other => Self::run(other),
+        }
     }
 }

@@ -40,6 +40,16 @@ pub struct CheckReport {
 
 /// Checks `input` compiled with `options`.
 pub fn check(sandbox: &Sandbox, input: &[u8], options: &Options) -> CheckReport {
+    check_keeping(sandbox, input, options).0
+}
+
+/// Like [`check`], also returning the sandboxed artifact when the check
+/// passed (for running it afterwards).
+pub fn check_keeping(
+    sandbox: &Sandbox,
+    input: &[u8],
+    options: &Options,
+) -> (CheckReport, Option<crate::Artifact>) {
     let mut report = CheckReport {
         target: options.triple.clone(),
         ok: false,
@@ -54,7 +64,7 @@ pub fn check(sandbox: &Sandbox, input: &[u8], options: &Options) -> CheckReport 
     let fail = |mut report: CheckReport, error: Error| {
         report.exit_code = error.exit_code();
         report.error = Some(error.to_string());
-        report
+        (report, None)
     };
 
     let start = Instant::now();
@@ -92,7 +102,7 @@ pub fn check(sandbox: &Sandbox, input: &[u8], options: &Options) -> CheckReport 
         }
     }
     report.ok = true;
-    report
+    (report, Some(sandboxed))
 }
 
 /// Deserializes the artifact into an engine built from `options` and
@@ -102,7 +112,7 @@ fn instantiate(artifact: &crate::Artifact, options: &Options) -> Result<(), Erro
     // SAFETY: the artifact came out of the sandbox and was just shown to be
     // identical to the host's own native compile of the same input.
     let loaded = unsafe { load::deserialize(&engine, &artifact.bytes, artifact.kind) }?;
-    crate::run::instantiate(&engine, &loaded)
+    Ok(crate::run::instantiate(&engine, &loaded)?)
 }
 
 fn describe_difference(sandboxed: &[u8], native: &[u8]) -> String {

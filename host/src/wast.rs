@@ -17,25 +17,33 @@
 //! instead: the compile must have been refused, and the refusal must name
 //! the expected problem.
 //!
-//! The runner stops at the first failing directive. To count every
-//! directive, the failing one is recorded, dropped, and the script re-run
-//! from the start (its earlier directives set up the state later ones
-//! need); after [`MAX_FAILURES`] failures the rest of the file counts as
-//! failed. For a reference run that fails somewhere, the counting re-runs
-//! use artifacts from Wasmtime's own in-process compile of each module, the
-//! same compile `Module::new` does.
+//! Directives are counted one by one ([`kiln_runner::wast`]). For a
+//! reference run that fails somewhere, the counting re-runs use artifacts
+//! from Wasmtime's own in-process compile of each module, the same compile
+//! `Module::new` does.
+//!
+//! With an emulated [`Runner`], Kiln's artifacts are for another architecture and
+//! their directives run in the cross-built runner under qemu-user; the
+//! reference is then Wasmtime's own run of the script on this machine's
+//! architecture, so a difference between the two is a difference between
+//! the architectures' artifacts.
 
-use crate::{Error, Options, Sandbox, load};
+use crate::emulate::Runner;
+use crate::{Error, Options, Sandbox, host_triple, load};
 use json_from_wast::{Command, WasmFile, WasmFileType};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 use wasmtime::Engine;
-use wasmtime_wast::{Async, SpectestConfig, WastContext};
 
-/// After this many failures in one file, its remaining directives are
-/// counted as failed without running them.
-pub const MAX_FAILURES: usize = 50;
+pub use kiln_runner::wast::MAX_FAILURES;
+
+/// Where Kiln's artifacts run: in this process, or in an emulated runner
+/// (with the options they were compiled with).
+enum Execution<'a> {
+    Local(&'a Engine),
+    Emulated(&'a Runner, &'a Options),
+}
 
 /// The outcome of one script for one target.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -75,26 +83,38 @@ type Compiled = Result<Vec<u8>, String>;
 /// # Errors
 ///
 /// [`Error::Read`] if the file cannot be read, else as [`run_script`].
-pub fn run_file(sandbox: &Sandbox, path: &Path, options: &Options) -> Result<WastReport, Error> {
+pub fn run_file(
+    sandbox: &Sandbox,
+    path: &Path,
+    options: &Options,
+    emulator: Option<&Runner>,
+) -> Result<WastReport, Error> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    run_script(sandbox, &path.display().to_string(), &text, options)
+    run_script(
+        sandbox,
+        &path.display().to_string(),
+        &text,
+        options,
+        emulator,
+    )
 }
 
 /// Runs the script `text`, named `file` (a path or file name), through Kiln
-/// and through the reference.
+/// and through the reference; Kiln's artifacts in `emulator` when given.
 ///
 /// # Errors
 ///
 /// [`Error::Run`] if it is not a valid script or a work directory cannot
-/// be made.
+/// be made, [`Error::Emulate`] when the emulated runner fails to answer.
 pub fn run_script(
     sandbox: &Sandbox,
     file: &str,
     text: &str,
     options: &Options,
+    emulator: Option<&Runner>,
 ) -> Result<WastReport, Error> {
     let name = Path::new(file)
         .file_name()
@@ -111,10 +131,22 @@ pub fn run_script(
         .convert(&name, text, ast)
         .map_err(|e| context(&format!("{e:#}")))?;
 
+    // The reference runs here: for an emulated target, on this machine's
+    // own architecture with otherwise the same options.
+    let mut reference_options = options.clone();
+    if emulator.is_some() {
+        reference_options.triple = host_triple()
+            .ok_or_else(|| Error::run("this machine's architecture is not a Kiln target"))?
+            .to_string();
+    }
     // Spec scripts create shared memories (threads); no artifact records this.
-    let engine = load::engine_configured(options, |config| {
+    let engine = load::engine_configured(&reference_options, |config| {
         config.shared_memory(true);
     })?;
+    let execution = match emulator {
+        Some(emulator) => Execution::Emulated(emulator, options),
+        None => Execution::Local(&engine),
+    };
     let kiln: HashMap<String, Compiled> = compile_all(&script.wasms, |bytes| {
         sandbox
             .compile(bytes, options)
@@ -162,7 +194,7 @@ pub fn run_script(
         }
     }
 
-    let kiln_failures = run_counting(&engine, &name, &script.commands, &runnable, &kiln)?;
+    let kiln_failures = run_counting(&execution, &name, &script.commands, &runnable, &kiln)?;
     // The reference is Wasmtime's runner on the script as it is, with plain
     // `Module::new`. Only where that fails somewhere are its directives
     // counted one by one, from its own in-process compiles.
@@ -171,7 +203,8 @@ pub fn run_script(
             HashMap::new()
         } else {
             let reference = reference();
-            run_counting(&engine, &name, &script.commands, &runnable, &reference)?
+            let local = Execution::Local(&engine);
+            run_counting(&local, &name, &script.commands, &runnable, &reference)?
         };
     report.failed = kiln_failures.len();
     report.passed = runnable.len() - report.failed;
@@ -216,11 +249,10 @@ fn compile_all(
         .collect()
 }
 
-/// Runs `runnable` (indices into `commands`) against `compiled`, dropping
-/// each failing directive and starting again, and returns the failures by
-/// index with their messages.
+/// Runs `runnable` (indices into `commands`) against `compiled` with
+/// `execution`, and returns the failures by index with their messages.
 fn run_counting(
-    engine: &Engine,
+    execution: &Execution<'_>,
     name: &str,
     commands: &[Command<'_>],
     runnable: &[usize],
@@ -255,47 +287,20 @@ fn run_counting(
         }
     }
 
-    let judged = failures.len();
-    loop {
-        if failures.len() - judged >= MAX_FAILURES {
-            for index in remaining.drain(..) {
-                failures.insert(
-                    index,
-                    "not run: too many earlier failures in this file".to_string(),
-                );
-            }
-            break;
+    let directives = remaining
+        .iter()
+        .map(|&i| serde_json::to_value(&commands[i]).map_err(Error::run))
+        .collect::<Result<Vec<_>, _>>()?;
+    let failed = match execution {
+        Execution::Local(engine) => {
+            kiln_runner::wast::run_directives(engine, dir.path(), name, &directives)?
         }
-        let kept: Vec<&Command<'_>> = remaining.iter().map(|&i| &commands[i]).collect();
-        let script = serde_json::json!({
-            "source_filename": name,
-            "commands": kept,
-        });
-        let json_path = dir.path().join(Path::new(name).with_extension("json"));
-        std::fs::write(&json_path, script.to_string()).map_err(Error::run)?;
-        let mut context = new_context(engine);
-        context
-            .ignore_error_messages(true)
-            .precompile_load(dir.path());
-        let Err(error) = context.run_file(Path::new(name)) else {
-            break;
-        };
-        let failed_line = failed_line(&error);
-        let position =
-            failed_line.and_then(|line| remaining.iter().position(|&i| commands[i].line() == line));
-        match position {
-            Some(position) => {
-                let index = remaining.remove(position);
-                failures.insert(index, root_cause(&error));
-            }
-            None => {
-                let message = root_cause(&error);
-                for index in remaining.drain(..) {
-                    failures.insert(index, message.clone());
-                }
-                break;
-            }
+        Execution::Emulated(runner, options) => {
+            runner.run_directives(dir.path(), name, options, &directives)?
         }
+    };
+    for (position, message) in failed {
+        failures.insert(remaining[position], message);
     }
     Ok(failures)
 }
@@ -303,21 +308,9 @@ fn run_counting(
 /// Runs the whole script with Wasmtime's runner compiling every module
 /// itself (`Module::new`); `true` if every directive passed.
 fn plain_run(engine: &Engine, name: &str, text: &str) -> bool {
-    let mut context = new_context(engine);
+    let mut context = kiln_runner::wast::new_context(engine);
     context.ignore_error_messages(true);
     context.run_wast(name, text.as_bytes()).is_ok()
-}
-
-/// A directive runner on `engine` with the spec test host module.
-fn new_context(engine: &Engine) -> WastContext {
-    let mut context = WastContext::new(engine, Async::No, |_| {});
-    // The spec host module cannot fail to register on a working engine;
-    // if it did, every directive that needs it fails and is counted.
-    let _ = context.register_spectest(&SpectestConfig {
-        use_shared_memory: true,
-        suppress_prints: true,
-    });
-    context
 }
 
 /// `assert_invalid`/`assert_malformed`: the module must have been refused
@@ -339,17 +332,4 @@ fn judge_refusal(file: &WasmFile<'_>, compiled: &HashMap<String, Compiled>) -> R
         Some(Err(_)) => Ok(()),
         None => Err(format!("module {name} missing from the script")),
     }
-}
-
-/// The line of the failing directive, from the runner's context message
-/// (`failed directive on FILE:LINE`).
-fn failed_line(error: &wasmtime::Error) -> Option<u32> {
-    let top = error.to_string();
-    let rest = top.strip_prefix("failed directive on ")?;
-    rest.rsplit(':').next()?.trim().parse().ok()
-}
-
-fn root_cause(error: &wasmtime::Error) -> String {
-    let message = format!("{error:#}");
-    message.chars().take(300).collect()
 }

@@ -20,7 +20,7 @@ mod features;
 mod options;
 
 pub use features::{WASM_FEATURE_NAMES, wasm_feature};
-pub use options::{OptLevel, Options};
+pub use options::{ArtifactKind, OptLevel, Options};
 
 use std::fmt;
 use wasmtime::{Collector, Config};

@@ -54,3 +54,13 @@ impl Options {
         }
     }
 }
+
+/// Whether an artifact (and the input it came from) is a core module or a
+/// component: it decides how the artifact is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ArtifactKind {
+    /// A core WebAssembly module.
+    Module,
+    /// A component.
+    Component,
+}

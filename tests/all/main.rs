@@ -8,6 +8,7 @@
 mod bad_input;
 mod cli;
 mod corpus;
+mod emulate;
 mod fuzz;
 mod guest_cache;
 mod incremental;

@@ -44,7 +44,7 @@ fn check(file: &TestFile<'_>, target: &str, features: Vec<(String, bool)>) -> Wa
         wasm_features: features,
         ..Options::for_target(target)
     };
-    let report = run_script(sandbox(), file.name(), file.raw(), &options)
+    let report = run_script(sandbox(), file.name(), file.raw(), &options, None)
         .unwrap_or_else(|e| panic!("{} on {target}: {e}", file.name()));
     assert!(
         report.regressions.is_empty(),

@@ -1,6 +1,7 @@
 //! Flags shared by several commands: sandbox limits and compile options.
 
 use clap::{Args, ValueEnum};
+use host::run::{Preopen, RunConfig};
 use host::{Limits, OptLevel, Options, parse_size};
 use std::path::Path;
 use std::time::Duration;
@@ -101,4 +102,34 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, host::Error> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// What to run in an artifact: the command, or one export.
+#[derive(Args, Debug, Clone)]
+pub struct RunFlags {
+    /// Call this export instead of running the command; ARGS are its arguments.
+    #[arg(long, value_name = "NAME")]
+    pub invoke: Option<String>,
+    /// Give the guest a directory: `DIR` or `HOST_DIR::GUEST_DIR`; repeatable.
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<String>,
+    /// Arguments for the command (or for the invoked export).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+impl RunFlags {
+    /// The run configuration, with `program` as the command's `argv[0]`.
+    pub fn config(&self, program: &Path) -> RunConfig {
+        let mut argv = vec![program.display().to_string()];
+        if self.invoke.is_none() {
+            argv.extend(self.args.iter().cloned());
+        }
+        RunConfig {
+            args: argv,
+            preopens: self.dirs.iter().map(|d| Preopen::parse(d)).collect(),
+            invoke: self.invoke.clone(),
+            invoke_args: self.args.clone(),
+        }
+    }
 }

@@ -24,6 +24,7 @@ Exit codes:
   3  a sandbox limit was hit (time, memory, output size)
   4  verification failed (`kiln check`)
   5  internal error
+  6  emulation not installed or failed (`--emulate`)
 
 `kiln run` of a WASI command exits with the command's own status.";
 
@@ -38,6 +39,8 @@ enum Command {
     Demo(commands::demo::DemoCommand),
     #[command(hide = true)]
     NativePeak(commands::native_peak::NativePeakCommand),
+    #[command(hide = true)]
+    Runner(commands::runner::RunnerCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
         Command::Wast(command) => command.execute(),
         Command::Demo(command) => command.execute(),
         Command::NativePeak(command) => command.execute(),
+        Command::Runner(command) => command.execute(),
     };
     match result {
         Ok(code) => code,

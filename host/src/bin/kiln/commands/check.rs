@@ -1,15 +1,24 @@
-//! `kiln check`: compile in the sandbox and verify against a native compile.
+//! `kiln check`: compile in the sandbox and verify against a native compile;
+//! with `--emulate`, also run the artifact under qemu-user and compare the
+//! run with this machine's.
 
-use crate::flags::{CompileFlags, LimitFlags, read_input};
+use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
 use clap::Args;
-use host::Sandbox;
-use host::verify::{CheckReport, check};
-use std::path::PathBuf;
+use host::cross_check::{CrossCheck, Runners, cross_check};
+use host::emulate::Runner;
+use host::verify::{CheckReport, check_keeping};
+use host::{Sandbox, host_triple};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Compile an input in the sandbox, compile it natively with the same
 /// options, require byte-identical artifacts, and load and instantiate the
 /// artifact where the target runs here (the host's own, and Pulley).
+///
+/// With `--emulate`, each (non-native) target's artifact is also run under
+/// qemu-user in the cross-built `kiln-runner`, and the run (exit status or
+/// returned values or trap, stdout, stderr) must agree with the same input
+/// compiled for and run on this machine.
 #[derive(Args)]
 pub struct CheckCommand {
     /// The input: a `.wasm` binary or `.wat` text, module or component.
@@ -20,6 +29,11 @@ pub struct CheckCommand {
     /// Print one JSON object per target, one per line.
     #[arg(long)]
     json: bool,
+    /// Run the artifact under emulation and compare with this machine's run.
+    #[arg(long)]
+    emulate: bool,
+    #[command(flatten)]
+    run: RunFlags,
     #[command(flatten)]
     options: CompileFlags,
     #[command(flatten)]
@@ -35,26 +49,81 @@ impl CheckCommand {
         } else {
             self.targets.clone()
         };
+        let reference = self.emulate.then(reference_runner).transpose()?;
         let mut exit = 0;
         for target in &targets {
-            let report = check(&sandbox, &input, &self.options.options(target));
+            let options = self.options.options(target);
+            let (report, artifact) = check_keeping(&sandbox, &input, &options);
+            let mut code = report.exit_code;
+            let emulated = match (&reference, artifact) {
+                (Some(reference), Some(artifact)) if Some(target.as_str()) != host_triple() => {
+                    let runner = Runner::emulated(target).map_err(host::Error::Emulate)?;
+                    let config = self.run.config(&self.input);
+                    let compared = cross_check(
+                        &sandbox,
+                        &input,
+                        &artifact,
+                        &options,
+                        &config,
+                        Path::new("."),
+                        Runners {
+                            emulated: &runner,
+                            reference,
+                        },
+                    )?;
+                    if !compared.agrees && code == 0 {
+                        code = 4;
+                    }
+                    Some(compared)
+                }
+                _ => None,
+            };
             if exit == 0 {
-                exit = report.exit_code;
+                exit = code;
             }
-            print_report(&self.input.display().to_string(), &report, self.json);
+            let name = self.input.display().to_string();
+            print_report(&name, &report, emulated.as_ref(), self.json);
         }
         Ok(ExitCode::from(exit))
     }
 }
 
-/// Prints one target's report: a JSON object (with the input's name added)
-/// or a line of text.
-pub fn print_report(input: &str, report: &CheckReport, json: bool) {
+/// This machine's runner: `kiln runner`, the same runner code as the
+/// cross-built one.
+fn reference_runner() -> Result<Runner, host::Error> {
+    let host = host_triple().ok_or_else(|| host::Error::Run {
+        message: "this machine is not a Kiln target".to_string(),
+    })?;
+    let kiln = std::env::current_exe().map_err(|source| host::Error::Read {
+        path: PathBuf::from("/proc/self/exe"),
+        source,
+    })?;
+    Ok(Runner::native(host, kiln, vec!["runner".into()]))
+}
+
+/// Prints one target's report: a JSON object (with the input's name and
+/// the emulated run's fields added) or a line of text.
+pub fn print_report(input: &str, report: &CheckReport, emulated: Option<&CrossCheck>, json: bool) {
     if json {
         let mut object = serde_json::to_value(report).expect("a report serializes");
         object["input"] = input.into();
+        if let Some(emulated) = emulated {
+            let fields = serde_json::to_value(emulated).expect("a cross-check serializes");
+            for (key, value) in fields.as_object().expect("a struct is an object") {
+                object[key] = value.clone();
+            }
+        }
         println!("{object}");
         return;
+    }
+    if let Some(emulated) = emulated {
+        match &emulated.difference {
+            None => println!(
+                "{}: emulated run agrees with this machine's: {} ({:.0} ms emulated, {:.0} ms here)",
+                report.target, emulated.outcome, emulated.emulated_ms, emulated.reference_ms
+            ),
+            Some(difference) => println!("{}: EMULATED RUN DIFFERS: {difference}", report.target),
+        }
     }
     let loaded = match report.loaded {
         Some(true) => "loaded",

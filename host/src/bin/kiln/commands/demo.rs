@@ -40,7 +40,7 @@ impl DemoCommand {
         for target in host::TARGETS {
             let options = Options::for_target(target);
             let report = check(&sandbox, DEMO_WAT.as_bytes(), &options);
-            print_report("demo.wat", &report, self.json);
+            print_report("demo.wat", &report, None, self.json);
             if !report.ok {
                 exit = exit.max(report.exit_code);
                 continue;

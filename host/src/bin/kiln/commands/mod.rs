@@ -7,5 +7,6 @@ pub mod demo;
 pub mod native_peak;
 pub mod one_change;
 pub mod run;
+pub mod runner;
 pub mod targets;
 pub mod wast;

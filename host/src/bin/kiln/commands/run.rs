@@ -1,12 +1,13 @@
 //! `kiln run`: run a Kiln artifact (or compile an input in the sandbox first)
-//! natively.
+//! natively, or with `--emulate` under qemu-user for another architecture.
 
-use crate::flags::{CompileFlags, LimitFlags, read_input};
+use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
 use clap::Args;
+use host::emulate::Runner;
 use host::load::{self, Loaded};
-use host::run::{Outcome, Preopen, RunConfig, run};
+use host::run::{Outcome, run};
 use host::{Sandbox, host_triple};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wasmtime::Engine;
 
@@ -21,49 +22,60 @@ use wasmtime::Engine;
 pub struct RunCommand {
     /// The artifact or input to run.
     file: PathBuf,
-    /// Call this export instead of running the command; ARGS are its arguments.
-    #[arg(long, value_name = "NAME")]
-    invoke: Option<String>,
-    /// Give the guest a directory: `DIR` or `HOST_DIR::GUEST_DIR`; repeatable.
-    #[arg(long = "dir", value_name = "DIR")]
-    dirs: Vec<String>,
     /// Target to compile a `.wasm`/`.wat` input for: the host's (default), or Pulley
-    /// (`pulley64` on 64-bit hosts).
+    /// (`pulley64` on 64-bit hosts); with `--emulate`, an emulated one.
     #[arg(long)]
     target: Option<String>,
+    /// Run under qemu-user in the cross-built `kiln-runner` for `--target`
+    /// (aarch64, riscv64gc or s390x; see `scripts/build-runners.sh`).
+    #[arg(long, requires = "target")]
+    emulate: bool,
+    #[command(flatten)]
+    run: RunFlags,
     #[command(flatten)]
     options: CompileFlags,
     #[command(flatten)]
     limits: LimitFlags,
-    /// Arguments for the command (or for the invoked export).
-    #[arg(last = true)]
-    args: Vec<String>,
 }
 
 impl RunCommand {
     pub fn execute(self) -> Result<ExitCode, host::Error> {
         let bytes = read_input(&self.file)?;
+        let config = self.run.config(&self.file);
+        if self.emulate {
+            return self.execute_emulated(&bytes);
+        }
         let (engine, loaded) = self.load(&bytes)?;
-        let mut argv = vec![self.file.display().to_string()];
-        let config = RunConfig {
-            args: if self.invoke.is_some() {
-                argv
-            } else {
-                argv.extend(self.args.iter().cloned());
-                argv
-            },
-            preopens: self.dirs.iter().map(|d| Preopen::parse(d)).collect(),
-            invoke: self.invoke.clone(),
-            invoke_args: self.args.clone(),
+        exit_with(run(&engine, &loaded, &config)?)
+    }
+
+    /// Runs under emulation, the guest's output passed straight through.
+    fn execute_emulated(&self, bytes: &[u8]) -> Result<ExitCode, host::Error> {
+        let triple = self.target.as_deref().expect("clap requires --target");
+        let runner = Runner::emulated(triple).map_err(host::Error::Emulate)?;
+        let options = self.options.options(triple);
+        let work = tempfile::tempdir().map_err(|e| host::Error::Write {
+            path: std::env::temp_dir(),
+            source: e,
+        })?;
+        let artifact = if load::detect_precompiled(bytes).is_some() {
+            self.file.clone()
+        } else {
+            let compiled = Sandbox::new(self.limits.limits())?.compile(bytes, &options)?;
+            let path = work.path().join("artifact.cwasm");
+            host::write_atomically(&path, &compiled.bytes)?;
+            path
         };
-        match run(&engine, &loaded, &config)? {
-            Outcome::Exited(status) => Ok(ExitCode::from(u8::try_from(status).unwrap_or(1))),
-            Outcome::Returned(values) => {
-                for value in values {
-                    println!("{value}");
-                }
-                Ok(ExitCode::SUCCESS)
-            }
+        let report = runner.run(
+            &artifact,
+            &options,
+            &self.run.config(&self.file),
+            Path::new("."),
+            false,
+        )?;
+        match report.outcome {
+            Ok(outcome) => exit_with(outcome),
+            Err(message) => Err(host::Error::Run { message }),
         }
     }
 
@@ -90,7 +102,7 @@ impl RunCommand {
                     }
                 }
             }
-            return Err(first_error.expect("at least one target was tried"));
+            return Err(first_error.expect("at least one target was tried").into());
         }
         let triple = runnable[0];
         if !load::can_run_here(triple) {
@@ -106,5 +118,19 @@ impl RunCommand {
         // from the user's own input.
         let loaded = unsafe { load::deserialize(&engine, &artifact.bytes, artifact.kind) }?;
         Ok((engine, loaded))
+    }
+}
+
+/// The exit status of `kiln run` for a run's outcome; returned values are
+/// printed one per line.
+fn exit_with(outcome: Outcome) -> Result<ExitCode, host::Error> {
+    match outcome {
+        Outcome::Exited(status) => Ok(ExitCode::from(u8::try_from(status).unwrap_or(1))),
+        Outcome::Returned(values) => {
+            for value in values {
+                println!("{value}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -4,6 +4,7 @@
 use crate::flags::{CompileFlags, LimitFlags};
 use clap::Args;
 use host::Sandbox;
+use host::emulate::Runner;
 use host::wast::{WastReport, run_file};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,9 +20,14 @@ pub struct WastCommand {
     /// The scripts.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The target triple: the host's or `pulley64`, so that artifacts can run.
+    /// The target triple: the host's or `pulley64`, so that artifacts can
+    /// run; with `--emulate`, an emulated one.
     #[arg(long)]
     target: String,
+    /// Run the directives under qemu-user in the cross-built `kiln-runner`;
+    /// the reference is then Wasmtime's own run on this machine.
+    #[arg(long)]
+    emulate: bool,
     /// Print one JSON object per file.
     #[arg(long)]
     json: bool,
@@ -34,6 +40,11 @@ pub struct WastCommand {
 impl WastCommand {
     pub fn execute(self) -> Result<ExitCode, host::Error> {
         let sandbox = Sandbox::new(self.limits.limits())?;
+        let runner = if self.emulate {
+            Some(Runner::emulated(&self.target).map_err(host::Error::Emulate)?)
+        } else {
+            None
+        };
         let mut totals = [0usize; 5];
         let mut regressions = 0;
         let mut unreadable = 0;
@@ -42,7 +53,7 @@ impl WastCommand {
             options
                 .wasm_features
                 .extend(host::wast::proposal_features(file));
-            let report = match run_file(&sandbox, file, &options) {
+            let report = match run_file(&sandbox, file, &options, runner.as_ref()) {
                 Ok(report) => report,
                 Err(error) => {
                     // One unreadable script does not stop the others.

@@ -1,7 +1,7 @@
 //! Plain values on the command line: parsing `--invoke` arguments by the
 //! export's parameter types and printing its results, one per line.
 
-use crate::Error;
+use crate::RunError;
 use wasmtime::component::{Type, Val as CVal};
 use wasmtime::{AsContextMut, Func, Val, ValType};
 
@@ -10,7 +10,7 @@ pub(super) fn call_core(
     mut store: impl AsContextMut,
     func: &Func,
     args: &[String],
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, RunError> {
     let ty = func.ty(&store);
     check_arity(ty.params().len(), args.len())?;
     let params = ty
@@ -20,7 +20,7 @@ pub(super) fn call_core(
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![Val::I32(0); ty.results().len()];
     func.call(&mut store, &params, &mut results)
-        .map_err(Error::run)?;
+        .map_err(RunError::run)?;
     Ok(results.iter().map(print_core).collect())
 }
 
@@ -29,7 +29,7 @@ pub(super) fn call_component(
     mut store: impl AsContextMut,
     func: &wasmtime::component::Func,
     args: &[String],
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<String>, RunError> {
     let ty = func.ty(&store);
     check_arity(ty.params().len(), args.len())?;
     let params = ty
@@ -39,31 +39,31 @@ pub(super) fn call_component(
         .collect::<Result<Vec<_>, _>>()?;
     let mut results = vec![CVal::Bool(false); ty.results().len()];
     func.call(&mut store, &params, &mut results)
-        .map_err(Error::run)?;
+        .map_err(RunError::run)?;
     Ok(results.iter().map(print_component).collect())
 }
 
-fn check_arity(expected: usize, given: usize) -> Result<(), Error> {
+fn check_arity(expected: usize, given: usize) -> Result<(), RunError> {
     if expected == given {
         Ok(())
     } else {
-        Err(Error::run(format!(
+        Err(RunError::run(format!(
             "the export takes {expected} argument(s), {given} given"
         )))
     }
 }
 
-fn unsupported(ty: &impl std::fmt::Debug) -> Error {
-    Error::run(format!(
+fn unsupported(ty: &impl std::fmt::Debug) -> RunError {
+    RunError::run(format!(
         "parameters of type {ty:?} cannot be given on the command line"
     ))
 }
 
-fn bad(arg: &str, ty: &str) -> Error {
-    Error::run(format!("argument `{arg}` is not a valid {ty}"))
+fn bad(arg: &str, ty: &str) -> RunError {
+    RunError::run(format!("argument `{arg}` is not a valid {ty}"))
 }
 
-fn parse_core(ty: &ValType, arg: &str) -> Result<Val, Error> {
+fn parse_core(ty: &ValType, arg: &str) -> Result<Val, RunError> {
     Ok(match ty {
         ValType::I32 => Val::I32(
             arg.parse::<i32>()
@@ -92,7 +92,7 @@ fn print_core(val: &Val) -> String {
     }
 }
 
-fn parse_component(ty: &Type, arg: &str) -> Result<CVal, Error> {
+fn parse_component(ty: &Type, arg: &str) -> Result<CVal, RunError> {
     macro_rules! num {
         ($variant:ident, $ty:ty, $name:literal) => {
             CVal::$variant(arg.parse::<$ty>().map_err(|_| bad(arg, $name))?)

@@ -7,7 +7,8 @@
 //! artifacts load: Wasmtime compares the compile-time settings recorded in
 //! the artifact with the engine's and refuses any difference.
 
-use crate::{ArtifactKind, Error, Options, host_triple};
+use crate::{RunError, host_triple};
+use kiln_settings::{ArtifactKind, Options};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Module};
 
@@ -39,9 +40,9 @@ pub fn pulley_triple() -> &'static str {
 ///
 /// # Errors
 ///
-/// [`Error::Compile`] for options the settings reject, [`Error::Run`] when
-/// Wasmtime cannot build the engine.
-pub fn engine(options: &Options) -> Result<Engine, Error> {
+/// [`RunError::Settings`] for options the settings reject,
+/// [`RunError::Engine`] when Wasmtime cannot build the engine.
+pub fn engine(options: &Options) -> Result<Engine, RunError> {
     engine_configured(options, |_| {})
 }
 
@@ -54,11 +55,12 @@ pub fn engine(options: &Options) -> Result<Engine, Error> {
 pub fn engine_configured(
     options: &Options,
     configure: impl FnOnce(&mut Config),
-) -> Result<Engine, Error> {
-    let mut config =
-        kiln_settings::compile_config(options).map_err(kiln_guest::CompileError::from)?;
+) -> Result<Engine, RunError> {
+    let mut config = kiln_settings::compile_config(options)?;
     configure(&mut config);
-    Engine::new(&config).map_err(Error::run)
+    Engine::new(&config).map_err(|e| RunError::Engine {
+        message: format!("{e:#}"),
+    })
 }
 
 /// Deserializes an artifact of `kind` into `engine`.
@@ -72,13 +74,13 @@ pub fn engine_configured(
 ///
 /// # Errors
 ///
-/// [`Error::Run`] when Wasmtime refuses the artifact (wrong target, other
+/// [`RunError::Load`] when Wasmtime refuses the artifact (wrong target, other
 /// settings, corrupt).
 pub unsafe fn deserialize(
     engine: &Engine,
     bytes: &[u8],
     kind: ArtifactKind,
-) -> Result<Loaded, Error> {
+) -> Result<Loaded, RunError> {
     // SAFETY: the caller vouches for the bytes (see above).
     unsafe {
         match kind {
@@ -86,7 +88,9 @@ pub unsafe fn deserialize(
             ArtifactKind::Component => Component::deserialize(engine, bytes).map(Loaded::Component),
         }
     }
-    .map_err(Error::run)
+    .map_err(|e| RunError::Load {
+        message: format!("{e:#}"),
+    })
 }
 
 /// Detects whether `bytes` are a Wasmtime precompiled module or component.

@@ -8,7 +8,7 @@
 
 mod values;
 
-use crate::Error;
+use crate::RunError;
 use crate::load::Loaded;
 use std::path::PathBuf;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
@@ -18,7 +18,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// A host directory made visible to the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Preopen {
     /// The directory on the host.
     pub host: PathBuf,
@@ -44,7 +44,7 @@ impl Preopen {
 }
 
 /// What to run and with what.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunConfig {
     /// The guest's `argv`, program name first.
     pub args: Vec<String>,
@@ -57,7 +57,7 @@ pub struct RunConfig {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// A command ran to its end with this exit status.
     Exited(i32),
@@ -69,9 +69,9 @@ pub enum Outcome {
 ///
 /// # Errors
 ///
-/// [`Error::Run`] for a missing export, bad arguments, a failed
+/// [`RunError::Run`] for a missing export, bad arguments, a failed
 /// instantiation, or a trap (with Wasmtime's backtrace).
-pub fn run(engine: &Engine, loaded: &Loaded, config: &RunConfig) -> Result<Outcome, Error> {
+pub fn run(engine: &Engine, loaded: &Loaded, config: &RunConfig) -> Result<Outcome, RunError> {
     let wasi = wasi_builder(config)?;
     match loaded {
         Loaded::Module(module) => run_module(engine, module, wasi, config),
@@ -84,33 +84,35 @@ pub fn run(engine: &Engine, loaded: &Loaded, config: &RunConfig) -> Result<Outco
 ///
 /// # Errors
 ///
-/// [`Error::Run`] when instantiation fails (a start function that traps
+/// [`RunError::Run`] when instantiation fails (a start function that traps
 /// included).
-pub fn instantiate(engine: &Engine, loaded: &Loaded) -> Result<(), Error> {
+pub fn instantiate(engine: &Engine, loaded: &Loaded) -> Result<(), RunError> {
     let mut wasi = WasiCtxBuilder::new();
     match loaded {
         Loaded::Module(module) => {
             let linker = module_linker(engine, module)?;
             let mut store = Store::new(engine, wasi.build_p1());
-            linker.instantiate(&mut store, module).map_err(Error::run)?;
+            linker
+                .instantiate(&mut store, module)
+                .map_err(RunError::run)?;
         }
         Loaded::Component(component) => {
             let linker = component_linker(engine, component)?;
             let mut store = Store::new(engine, ComponentState::new(wasi.build()));
             linker
                 .instantiate(&mut store, component)
-                .map_err(Error::run)?;
+                .map_err(RunError::run)?;
         }
     }
     Ok(())
 }
 
-fn wasi_builder(config: &RunConfig) -> Result<WasiCtxBuilder, Error> {
+fn wasi_builder(config: &RunConfig) -> Result<WasiCtxBuilder, RunError> {
     let mut wasi = WasiCtxBuilder::new();
     wasi.inherit_stdio().args(&config.args);
     for dir in &config.preopens {
         wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)
-            .map_err(|e| Error::run(format!("cannot preopen {}: {e:#}", dir.host.display())))?;
+            .map_err(|e| RunError::run(format!("cannot preopen {}: {e:#}", dir.host.display())))?;
     }
     Ok(wasi)
 }
@@ -120,22 +122,24 @@ fn run_module(
     module: &wasmtime::Module,
     mut wasi: WasiCtxBuilder,
     config: &RunConfig,
-) -> Result<Outcome, Error> {
+) -> Result<Outcome, RunError> {
     let mut store = Store::new(engine, wasi.build_p1());
     let linker = module_linker(engine, module)?;
-    let instance = linker.instantiate(&mut store, module).map_err(Error::run)?;
+    let instance = linker
+        .instantiate(&mut store, module)
+        .map_err(RunError::run)?;
     match &config.invoke {
         Some(name) => {
             let func = instance
                 .get_func(&mut store, name)
-                .ok_or_else(|| Error::run(format!("no exported function `{name}`")))?;
+                .ok_or_else(|| RunError::run(format!("no exported function `{name}`")))?;
             values::call_core(&mut store, &func, &config.invoke_args).map(Outcome::Returned)
         }
         None => {
             let start = instance
                 .get_typed_func::<(), ()>(&mut store, "_start")
                 .map_err(|_| {
-                    Error::run("not a WASI command (no `_start` export); use --invoke NAME")
+                    RunError::run("not a WASI command (no `_start` export); use --invoke NAME")
                 })?;
             exit_status(start.call(&mut store, ()))
         }
@@ -147,24 +151,24 @@ fn run_component(
     component: &wasmtime::component::Component,
     mut wasi: WasiCtxBuilder,
     config: &RunConfig,
-) -> Result<Outcome, Error> {
+) -> Result<Outcome, RunError> {
     let mut store = Store::new(engine, ComponentState::new(wasi.build()));
     let linker = component_linker(engine, component)?;
     match &config.invoke {
         Some(name) => {
             let instance = linker
                 .instantiate(&mut store, component)
-                .map_err(Error::run)?;
+                .map_err(RunError::run)?;
             let func = instance
                 .get_func(&mut store, name.as_str())
-                .ok_or_else(|| Error::run(format!("no exported function `{name}`")))?;
+                .ok_or_else(|| RunError::run(format!("no exported function `{name}`")))?;
             values::call_component(&mut store, &func, &config.invoke_args).map(Outcome::Returned)
         }
         None => {
             let command = wasmtime_wasi::p2::bindings::sync::Command::instantiate(
                 &mut store, component, &linker,
             )
-            .map_err(|e| Error::run(format!("not a wasi:cli command: {e:#}")))?;
+            .map_err(|e| RunError::run(format!("not a wasi:cli command: {e:#}")))?;
             match command.wasi_cli_run().call_run(&mut store) {
                 Ok(Ok(())) => Ok(Outcome::Exited(0)),
                 Ok(Err(())) => Ok(Outcome::Exited(1)),
@@ -177,27 +181,27 @@ fn run_component(
 fn module_linker(
     engine: &Engine,
     module: &wasmtime::Module,
-) -> Result<wasmtime::Linker<WasiP1Ctx>, Error> {
+) -> Result<wasmtime::Linker<WasiP1Ctx>, RunError> {
     let mut linker = wasmtime::Linker::<WasiP1Ctx>::new(engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(Error::run)?;
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(RunError::run)?;
     linker
         .func_wrap("bench", "start", || {})
-        .map_err(Error::run)?;
+        .map_err(RunError::run)?;
     linker
         .func_wrap("bench", "end", || {})
-        .map_err(Error::run)?;
+        .map_err(RunError::run)?;
     linker
         .define_unknown_imports_as_traps(module)
-        .map_err(Error::run)?;
+        .map_err(RunError::run)?;
     Ok(linker)
 }
 
 fn component_linker(
     engine: &Engine,
     component: &wasmtime::component::Component,
-) -> Result<wasmtime::component::Linker<ComponentState>, Error> {
+) -> Result<wasmtime::component::Linker<ComponentState>, RunError> {
     let mut linker = wasmtime::component::Linker::<ComponentState>::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::run)?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(RunError::run)?;
     // Stubs only for functions outside WASI. WASI imports are left to the
     // WASI definitions, which the linker matches by semver (an import of
     // `wasi:cli/run@0.2.6` is served by the newer 0.2 version here); a stub
@@ -211,15 +215,15 @@ fn component_linker(
                 linker
                     .root()
                     .func_new(name, stub(name, ""))
-                    .map_err(Error::run)?;
+                    .map_err(RunError::run)?;
             }
             ComponentItem::ComponentInstance(instance) => {
-                let mut definitions = linker.instance(name).map_err(Error::run)?;
+                let mut definitions = linker.instance(name).map_err(RunError::run)?;
                 for (function, item) in instance.exports(engine) {
                     if let ComponentItem::ComponentFunc(_) = item.ty {
                         definitions
                             .func_new(function, stub(name, function))
-                            .map_err(Error::run)?;
+                            .map_err(RunError::run)?;
                     }
                 }
             }
@@ -264,12 +268,12 @@ fn stub(
 
 /// A command's exit: normal return is status 0, `proc_exit(n)` is `n`,
 /// anything else (a trap) is an error.
-fn exit_status(result: wasmtime::Result<()>) -> Result<Outcome, Error> {
+fn exit_status(result: wasmtime::Result<()>) -> Result<Outcome, RunError> {
     match result {
         Ok(()) => Ok(Outcome::Exited(0)),
         Err(error) => match error.downcast_ref::<I32Exit>() {
             Some(exit) => Ok(Outcome::Exited(exit.0)),
-            None => Err(Error::run(error)),
+            None => Err(RunError::run(error)),
         },
     }
 }

@@ -1,0 +1,212 @@
+//! Runners in child processes: this machine's (`kiln runner`) always, and
+//! the cross-built ones under qemu-user when `scripts/build-runners.sh` has
+//! installed them; where they are not installed, the emulated test says so
+//! on stderr and checks only that the absence is reported as a typed error.
+
+use crate::sandbox;
+use host::cross_check::{Runners, cross_check};
+use host::emulate::{EmulateError, Runner, emulated_targets};
+use host::run::{Outcome, RunConfig};
+use host::{Error, Options, host_triple};
+use std::path::{Path, PathBuf};
+
+const FIB_90: &str = "2880067194370816120";
+
+fn fixture() -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/cross.wat");
+    std::fs::read(path).expect("the fixture is there")
+}
+
+fn native_runner() -> Runner {
+    Runner::native(
+        host_triple().expect("tests run on a Kiln target"),
+        PathBuf::from(env!("CARGO_BIN_EXE_kiln")),
+        vec!["runner".into()],
+    )
+}
+
+fn command() -> RunConfig {
+    RunConfig {
+        args: vec!["cross".to_string()],
+        ..RunConfig::default()
+    }
+}
+
+fn invoke(name: &str, args: &[&str]) -> RunConfig {
+    RunConfig {
+        args: vec!["cross".to_string()],
+        invoke: Some(name.to_string()),
+        invoke_args: args.iter().map(|a| a.to_string()).collect(),
+        ..RunConfig::default()
+    }
+}
+
+#[test]
+fn this_machines_runner_runs_commands_exports_and_traps() {
+    let options = Options::for_target(host_triple().unwrap());
+    let artifact = sandbox().compile(&fixture(), &options).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cross.cwasm");
+    std::fs::write(&path, &artifact.bytes).unwrap();
+    let runner = native_runner();
+
+    let ran = runner
+        .run(&path, &options, &command(), dir.path(), true)
+        .unwrap();
+    assert_eq!(ran.outcome, Ok(Outcome::Exited(0)));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), format!("{FIB_90}\n"));
+    assert!(ran.stderr.is_empty());
+
+    let fib = runner
+        .run(&path, &options, &invoke("fib", &["90"]), dir.path(), true)
+        .unwrap();
+    assert_eq!(fib.outcome, Ok(Outcome::Returned(vec![FIB_90.to_string()])));
+    let low = runner
+        .run(&path, &options, &invoke("low_byte", &[]), dir.path(), true)
+        .unwrap();
+    assert_eq!(low.outcome, Ok(Outcome::Returned(vec!["68".to_string()])));
+
+    let trap = runner
+        .run(
+            &path,
+            &options,
+            &invoke("div", &["1", "0"]),
+            dir.path(),
+            true,
+        )
+        .unwrap();
+    let message = trap.outcome.unwrap_err();
+    assert!(message.contains("divide by zero"), "{message}");
+
+    // An artifact compiled with other options is refused at load, and the
+    // runner still answers.
+    let fuel = Options {
+        consume_fuel: true,
+        ..options.clone()
+    };
+    let refused = runner
+        .run(&path, &fuel, &command(), dir.path(), true)
+        .unwrap();
+    let message = refused.outcome.unwrap_err();
+    assert!(message.contains("does not load"), "{message}");
+}
+
+#[test]
+fn a_runner_that_gives_no_response_is_a_typed_error() {
+    // `true` exits 0 without writing a response.
+    let runner = Runner::native("x86_64-unknown-linux-gnu", "true".into(), Vec::new());
+    let options = Options::for_target("x86_64-unknown-linux-gnu");
+    let error = runner
+        .run(
+            Path::new("nothing.cwasm"),
+            &options,
+            &command(),
+            Path::new("."),
+            true,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Emulate(EmulateError::NoResponse {
+                status: Some(0),
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    let missing = Runner::native(
+        "x86_64-unknown-linux-gnu",
+        "/nonexistent/runner".into(),
+        Vec::new(),
+    );
+    let error = missing
+        .run(
+            Path::new("nothing.cwasm"),
+            &options,
+            &command(),
+            Path::new("."),
+            true,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Emulate(EmulateError::Spawn { .. })),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn targets_without_emulation_are_refused_by_name() {
+    for triple in [
+        "x86_64-unknown-linux-gnu",
+        "pulley64",
+        "mips-unknown-linux-gnu",
+    ] {
+        let error = Runner::emulated(triple).unwrap_err();
+        assert!(
+            matches!(error, EmulateError::NotEmulated { .. }),
+            "{error:?}"
+        );
+    }
+    let error =
+        Runner::emulated_from("aarch64-unknown-linux-gnu", Path::new("/nonexistent")).unwrap_err();
+    assert!(matches!(error, EmulateError::Missing { .. }), "{error:?}");
+}
+
+/// Each emulated target's artifact, run under qemu-user, does what this
+/// machine's does: the command's output, returned values, a trap.
+#[test]
+fn emulated_artifacts_agree_with_this_machine() {
+    let input = fixture();
+    let reference = native_runner();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ran = Vec::new();
+    for triple in emulated_targets() {
+        let emulated = match Runner::emulated(triple) {
+            Ok(runner) => runner,
+            Err(error @ EmulateError::Missing { .. }) => {
+                eprintln!("SKIPPED emulated run for {triple}: {error}");
+                continue;
+            }
+            Err(error) => panic!("{triple}: {error}"),
+        };
+        let options = Options::for_target(triple);
+        let artifact = sandbox().compile(&input, &options).unwrap();
+        let runners = Runners {
+            emulated: &emulated,
+            reference: &reference,
+        };
+        for config in [
+            command(),
+            invoke("fib", &["90"]),
+            invoke("low_byte", &[]),
+            invoke("sqrt", &["2"]),
+            invoke("div", &["7", "0"]),
+        ] {
+            let compared = cross_check(
+                sandbox(),
+                &input,
+                &artifact,
+                &options,
+                &config,
+                dir.path(),
+                runners,
+            )
+            .unwrap();
+            assert!(compared.ran_emulated, "{triple}: {compared:?}");
+            assert!(
+                compared.agrees,
+                "{triple} {:?}: {compared:?}",
+                config.invoke
+            );
+        }
+        ran.push(triple);
+    }
+    if ran.is_empty() {
+        eprintln!(
+            "SKIPPED: no emulated target is installed (qemu-user, the cross C libraries and \
+             the cross-built runners come from scripts/build-runners.sh); only this machine's \
+             runner was tested"
+        );
+    }
+}
