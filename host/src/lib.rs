@@ -18,6 +18,7 @@ pub mod cross_check;
 pub mod emulate;
 mod error;
 mod guest_cache;
+pub mod inspect;
 mod limits;
 mod output;
 mod sandbox;

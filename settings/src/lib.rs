@@ -16,9 +16,13 @@
 //! target, so a compile in the sandbox and a compile on the host produce the
 //! same bytes.
 
+mod baselines;
 mod features;
 mod options;
 
+pub use baselines::{
+    BASELINES, Baseline, baseline, baselines_for, enabled_isa_flags, matching_baseline,
+};
 pub use features::{WASM_FEATURE_NAMES, wasm_feature};
 pub use options::{ArtifactKind, OptLevel, Options};
 
@@ -70,9 +74,14 @@ impl fmt::Display for SettingsError {
                 "unsupported target `{triple}` (supported: {})",
                 TARGETS.join(", ")
             ),
-            Self::UnknownCpuFeature { triple, feature } => {
-                write!(f, "unknown CPU feature `{feature}` for target `{triple}`")
-            }
+            Self::UnknownCpuFeature { triple, feature } => write!(
+                f,
+                "unknown CPU feature `{feature}` for target `{triple}` (baselines: {})",
+                baselines_for(triple)
+                    .map(|b| b.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Self::UnknownWasmFeature { name } => write!(
                 f,
                 "unknown wasm feature `{name}` (known: {})",
@@ -112,12 +121,12 @@ pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
     config.consume_fuel(options.consume_fuel);
     config.epoch_interruption(options.epoch_interruption);
     config.debug_info(options.debug_info);
-    for feature in &options.cpu_features {
+    for flag in baselines::expand(&options.triple, &options.cpu_features) {
         // SAFETY: the flag was checked to exist for this target above, and
         // an artifact built with it is only ever loaded after Wasmtime checks
         // that the loading CPU supports it.
         unsafe {
-            config.cranelift_flag_enable(feature);
+            config.cranelift_flag_enable(flag);
         }
     }
     for (name, enabled) in &options.wasm_features {
@@ -156,24 +165,12 @@ pub fn check_target(triple: &str) -> Result<(), SettingsError> {
     }
 }
 
-/// Checks every CPU feature against Cranelift's own list for the target, so
-/// that a typo is reported by name instead of as an engine build failure.
+/// Checks every CPU feature (a Kiln baseline, or a Cranelift flag or
+/// preset) against the target, so that a typo is reported by name instead
+/// of as an engine build failure.
 fn check_cpu_features(triple: &str, features: &[String]) -> Result<(), SettingsError> {
-    use cranelift_codegen::settings::Configurable;
     if features.is_empty() {
         return Ok(());
     }
-    let mut isa = cranelift_codegen::isa::lookup_by_name(triple).map_err(|_| {
-        SettingsError::UnsupportedTarget {
-            triple: triple.to_string(),
-        }
-    })?;
-    for feature in features {
-        isa.enable(feature)
-            .map_err(|_| SettingsError::UnknownCpuFeature {
-                triple: triple.to_string(),
-                feature: feature.clone(),
-            })?;
-    }
-    Ok(())
+    enabled_isa_flags(triple, features).map(drop)
 }

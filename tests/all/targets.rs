@@ -177,3 +177,40 @@ fn fuel_instrumented_artifact_loads_with_the_same_options_only() {
     // SAFETY: as above; Wasmtime must refuse it before running anything.
     assert!(unsafe { load::deserialize(&other, &artifact.bytes, artifact.kind) }.is_err());
 }
+
+/// Every named baseline compiles in the sandbox to the native bytes, and
+/// the artifact's own record of its CPU flags names that baseline back.
+#[test]
+fn baselines_are_recorded_in_the_artifact() {
+    let input = wat::parse_str(
+        r#"(module (func (export "f") (param i64 i64) (result i64)
+            (i64.popcnt (i64.mul (local.get 0) (local.get 1)))))"#,
+    )
+    .unwrap();
+    for level in kiln_settings::BASELINES {
+        let mut options = Options::for_target(level.triple);
+        options.cpu_features = vec![level.name.to_string()];
+        let report = host::verify::check(sandbox(), &input, &options);
+        assert!(report.ok, "{}: {report:?}", level.name);
+        let artifact = sandbox().compile(&input, &options).unwrap();
+        let info = host::inspect::inspect(&artifact.bytes).unwrap();
+        assert_eq!(info.target, level.triple);
+        assert_eq!(info.baseline, Some(level.name), "{:?}", info.cpu_flags);
+        assert!(
+            kiln_settings::WASMTIME_VERSION.starts_with(&info.wasmtime_version),
+            "{}",
+            info.wasmtime_version
+        );
+    }
+    // Flags beyond any baseline are recorded too, with no baseline named.
+    let mut options = Options::for_target("x86_64-unknown-linux-gnu");
+    options.cpu_features = vec!["x86-64-v2".to_string(), "has_avx".to_string()];
+    let artifact = sandbox().compile(&input, &options).unwrap();
+    let info = host::inspect::inspect(&artifact.bytes).unwrap();
+    assert!(info.cpu_flags.contains("has_avx"));
+    assert_eq!(info.baseline, None);
+    assert_eq!(
+        host::inspect::inspect(b"\0asm\x01\0\0\0"),
+        Err(host::inspect::InspectError::NotAnArtifact)
+    );
+}

@@ -42,7 +42,11 @@ pub enum OptLevelFlag {
 /// options it was compiled with.
 #[derive(Args, Debug, Clone)]
 pub struct CompileFlags {
-    /// A Cranelift CPU feature or baseline (`has_avx2`, `x86-64-v3`, `has_lse`); repeatable.
+    /// A portable CPU baseline (`x86-64-v2`, `armv8.1`, `rv64gcv`, `z15`;
+    /// `kiln targets` lists them). Default: the architecture's lowest.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// A Cranelift CPU feature or preset (`has_avx2`, `has_lse`); repeatable.
     #[arg(long = "cpu-feature", value_name = "NAME")]
     pub cpu_features: Vec<String>,
     /// Cranelift optimisation level.
@@ -66,7 +70,12 @@ impl CompileFlags {
     pub fn options(&self, triple: &str) -> Options {
         Options {
             triple: triple.to_string(),
-            cpu_features: self.cpu_features.clone(),
+            cpu_features: self
+                .baseline
+                .iter()
+                .chain(&self.cpu_features)
+                .cloned()
+                .collect(),
             opt_level: match self.opt_level {
                 OptLevelFlag::None => OptLevel::None,
                 OptLevelFlag::Speed => OptLevel::Speed,

@@ -35,6 +35,7 @@ enum Command {
     Check(commands::check::CheckCommand),
     Run(commands::run::RunCommand),
     Targets(commands::targets::TargetsCommand),
+    Inspect(commands::inspect::InspectCommand),
     Wast(commands::wast::WastCommand),
     Demo(commands::demo::DemoCommand),
     #[command(hide = true)]
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Command::Check(command) => command.execute(),
         Command::Run(command) => command.execute(),
         Command::Targets(command) => command.execute(),
+        Command::Inspect(command) => command.execute(),
         Command::Wast(command) => command.execute(),
         Command::Demo(command) => command.execute(),
         Command::NativePeak(command) => command.execute(),

@@ -87,6 +87,8 @@ impl CompileCommand {
                 "sandbox_ms": sandbox_ms,
                 "cache_hits": stats.as_ref().map(|s: &CompileStats| s.cache_hits),
                 "cache_misses": stats.as_ref().map(|s: &CompileStats| s.cache_misses),
+                // Read back from the artifact's own record of its CPU flags.
+                "baseline": host::inspect::inspect(&artifact.bytes).ok().and_then(|i| i.baseline),
             });
             println!("{line}");
         }

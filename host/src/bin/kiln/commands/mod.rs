@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check;
 pub mod compile;
 pub mod demo;
+pub mod inspect;
 pub mod native_peak;
 pub mod one_change;
 pub mod run;
