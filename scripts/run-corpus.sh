@@ -21,7 +21,8 @@ emulate=()
 case "$target" in
     aarch64-*|riscv64*|s390x-*)
         emulate=(--emulate)
-        scripts/build-runners.sh "$target" || exit 1 ;;
+        # Built on demand; scripts/emulate-all.sh rebuilds it first.
+        [ -x "target/kiln-runner/$target/release/kiln-runner" ] || scripts/build-runners.sh "$target" || exit 1 ;;
 esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

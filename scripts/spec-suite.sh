@@ -19,7 +19,10 @@ if [ "${1:-}" = --emulate ]; then
     emulate=(--emulate)
     shift
     [ $# -gt 0 ] || { echo "--emulate needs targets" >&2; exit 2; }
-    scripts/build-runners.sh "$@"
+    # Built on demand; scripts/emulate-all.sh rebuilds them first.
+    for target in "$@"; do
+        [ -x "target/kiln-runner/$target/release/kiln-runner" ] || scripts/build-runners.sh "$target"
+    done
 fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-gnu pulley64)

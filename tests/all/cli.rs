@@ -37,11 +37,98 @@ fn path_str(path: &Path) -> &str {
 }
 
 #[test]
-fn targets_lists_one_triple_per_line() {
+fn targets_lists_one_triple_per_line_with_its_baselines() {
     let output = kiln(&["targets"]);
     assert!(output.status.success());
-    let lines: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
-    assert_eq!(lines, host::TARGETS);
+    let text = stdout(&output);
+    let triples: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(triples, host::TARGETS);
+    let baselines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.split_whitespace().next())
+        .collect();
+    let expected: Vec<&str> = kiln_settings::BASELINES.iter().map(|b| b.name).collect();
+    assert_eq!(baselines, expected);
+}
+
+#[test]
+fn compile_records_the_baseline_and_inspect_reads_it_back() {
+    let dir = temp_dir();
+    let out = dir.path().join("v2.cwasm");
+    let output = kiln(&[
+        "compile",
+        &fixture_path("cross.wat"),
+        "--target",
+        "x86_64-unknown-linux-gnu",
+        "--baseline",
+        "x86-64-v2",
+        "-o",
+        path_str(&out),
+        "--json",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let line: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(line["baseline"], "x86-64-v2");
+    let output = kiln(&["inspect", path_str(&out), "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let info: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(info["baseline"], "x86-64-v2");
+    assert_eq!(info["target"], "x86_64-unknown-linux-gnu");
+    assert!(
+        info["cpu_flags"]
+            .as_array()
+            .unwrap()
+            .contains(&"has_sse42".into())
+    );
+
+    let output = kiln(&[
+        "compile",
+        &fixture_path("cross.wat"),
+        "--target",
+        "s390x-unknown-linux-gnu",
+        "--baseline",
+        "x86-64-v2",
+        "-o",
+        path_str(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("baselines: z14, z15, z17"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `check --emulate` agrees where the aarch64 runner is built, and exits 6
+/// naming what is missing where it is not.
+#[test]
+fn check_emulate_agrees_or_says_what_is_missing() {
+    let output = kiln(&[
+        "check",
+        &fixture_path("cross.wat"),
+        "--target",
+        "aarch64-unknown-linux-gnu",
+        "--emulate",
+        "--json",
+    ]);
+    match host::emulate::Runner::emulated("aarch64-unknown-linux-gnu") {
+        Ok(_) => {
+            assert!(output.status.success(), "{}", stderr(&output));
+            let report: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+            assert_eq!(report["identical"], true);
+            assert_eq!(report["ran_emulated"], true);
+            assert_eq!(report["agrees"], true, "{report}");
+        }
+        Err(missing) => {
+            eprintln!("SKIPPED the emulated half: {missing}");
+            assert_eq!(output.status.code(), Some(6), "{}", stderr(&output));
+            assert!(
+                stderr(&output).contains("scripts/build-runners.sh"),
+                "{}",
+                stderr(&output)
+            );
+        }
+    }
 }
 
 #[test]

@@ -93,18 +93,20 @@ fn this_machines_runner_runs_commands_exports_and_traps() {
 
 #[test]
 fn a_runner_that_gives_no_response_is_a_typed_error() {
+    let run_with = |program: &str| {
+        let triple = "x86_64-unknown-linux-gnu";
+        Runner::native(triple, program.into(), Vec::new())
+            .run(
+                Path::new("nothing.cwasm"),
+                &Options::for_target(triple),
+                &command(),
+                Path::new("."),
+                true,
+            )
+            .unwrap_err()
+    };
     // `true` exits 0 without writing a response.
-    let runner = Runner::native("x86_64-unknown-linux-gnu", "true".into(), Vec::new());
-    let options = Options::for_target("x86_64-unknown-linux-gnu");
-    let error = runner
-        .run(
-            Path::new("nothing.cwasm"),
-            &options,
-            &command(),
-            Path::new("."),
-            true,
-        )
-        .unwrap_err();
+    let error = run_with("true");
     assert!(
         matches!(
             error,
@@ -115,20 +117,7 @@ fn a_runner_that_gives_no_response_is_a_typed_error() {
         ),
         "{error:?}"
     );
-    let missing = Runner::native(
-        "x86_64-unknown-linux-gnu",
-        "/nonexistent/runner".into(),
-        Vec::new(),
-    );
-    let error = missing
-        .run(
-            Path::new("nothing.cwasm"),
-            &options,
-            &command(),
-            Path::new("."),
-            true,
-        )
-        .unwrap_err();
+    let error = run_with("/nonexistent/runner");
     assert!(
         matches!(error, Error::Emulate(EmulateError::Spawn { .. })),
         "{error:?}"
