@@ -118,7 +118,20 @@ pub fn compile_configured(
         ArtifactKind::Module => engine.precompile_module(&binary),
         ArtifactKind::Component => engine.precompile_component(&binary),
     }
-    .map_err(|e| error::classify(&binary, &e))?;
+    .map_err(|e| error::classify(&binary, &e))
+    .map_err(|error| match error {
+        CompileError::UnsupportedFeature { message }
+            if kiln_settings::simd_needs_vector_extension(options)
+                && message.contains("SIMD support is not enabled") =>
+        {
+            CompileError::UnsupportedFeature {
+                message: format!(
+                    "{message} (wasm SIMD on riscv64 needs the V extension: --baseline rv64gcv)"
+                ),
+            }
+        }
+        other => other,
+    })?;
     let function_count = facts::function_count(&binary);
     let code_bytes = facts::code_bytes(&bytes);
     Ok(Artifact {

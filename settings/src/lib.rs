@@ -129,6 +129,10 @@ pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
             config.cranelift_flag_enable(flag);
         }
     }
+    if simd_needs_vector_extension(options) {
+        config.wasm_features(wasmtime::WasmFeatures::SIMD, false);
+        config.wasm_features(wasmtime::WasmFeatures::RELAXED_SIMD, false);
+    }
     for (name, enabled) in &options.wasm_features {
         let flag = wasm_feature(name)
             .ok_or_else(|| SettingsError::UnknownWasmFeature { name: name.clone() })?;
@@ -148,6 +152,18 @@ pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
         config.wasm_features(flag, *enabled);
     }
     Ok(config)
+}
+
+/// Whether wasm SIMD is off by default for `options` because the target
+/// lacks the vector unit Cranelift lowers it to: riscv64 without the V
+/// extension (the `rv64gc` baseline). Cranelift has no scalar fallback
+/// there and stops on the first vector instruction, so a SIMD module is
+/// refused up front, by validation, with a hint to choose `rv64gcv`. An
+/// explicit `simd` request still wins.
+pub fn simd_needs_vector_extension(options: &Options) -> bool {
+    options.triple.starts_with("riscv64")
+        && !enabled_isa_flags(&options.triple, &options.cpu_features)
+            .is_ok_and(|flags| flags.contains("has_v"))
 }
 
 /// Checks that `triple` is one of [`TARGETS`].
