@@ -126,6 +126,8 @@ pub struct Runner {
     program: PathBuf,
     /// Arguments before the request and response paths.
     prefix: Vec<OsString>,
+    /// The program is qemu-user, which takes a CPU model first.
+    emulated: bool,
 }
 
 impl Runner {
@@ -175,6 +177,7 @@ impl Runner {
             triple: triple.to_string(),
             program: qemu,
             prefix: vec!["-L".into(), sysroot.into(), runner.into()],
+            emulated: true,
         })
     }
 
@@ -185,6 +188,7 @@ impl Runner {
             triple: triple.to_string(),
             program,
             prefix: args,
+            emulated: false,
         }
     }
 
@@ -216,7 +220,7 @@ impl Runner {
             config: config.clone(),
         };
         let start = Instant::now();
-        let (response, stdout, stderr) = self.exchange(&request, cwd, capture)?;
+        let (response, stdout, stderr) = self.exchange(&request, options, cwd, capture)?;
         let wall = start.elapsed();
         let outcome = match response {
             Response::Ran(outcome) => {
@@ -252,7 +256,7 @@ impl Runner {
             options: options.clone(),
             commands: commands.to_vec(),
         };
-        match self.exchange(&request, dir, true)?.0 {
+        match self.exchange(&request, options, dir, true)?.0 {
             Response::Wast(result) => {
                 result.map_err(|failure| Error::from(RunError::from(failure)))
             }
@@ -260,10 +264,12 @@ impl Runner {
         }
     }
 
-    /// Writes `request`, runs the runner on it, and reads its response.
+    /// Writes `request` (for artifacts compiled with `options`), runs the
+    /// runner on it, and reads its response.
     fn exchange(
         &self,
         request: &Request,
+        options: &Options,
         cwd: &Path,
         capture: bool,
     ) -> Result<(Response, Vec<u8>, Vec<u8>), Error> {
@@ -272,6 +278,9 @@ impl Runner {
         let response_path = work.path().join("response.json");
         write_json(&request_path, request)?;
         let mut command = Command::new(&self.program);
+        if self.emulated {
+            command.arg("-cpu").arg(qemu_cpu(options));
+        }
         command
             .args(&self.prefix)
             .arg(&request_path)
@@ -313,6 +322,43 @@ impl Runner {
             program: self.program.clone(),
             source,
         })
+    }
+}
+
+/// The emulated CPU for artifacts compiled with `options`: a model with
+/// no more than their CPU features where qemu 7.2 has one, so that a run
+/// shows the artifact works on its baseline. aarch64: a Cortex-A53
+/// (armv8.0, no LSE) for the lowest level, a Neoverse N1 (LSE, dot
+/// product) above it. riscv64: `rv64` with just the extensions the
+/// artifact uses switched on (qemu 7.2 has V, Zba, Zbb and Zbs; not Zicond
+/// or Zfa). s390x: `max`, qemu's most complete model (its named models ask
+/// for facilities its emulation lacks).
+fn qemu_cpu(options: &Options) -> String {
+    let flags = kiln_settings::enabled_isa_flags(&options.triple, &options.cpu_features)
+        .unwrap_or_default();
+    if options.triple.starts_with("riscv64") {
+        let mut model = "rv64".to_string();
+        for (flag, extension) in [
+            ("has_v", "v=true,vlen=128"),
+            ("has_zba", "zba=true"),
+            ("has_zbb", "zbb=true"),
+            ("has_zbs", "zbs=true"),
+        ] {
+            if flags.contains(flag) {
+                model.push(',');
+                model.push_str(extension);
+            }
+        }
+        model
+    } else if options.triple.starts_with("aarch64") {
+        if flags.is_empty() {
+            "cortex-a53"
+        } else {
+            "neoverse-n1"
+        }
+        .to_string()
+    } else {
+        "max".to_string()
     }
 }
 
