@@ -46,13 +46,23 @@ while IFS= read -r wasm; do
         checked=no
     fi
     cwasm="$work/$stem.cwasm"
+    baseline=()
     if ! "$kiln" compile "$wasm" --target "$target" -o "$cwasm" 2> "$work/compile.err"; then
-        printf '%-44s %-8s %9s  %s\n' "$name" FAILED - "$(tail -1 "$work/compile.err")"
-        failed=$((failed + 1))
-        continue
+        # A refusal that names the baseline able to compile the input (wasm
+        # SIMD on riscv64 needs rv64gcv) is retried with that baseline.
+        hint=$(grep -o -- '--baseline [a-z0-9.+-]*' "$work/compile.err" | head -1 | cut -d' ' -f2)
+        if [ -n "$hint" ]; then
+            baseline=(--baseline "$hint")
+            name="$name [$hint]"
+        fi
+        if [ -z "$hint" ] || ! "$kiln" compile "$wasm" --target "$target" "${baseline[@]}" -o "$cwasm" 2> "$work/compile.err"; then
+            printf '%-44s %-8s %9s  %s\n' "$name" FAILED - "$(tail -1 "$work/compile.err")"
+            failed=$((failed + 1))
+            continue
+        fi
     fi
     start=$(date +%s%N)
-    (cd "$dir" && "$kiln" run "$cwasm" --target "$target" "${emulate[@]}" --dir . > "$work/out" 2> "$work/err")
+    (cd "$dir" && "$kiln" run "$cwasm" --target "$target" "${baseline[@]}" "${emulate[@]}" --dir . > "$work/out" 2> "$work/err")
     status=$?
     ms=$(( ($(date +%s%N) - start) / 1000000 ))
     if [ $checked = no ] && [ $status -eq 0 ]; then

