@@ -14,7 +14,11 @@ scripts/build-runners.sh "${triples[@]}" || exit 1
 status=0
 for triple in "${triples[@]}"; do
     echo "== $triple: Sightglass"
-    scripts/run-corpus.sh "$triple" "$corpus" | tee "target/emulate-corpus-$triple.txt" | tail -1 || status=1
+    # riscv64 without V: Cranelift refuses wasm SIMD and fails on some
+    # scalar programs too, so the corpus runs on the vector baseline.
+    baseline=
+    case "$triple" in riscv64*) baseline=rv64gcv ;; esac
+    BASELINE=$baseline scripts/run-corpus.sh "$triple" "$corpus" | tee "target/emulate-corpus-$triple.txt" | tail -1
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 for triple in "${triples[@]}"; do

@@ -3,11 +3,12 @@
 # artifact natively in its own directory (preopened as `.`), and compares
 # stdout and stderr with the `.expected` files beside it. A benchmark with
 # no expected output of its own still runs and must exit 0 ("ran").
-#   scripts/run-corpus.sh [TARGET] [CORPUS_DIR]
+#   [BASELINE=NAME] scripts/run-corpus.sh [TARGET] [CORPUS_DIR]
 # TARGET: x86_64-unknown-linux-gnu (default) or pulley64, run here; or
 # aarch64-unknown-linux-gnu, riscv64gc-unknown-linux-gnu or
 # s390x-unknown-linux-gnu, run under qemu-user in the cross-built runner
 # (scripts/build-runners.sh installs and builds what that needs).
+# BASELINE compiles (and runs) every benchmark for that CPU baseline.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-x86_64-unknown-linux-gnu}
@@ -47,7 +48,8 @@ while IFS= read -r wasm; do
     fi
     cwasm="$work/$stem.cwasm"
     baseline=()
-    if ! "$kiln" compile "$wasm" --target "$target" -o "$cwasm" 2> "$work/compile.err"; then
+    [ -z "${BASELINE:-}" ] || baseline=(--baseline "$BASELINE")
+    if ! "$kiln" compile "$wasm" --target "$target" "${baseline[@]}" -o "$cwasm" 2> "$work/compile.err"; then
         # A refusal that names the baseline able to compile the input (wasm
         # SIMD on riscv64 needs rv64gcv) is retried with that baseline.
         hint=$(grep -o -- '--baseline [a-z0-9.+-]*' "$work/compile.err" | head -1 | cut -d' ' -f2)
@@ -83,5 +85,5 @@ while IFS= read -r wasm; do
         fi
     fi
 done < <(find "$corpus" -name '*.wasm' | sort)
-echo "$target: $passed passed (expected output), $ran ran with no expected output, $failed failed, $skipped skipped"
+echo "$target${BASELINE:+ ($BASELINE)}: $passed passed (expected output), $ran ran with no expected output, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
