@@ -12,6 +12,7 @@
 use crate::emulate::{RunReport, Runner};
 use crate::run::RunConfig;
 use crate::{Artifact, Error, Options, Sandbox, host_triple};
+use kiln_runner::protocol::Stage;
 use serde::Serialize;
 use std::path::Path;
 
@@ -89,7 +90,7 @@ pub fn cross_check(
         .run(&reference_path, &reference_options, config, cwd, true)?;
     let difference = difference(&theirs, &ours);
     Ok(CrossCheck {
-        ran_emulated: !matches!(&theirs.outcome, Err(m) if m.starts_with("the artifact does not load")),
+        ran_emulated: !matches!(&theirs.outcome, Err(failure) if failure.stage != Stage::Run),
         agrees: difference.is_none(),
         outcome: describe(&theirs),
         emulated_ms: theirs.wall.as_secs_f64() * 1000.0,
@@ -102,7 +103,7 @@ pub fn cross_check(
 fn describe(report: &RunReport) -> String {
     match &report.outcome {
         Ok(outcome) => format!("{outcome:?}"),
-        Err(message) => format!("failed: {message}"),
+        Err(failure) => format!("failed: {}", failure.message),
     }
 }
 

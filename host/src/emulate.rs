@@ -16,7 +16,7 @@
 use crate::run::{Outcome, RunConfig};
 use crate::{Error, Options};
 use kiln_runner::RunError;
-use kiln_runner::protocol::{Request, Response, read_json, write_json};
+use kiln_runner::protocol::{Failure, Request, Response, read_json, write_json};
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -109,8 +109,8 @@ impl std::error::Error for EmulateError {}
 /// What a runner's run of an artifact gave.
 #[derive(Debug, Clone)]
 pub struct RunReport {
-    /// How it ended: the outcome, or the failure (a trap, a load error).
-    pub outcome: Result<Outcome, String>,
+    /// How it ended: the outcome, or the failure (a load error, a trap).
+    pub outcome: Result<Outcome, Failure>,
     /// The guest's stdout (empty when passed through).
     pub stdout: Vec<u8>,
     /// The guest's stderr (empty when passed through).
@@ -223,9 +223,7 @@ impl Runner {
         let (response, stdout, stderr) = self.exchange(&request, options, cwd, capture)?;
         let wall = start.elapsed();
         let outcome = match response {
-            Response::Ran(outcome) => {
-                outcome.map_err(|failure| RunError::from(failure).to_string())
-            }
+            Response::Ran(outcome) => outcome,
             Response::Wast(_) => return Err(Error::run("the runner answered another request")),
         };
         Ok(RunReport {

@@ -8,6 +8,7 @@ use host::cross_check::{Runners, cross_check};
 use host::emulate::{EmulateError, Runner, emulated_targets};
 use host::run::{Outcome, RunConfig};
 use host::{Error, Options, host_triple};
+use kiln_runner::protocol::Stage;
 use std::path::{Path, PathBuf};
 
 const FIB_90: &str = "2880067194370816120";
@@ -75,7 +76,9 @@ fn this_machines_runner_runs_commands_exports_and_traps() {
             true,
         )
         .unwrap();
-    let message = trap.outcome.unwrap_err();
+    let failure = trap.outcome.unwrap_err();
+    assert_eq!(failure.stage, Stage::Run);
+    let message = failure.message;
     assert!(message.contains("divide by zero"), "{message}");
 
     // An artifact compiled with other options is refused at load, and the
@@ -87,7 +90,9 @@ fn this_machines_runner_runs_commands_exports_and_traps() {
     let refused = runner
         .run(&path, &fuel, &command(), dir.path(), true)
         .unwrap();
-    let message = refused.outcome.unwrap_err();
+    let failure = refused.outcome.unwrap_err();
+    assert_eq!(failure.stage, Stage::Load);
+    let message = failure.message;
     assert!(message.contains("does not load"), "{message}");
 }
 

@@ -75,7 +75,7 @@ impl RunCommand {
         )?;
         match report.outcome {
             Ok(outcome) => exit_with(outcome),
-            Err(message) => Err(host::Error::Run { message }),
+            Err(failure) => Err(host::RunError::from(failure).into()),
         }
     }
 
