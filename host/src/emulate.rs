@@ -337,7 +337,7 @@ fn qemu_cpu(options: &Options) -> String {
     if options.triple.starts_with("riscv64") {
         let mut model = "rv64".to_string();
         for (flag, extension) in [
-            ("has_v", "v=true,vlen=128"),
+            ("has_v", "v=true,vext_spec=v1.0,vlen=128"),
             ("has_zba", "zba=true"),
             ("has_zbb", "zbb=true"),
             ("has_zbs", "zbs=true"),
