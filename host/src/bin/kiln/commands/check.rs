@@ -5,7 +5,7 @@
 use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
 use clap::Args;
 use host::cross_check::{CrossCheck, Runners, cross_check};
-use host::emulate::Runner;
+use host::emulate::{Runner, emulated_targets};
 use host::verify::{CheckReport, check_keeping};
 use host::{Sandbox, host_triple};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,8 @@ use std::process::ExitCode;
 /// options, require byte-identical artifacts, and load and instantiate the
 /// artifact where the target runs here (the host's own, and Pulley).
 ///
-/// With `--emulate`, each (non-native) target's artifact is also run under
+/// With `--emulate`, each emulated target's artifact (aarch64, riscv64gc,
+/// s390x; the others are checked as without it) is also run under
 /// qemu-user in the cross-built `kiln-runner`, and the run (exit status or
 /// returned values or trap, stdout, stderr) must agree with the same input
 /// compiled for and run on this machine.
@@ -56,7 +57,7 @@ impl CheckCommand {
             let (report, artifact) = check_keeping(&sandbox, &input, &options);
             let mut code = report.exit_code;
             let emulated = match (&reference, artifact) {
-                (Some(reference), Some(artifact)) if Some(target.as_str()) != host_triple() => {
+                (Some(reference), Some(artifact)) if emulated_targets().any(|t| t == target) => {
                     let runner = Runner::emulated(target).map_err(host::Error::Emulate)?;
                     let config = self.run.config(&self.input);
                     let compared = cross_check(
