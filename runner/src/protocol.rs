@@ -181,3 +181,74 @@ pub fn write_json(path: &Path, message: &impl Serialize) -> Result<(), RunError>
     std::fs::write(&partial, text).map_err(RunError::io(&partial))?;
     std::fs::rename(&partial, path).map_err(RunError::io(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_keeps_its_stage_across_the_boundary() {
+        for (error, stage) in [
+            (
+                RunError::Engine {
+                    message: "e".into(),
+                },
+                Stage::Engine,
+            ),
+            (
+                RunError::Load {
+                    message: "l".into(),
+                },
+                Stage::Load,
+            ),
+            (RunError::run("trap"), Stage::Run),
+        ] {
+            let failure = Failure::from(error);
+            assert_eq!(failure.stage, stage);
+            let text = serde_json::to_string(&failure).unwrap();
+            let back: Failure = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, failure);
+            let again = Failure::from(RunError::from(back));
+            assert_eq!(again.stage, stage);
+        }
+    }
+
+    #[test]
+    fn a_request_that_does_not_parse_is_a_protocol_error_and_no_response() {
+        let dir = std::env::temp_dir().join(format!("kiln-runner-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let request = dir.join("request.json");
+        let response = dir.join("response.json");
+        std::fs::write(&request, b"{\"Run\": 3}").unwrap();
+        let error = serve(&request, &response).unwrap_err();
+        assert!(matches!(error, RunError::Protocol { .. }), "{error:?}");
+        assert!(!response.exists());
+        let missing = serve(&dir.join("absent.json"), &response).unwrap_err();
+        assert!(matches!(missing, RunError::Io { .. }), "{missing:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_artifact_is_answered_as_a_load_failure() {
+        let dir = std::env::temp_dir().join(format!("kiln-runner-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let request = dir.join("request.json");
+        let response = dir.join("response.json");
+        let triple = crate::host_triple().unwrap_or("x86_64-unknown-linux-gnu");
+        write_json(
+            &request,
+            &Request::Run {
+                artifact: dir.join("absent.cwasm"),
+                options: Options::for_target(triple),
+                config: RunConfig::default(),
+            },
+        )
+        .unwrap();
+        serve(&request, &response).unwrap();
+        match read_json::<Response>(&response).unwrap() {
+            Response::Ran(Err(failure)) => assert_eq!(failure.stage, Stage::Load),
+            other => panic!("{other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
