@@ -74,6 +74,9 @@ pub enum EmulateError {
     NoResponse {
         /// Its exit status.
         status: Option<i32>,
+        /// The signal that killed it, if one did (an instruction the
+        /// emulated CPU lacks is `SIGILL`, 4).
+        signal: Option<i32>,
         /// The end of its stderr.
         stderr: String,
     },
@@ -95,11 +98,27 @@ impl fmt::Display for EmulateError {
             Self::Spawn { program, source } => {
                 write!(f, "cannot start {}: {source}", program.display())
             }
-            Self::NoResponse { status, stderr } => write!(
-                f,
-                "the runner exited ({}) without a response: {stderr}",
-                status.map_or("killed by a signal".to_string(), |s| format!("status {s}"))
-            ),
+            Self::NoResponse {
+                status,
+                signal,
+                stderr,
+            } => {
+                match (status, signal) {
+                    (Some(status), _) => write!(f, "the runner exited with status {status}")?,
+                    (None, Some(4)) => write!(
+                        f,
+                        "the runner was killed by SIGILL (an instruction this CPU lacks: \
+                         is the artifact's baseline above the machine's?)"
+                    )?,
+                    (None, Some(signal)) => write!(f, "the runner was killed by signal {signal}")?,
+                    (None, None) => write!(f, "the runner ended")?,
+                }
+                write!(f, " without a response")?;
+                if !stderr.is_empty() {
+                    write!(f, ": {stderr}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -308,6 +327,7 @@ impl Runner {
                 .collect();
             return Err(Error::Emulate(EmulateError::NoResponse {
                 status: status.code(),
+                signal: std::os::unix::process::ExitStatusExt::signal(&status),
                 stderr: tail,
             }));
         }
