@@ -2,7 +2,7 @@
 # Proves the cross-compiled artifacts by running them: for aarch64,
 # riscv64gc and s390x, every runnable Sightglass benchmark (compiled in the
 # sandbox, run under qemu-user, output checked against its .expected files)
-# and the spec suite's core files (directive pass set beside Wasmtime's own
+# and the spec suite's core and SIMD files (directive pass set beside Wasmtime's own
 # on this machine). Installs and builds what it needs first.
 #   scripts/emulate-all.sh [CORPUS_DIR]
 # Logs: target/emulate-corpus-TRIPLE.txt, target/spec-TRIPLE-emulated.txt.
@@ -22,7 +22,7 @@ for triple in "${triples[@]}"; do
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 done
 for triple in "${triples[@]}"; do
-    echo "== $triple: spec suite (core)"
+    echo "== $triple: spec suite (core and SIMD)"
     scripts/spec-suite.sh --emulate "$triple" || status=1
 done
 exit $status
