@@ -126,10 +126,11 @@ pub fn print_report(input: &str, report: &CheckReport, emulated: Option<&CrossCh
             Some(difference) => println!("{}: EMULATED RUN DIFFERS: {difference}", report.target),
         }
     }
-    let loaded = match report.loaded {
-        Some(true) => "loaded",
-        Some(false) => "did not load",
-        None => "not runnable here",
+    let loaded = match (report.loaded, emulated) {
+        (Some(true), _) => "loaded",
+        (Some(false), _) => "did not load",
+        (None, Some(_)) => "run emulated (above)",
+        (None, None) => "not runnable here",
     };
     match &report.error {
         None => println!(
