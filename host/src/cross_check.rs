@@ -33,70 +33,87 @@ pub struct CrossCheck {
     pub difference: Option<String>,
 }
 
-/// The two runners of a cross-check.
-#[derive(Debug, Clone, Copy)]
-pub struct Runners<'a> {
-    /// Runs the artifact under test (emulated).
-    pub emulated: &'a Runner,
-    /// Runs the reference on this machine.
-    pub reference: &'a Runner,
-}
-
-/// Runs `artifact` (compiled from `input` with `options`) in the emulated
-/// runner, and `input` compiled in the sandbox for this machine in the
-/// reference runner, both with `config` in the directory `cwd`, and
-/// compares them.
+/// The options of the reference for an artifact compiled with `options`:
+/// this machine's target, its lowest CPU baseline (the CPU features name
+/// the other target's flags), everything else the same.
 ///
 /// # Errors
 ///
-/// [`Error::Emulate`] when either runner fails to answer, the reference
-/// compile's error when it fails, [`Error::Write`] for the work files.
-pub fn cross_check(
+/// [`Error::Run`] when this machine is not a Kiln target.
+pub fn reference_options(options: &Options) -> Result<Options, Error> {
+    let host = host_triple().ok_or_else(|| Error::run("this machine is not a Kiln target"))?;
+    Ok(Options {
+        triple: host.to_string(),
+        cpu_features: Vec::new(),
+        ..options.clone()
+    })
+}
+
+/// The reference run: `input` compiled in the sandbox with
+/// [`reference_options`] and run with `config` in `cwd` by `runner` (this
+/// machine's), its output captured. One reference serves every emulated
+/// target compiled with the same options.
+///
+/// # Errors
+///
+/// The compile's error, [`Error::Write`] for the artifact file,
+/// [`Error::Emulate`] when the runner fails to answer.
+pub fn reference_run(
     sandbox: &Sandbox,
     input: &[u8],
+    options: &Options,
+    config: &RunConfig,
+    cwd: &Path,
+    runner: &Runner,
+) -> Result<RunReport, Error> {
+    let options = reference_options(options)?;
+    let artifact = sandbox.compile(input, &options)?;
+    run_captured(runner, &artifact, &options, config, cwd)
+}
+
+/// Runs `artifact` (compiled with `options`) in the emulated runner with
+/// `config` in `cwd`, and compares the run with `reference`.
+///
+/// # Errors
+///
+/// [`Error::Emulate`] when the runner fails to answer, [`Error::Write`]
+/// for the artifact file.
+pub fn cross_check(
     artifact: &Artifact,
     options: &Options,
     config: &RunConfig,
     cwd: &Path,
-    runners: Runners<'_>,
+    emulated: &Runner,
+    reference: &RunReport,
 ) -> Result<CrossCheck, Error> {
-    let host = host_triple().ok_or_else(|| Error::run("this machine is not a Kiln target"))?;
-    let reference_options = Options {
-        triple: host.to_string(),
-        // CPU features name the emulated target's flags; the reference
-        // is built for this machine's baseline.
-        cpu_features: Vec::new(),
-        ..options.clone()
-    };
-    let reference_artifact = sandbox.compile(input, &reference_options)?;
-
-    let work = tempfile::tempdir().map_err(Error::run)?;
-    let emulated_path = work.path().join("emulated.cwasm");
-    let reference_path = work.path().join("reference.cwasm");
-    for (path, bytes) in [
-        (&emulated_path, &artifact.bytes),
-        (&reference_path, &reference_artifact.bytes),
-    ] {
-        std::fs::write(path, bytes).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    let theirs = runners
-        .emulated
-        .run(&emulated_path, options, config, cwd, true)?;
-    let ours = runners
-        .reference
-        .run(&reference_path, &reference_options, config, cwd, true)?;
-    let difference = difference(&theirs, &ours);
+    let theirs = run_captured(emulated, artifact, options, config, cwd)?;
+    let difference = difference(&theirs, reference);
     Ok(CrossCheck {
         ran_emulated: !matches!(&theirs.outcome, Err(failure) if failure.stage != Stage::Run),
         agrees: difference.is_none(),
         outcome: describe(&theirs),
         emulated_ms: theirs.wall.as_secs_f64() * 1000.0,
-        reference_ms: ours.wall.as_secs_f64() * 1000.0,
+        reference_ms: reference.wall.as_secs_f64() * 1000.0,
         difference,
     })
+}
+
+/// Writes `artifact` to a work file and runs it in `runner`, capturing the
+/// guest's output.
+fn run_captured(
+    runner: &Runner,
+    artifact: &Artifact,
+    options: &Options,
+    config: &RunConfig,
+    cwd: &Path,
+) -> Result<RunReport, Error> {
+    let work = tempfile::tempdir().map_err(Error::run)?;
+    let path = work.path().join("artifact.cwasm");
+    std::fs::write(&path, &artifact.bytes).map_err(|source| Error::Write {
+        path: path.clone(),
+        source,
+    })?;
+    runner.run(&path, options, config, cwd, true)
 }
 
 /// How a run ended, in words.

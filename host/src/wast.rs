@@ -29,7 +29,7 @@
 //! the architectures' artifacts.
 
 use crate::emulate::Runner;
-use crate::{Error, Options, Sandbox, host_triple, load};
+use crate::{Error, Options, Sandbox, load};
 use json_from_wast::{Command, WasmFile, WasmFileType};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -133,14 +133,10 @@ pub fn run_script(
 
     // The reference runs here: for an emulated target, on this machine's
     // own architecture with otherwise the same options.
-    let mut reference_options = options.clone();
-    if emulator.is_some() {
-        reference_options.triple = host_triple()
-            .ok_or_else(|| Error::run("this machine's architecture is not a Kiln target"))?
-            .to_string();
-        // The CPU features name the emulated target's flags.
-        reference_options.cpu_features.clear();
-    }
+    let reference_options = match emulator {
+        Some(_) => crate::cross_check::reference_options(options)?,
+        None => options.clone(),
+    };
     // Spec scripts create shared memories (threads); no artifact records this.
     let engine = load::engine_configured(&reference_options, |config| {
         config.shared_memory(true);

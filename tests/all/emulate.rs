@@ -4,7 +4,7 @@
 //! on stderr and checks only that the absence is reported as a typed error.
 
 use crate::sandbox;
-use host::cross_check::{Runners, cross_check};
+use host::cross_check::{cross_check, reference_run};
 use host::emulate::{EmulateError, Runner, emulated_targets};
 use host::run::{Outcome, RunConfig};
 use host::{Error, Options, host_triple};
@@ -152,8 +152,30 @@ fn targets_without_emulation_are_refused_by_name() {
 #[test]
 fn emulated_artifacts_agree_with_this_machine() {
     let input = fixture();
-    let reference = native_runner();
     let dir = tempfile::tempdir().unwrap();
+    let configs = [
+        command(),
+        invoke("fib", &["90"]),
+        invoke("low_byte", &[]),
+        invoke("sqrt", &["2"]),
+        invoke("div", &["7", "0"]),
+    ];
+    // One reference run per configuration serves every architecture.
+    let host_options = Options::for_target(host_triple().unwrap());
+    let references: Vec<_> = configs
+        .iter()
+        .map(|config| {
+            reference_run(
+                sandbox(),
+                &input,
+                &host_options,
+                config,
+                dir.path(),
+                &native_runner(),
+            )
+            .unwrap()
+        })
+        .collect();
     let mut ran = Vec::new();
     for triple in emulated_targets() {
         let emulated = match Runner::emulated(triple) {
@@ -166,25 +188,14 @@ fn emulated_artifacts_agree_with_this_machine() {
         };
         let options = Options::for_target(triple);
         let artifact = sandbox().compile(&input, &options).unwrap();
-        let runners = Runners {
-            emulated: &emulated,
-            reference: &reference,
-        };
-        for config in [
-            command(),
-            invoke("fib", &["90"]),
-            invoke("low_byte", &[]),
-            invoke("sqrt", &["2"]),
-            invoke("div", &["7", "0"]),
-        ] {
+        for (config, reference) in configs.iter().zip(&references) {
             let compared = cross_check(
-                sandbox(),
-                &input,
                 &artifact,
                 &options,
-                &config,
+                config,
                 dir.path(),
-                runners,
+                &emulated,
+                reference,
             )
             .unwrap();
             assert!(compared.ran_emulated, "{triple}: {compared:?}");

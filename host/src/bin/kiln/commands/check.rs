@@ -4,7 +4,7 @@
 
 use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
 use clap::Args;
-use host::cross_check::{CrossCheck, Runners, cross_check};
+use host::cross_check::{CrossCheck, cross_check, reference_run};
 use host::emulate::{Runner, emulated_targets};
 use host::verify::{CheckReport, check_keeping};
 use host::{Sandbox, host_triple};
@@ -50,28 +50,27 @@ impl CheckCommand {
         } else {
             self.targets.clone()
         };
-        let reference = self.emulate.then(reference_runner).transpose()?;
+        let reference_runner = self.emulate.then(reference_runner).transpose()?;
+        let config = self.run.config(&self.input);
+        let cwd = Path::new(".");
+        // The reference run is the same for every emulated target.
+        let mut reference = None;
         let mut exit = 0;
         for target in &targets {
             let options = self.options.options(target);
             let (report, artifact) = check_keeping(&sandbox, &input, &options);
             let mut code = report.exit_code;
-            let emulated = match (&reference, artifact) {
-                (Some(reference), Some(artifact)) if emulated_targets().any(|t| t == target) => {
-                    let runner = Runner::emulated(target).map_err(host::Error::Emulate)?;
-                    let config = self.run.config(&self.input);
-                    let compared = cross_check(
-                        &sandbox,
-                        &input,
-                        &artifact,
-                        &options,
-                        &config,
-                        Path::new("."),
-                        Runners {
-                            emulated: &runner,
-                            reference,
-                        },
-                    )?;
+            let emulated = match (&reference_runner, artifact) {
+                (Some(runner), Some(artifact)) if emulated_targets().any(|t| t == target) => {
+                    let reference = match &mut reference {
+                        Some(reference) => reference,
+                        None => reference.insert(reference_run(
+                            &sandbox, &input, &options, &config, cwd, runner,
+                        )?),
+                    };
+                    let emulated = Runner::emulated(target).map_err(host::Error::Emulate)?;
+                    let compared =
+                        cross_check(&artifact, &options, &config, cwd, &emulated, reference)?;
                     if !compared.agrees && code == 0 {
                         code = 4;
                     }
