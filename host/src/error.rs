@@ -151,7 +151,8 @@ impl From<kiln_runner::RunError> for Error {
     fn from(error: kiln_runner::RunError) -> Self {
         match error {
             kiln_runner::RunError::Settings(error) => Self::Compile(error.into()),
-            kiln_runner::RunError::Io { path, source } => Self::Read { path, source },
+            kiln_runner::RunError::Read { path, source } => Self::Read { path, source },
+            kiln_runner::RunError::Write { path, source } => Self::Write { path, source },
             other => Self::run(other),
         }
     }

@@ -27,8 +27,15 @@ pub enum RunError {
         /// What failed, with its cause chain.
         message: String,
     },
-    /// A file could not be read or written.
-    Io {
+    /// A file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file could not be written.
+    Write {
         /// The file.
         path: PathBuf,
         /// Why.
@@ -50,9 +57,14 @@ impl RunError {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub(crate) fn read(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| Self::Io { path, source }
+        move |source| Self::Read { path, source }
+    }
+
+    pub(crate) fn write(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Write { path, source }
     }
 }
 
@@ -63,7 +75,10 @@ impl fmt::Display for RunError {
             Self::Engine { message } => write!(f, "cannot build the engine: {message}"),
             Self::Load { message } => write!(f, "the artifact does not load: {message}"),
             Self::Run { message } => message.fmt(f),
-            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Read { path, source } => write!(f, "failed to read {}: {source}", path.display()),
+            Self::Write { path, source } => {
+                write!(f, "failed to write {}: {source}", path.display())
+            }
             Self::Protocol { path, message } => {
                 write!(f, "{}: not a runner message: {message}", path.display())
             }
@@ -75,7 +90,7 @@ impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Settings(error) => Some(error),
-            Self::Io { source, .. } => Some(source),
+            Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
             _ => None,
         }
     }

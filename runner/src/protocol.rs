@@ -63,7 +63,10 @@ impl From<RunError> for Failure {
     fn from(error: RunError) -> Self {
         let stage = match &error {
             RunError::Settings(_) | RunError::Engine { .. } => Stage::Engine,
-            RunError::Load { .. } | RunError::Io { .. } | RunError::Protocol { .. } => Stage::Load,
+            RunError::Load { .. }
+            | RunError::Read { .. }
+            | RunError::Write { .. }
+            | RunError::Protocol { .. } => Stage::Load,
             RunError::Run { .. } => Stage::Run,
         };
         Self {
@@ -99,8 +102,8 @@ pub enum Response {
 ///
 /// # Errors
 ///
-/// [`RunError::Io`] or [`RunError::Protocol`] when the request cannot be
-/// read or the response cannot be written; everything that goes wrong
+/// [`RunError::Read`], [`RunError::Write`] or [`RunError::Protocol`] when
+/// the request cannot be read or the response cannot be written; everything that goes wrong
 /// serving the request is in the response instead.
 pub fn serve(request: &Path, response: &Path) -> Result<(), RunError> {
     let request: Request = read_json(request)?;
@@ -130,7 +133,7 @@ fn run_artifact(
     options: &Options,
     config: &RunConfig,
 ) -> Result<Outcome, RunError> {
-    let bytes = std::fs::read(artifact).map_err(RunError::io(artifact))?;
+    let bytes = std::fs::read(artifact).map_err(RunError::read(artifact))?;
     let kind = load::detect_precompiled(&bytes).ok_or_else(|| RunError::Load {
         message: format!(
             "{} is not a Wasmtime precompiled artifact",
@@ -157,9 +160,9 @@ fn runner_engine(options: &Options, shared_memory: bool) -> Result<wasmtime::Eng
 ///
 /// # Errors
 ///
-/// [`RunError::Io`] or [`RunError::Protocol`].
+/// [`RunError::Read`] or [`RunError::Protocol`].
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, RunError> {
-    let text = std::fs::read(path).map_err(RunError::io(path))?;
+    let text = std::fs::read(path).map_err(RunError::read(path))?;
     serde_json::from_slice(&text).map_err(|e| RunError::Protocol {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -171,15 +174,15 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, RunErro
 ///
 /// # Errors
 ///
-/// [`RunError::Io`].
+/// [`RunError::Write`].
 pub fn write_json(path: &Path, message: &impl Serialize) -> Result<(), RunError> {
     let text = serde_json::to_vec(message).map_err(|e| RunError::Protocol {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     let partial = path.with_extension("partial");
-    std::fs::write(&partial, text).map_err(RunError::io(&partial))?;
-    std::fs::rename(&partial, path).map_err(RunError::io(path))
+    std::fs::write(&partial, text).map_err(RunError::write(&partial))?;
+    std::fs::rename(&partial, path).map_err(RunError::write(path))
 }
 
 #[cfg(test)]
@@ -224,7 +227,7 @@ mod tests {
         assert!(matches!(error, RunError::Protocol { .. }), "{error:?}");
         assert!(!response.exists());
         let missing = serve(&dir.join("absent.json"), &response).unwrap_err();
-        assert!(matches!(missing, RunError::Io { .. }), "{missing:?}");
+        assert!(matches!(missing, RunError::Read { .. }), "{missing:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -30,7 +30,7 @@ pub const MAX_FAILURES: usize = 50;
 ///
 /// # Errors
 ///
-/// [`RunError::Io`] when the script file cannot be written into `dir`.
+/// [`RunError::Write`] when the script file cannot be written into `dir`.
 pub fn run_directives(
     engine: &Engine,
     dir: &Path,
@@ -49,7 +49,7 @@ pub fn run_directives(
         let kept: Vec<&serde_json::Value> = remaining.iter().map(|&i| &commands[i]).collect();
         let script = serde_json::json!({ "source_filename": name, "commands": kept });
         let json_path = dir.join(Path::new(name).with_extension("json"));
-        std::fs::write(&json_path, script.to_string()).map_err(RunError::io(&json_path))?;
+        std::fs::write(&json_path, script.to_string()).map_err(RunError::write(&json_path))?;
         let mut context = new_context(engine);
         context.ignore_error_messages(true).precompile_load(dir);
         let Err(error) = context.run_file(Path::new(name)) else {
