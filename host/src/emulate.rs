@@ -141,7 +141,6 @@ pub struct RunReport {
 /// A runner program, started once per request.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    triple: String,
     program: PathBuf,
     /// Arguments before the request and response paths.
     prefix: Vec<OsString>,
@@ -193,7 +192,6 @@ impl Runner {
             });
         }
         Ok(Self {
-            triple: triple.to_string(),
             program: qemu,
             prefix: vec!["-L".into(), sysroot.into(), runner.into()],
             emulated: true,
@@ -202,18 +200,12 @@ impl Runner {
 
     /// A runner for this machine's own architecture: `program` followed by
     /// `args` serves requests (for example `kiln runner`).
-    pub fn native(triple: &str, program: PathBuf, args: Vec<OsString>) -> Self {
+    pub fn native(program: PathBuf, args: Vec<OsString>) -> Self {
         Self {
-            triple: triple.to_string(),
             program,
             prefix: args,
             emulated: false,
         }
-    }
-
-    /// The target whose artifacts this runner runs.
-    pub fn triple(&self) -> &str {
-        &self.triple
     }
 
     /// Runs the artifact at `artifact` (compiled with `options`) with
@@ -317,14 +309,7 @@ impl Runner {
         };
         if !response_path.exists() {
             let text = String::from_utf8_lossy(&stderr);
-            let tail: String = text
-                .chars()
-                .rev()
-                .take(400)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let tail = text[text.ceil_char_boundary(text.len().saturating_sub(400))..].to_string();
             return Err(Error::Emulate(EmulateError::NoResponse {
                 status: status.code(),
                 signal: std::os::unix::process::ExitStatusExt::signal(&status),

@@ -20,7 +20,6 @@ fn fixture() -> Vec<u8> {
 
 fn native_runner() -> Runner {
     Runner::native(
-        host_triple().expect("tests run on a Kiln target"),
         PathBuf::from(env!("CARGO_BIN_EXE_kiln")),
         vec!["runner".into()],
     )
@@ -100,7 +99,7 @@ fn this_machines_runner_runs_commands_exports_and_traps() {
 fn a_runner_that_gives_no_response_is_a_typed_error() {
     let run_with = |program: &str| {
         let triple = "x86_64-unknown-linux-gnu";
-        Runner::native(triple, program.into(), Vec::new())
+        Runner::native(program.into(), Vec::new())
             .run(
                 Path::new("nothing.cwasm"),
                 &Options::for_target(triple),

@@ -4,10 +4,10 @@
 
 use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
 use clap::Args;
+use host::Sandbox;
 use host::cross_check::{CrossCheck, cross_check, reference_run};
 use host::emulate::{Runner, emulated_targets};
 use host::verify::{CheckReport, check_keeping};
-use host::{Sandbox, host_triple};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -91,14 +91,11 @@ impl CheckCommand {
 /// This machine's runner: `kiln runner`, the same runner code as the
 /// cross-built one.
 fn reference_runner() -> Result<Runner, host::Error> {
-    let host = host_triple().ok_or_else(|| host::Error::Run {
-        message: "this machine is not a Kiln target".to_string(),
-    })?;
     let kiln = std::env::current_exe().map_err(|source| host::Error::Read {
         path: PathBuf::from("/proc/self/exe"),
         source,
     })?;
-    Ok(Runner::native(host, kiln, vec!["runner".into()]))
+    Ok(Runner::native(kiln, vec!["runner".into()]))
 }
 
 /// Prints one target's report: a JSON object (with the input's name and

@@ -43,14 +43,18 @@ impl RunCommand {
         let bytes = read_input(&self.file)?;
         let config = self.run.config(&self.file);
         if self.emulate {
-            return self.execute_emulated(&bytes);
+            return self.execute_emulated(&bytes, &config);
         }
         let (engine, loaded) = self.load(&bytes)?;
         exit_with(run(&engine, &loaded, &config)?)
     }
 
     /// Runs under emulation, the guest's output passed straight through.
-    fn execute_emulated(&self, bytes: &[u8]) -> Result<ExitCode, host::Error> {
+    fn execute_emulated(
+        &self,
+        bytes: &[u8],
+        config: &host::run::RunConfig,
+    ) -> Result<ExitCode, host::Error> {
         let triple = self.target.as_deref().expect("clap requires --target");
         let runner = Runner::emulated(triple).map_err(host::Error::Emulate)?;
         let options = self.options.options(triple);
@@ -66,13 +70,7 @@ impl RunCommand {
             host::write_atomically(&path, &compiled.bytes)?;
             path
         };
-        let report = runner.run(
-            &artifact,
-            &options,
-            &self.run.config(&self.file),
-            Path::new("."),
-            false,
-        )?;
+        let report = runner.run(&artifact, &options, config, Path::new("."), false)?;
         match report.outcome {
             Ok(outcome) => exit_with(outcome),
             Err(failure) => Err(host::RunError::from(failure).into()),
