@@ -81,6 +81,25 @@ fn compile_records_the_baseline_and_inspect_reads_it_back() {
             .contains(&"has_sse42".into())
     );
 
+    // Garbage, a wasm module and a truncated artifact: a plain-words error, exit 1.
+    let artifact = std::fs::read(&out).unwrap();
+    let truncated = dir.path().join("truncated.cwasm");
+    for bytes in [
+        &b"garbage"[..],
+        b"\0asm\x01\0\0\0",
+        &artifact[..artifact.len() / 2],
+    ] {
+        std::fs::write(&truncated, bytes).unwrap();
+        let output = kiln(&["inspect", path_str(&truncated)]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stderr(&output).contains("not a Wasmtime precompiled module or component")
+                || stderr(&output).contains("unreadable .wasmtime.engine section"),
+            "{}",
+            stderr(&output)
+        );
+    }
+
     let output = kiln(&[
         "compile",
         &fixture_path("cross.wat"),
