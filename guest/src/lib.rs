@@ -11,6 +11,7 @@
 
 mod error;
 mod facts;
+pub mod thread_cache;
 pub mod wire;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]

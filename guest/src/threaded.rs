@@ -85,6 +85,11 @@ impl wasmtime::CacheStore for HostCache {
     }
 }
 
+/// Compile threads allocate from caches of their own rather than all
+/// queueing on `std`'s one allocator lock (see [`crate::thread_cache`]).
+#[global_allocator]
+static ALLOCATOR: crate::thread_cache::ThreadCache = crate::thread_cache::ThreadCache;
+
 /// Referenced so the linker keeps the `wait32` import for the rewrite.
 #[used]
 static KEEP_WAIT32: unsafe extern "C" fn(*const i32, i32, i64, u32) -> i32 = wait32;
