@@ -26,7 +26,8 @@
 //!
 //! A thread that waits (a lock, a condition variable, an idle rayon worker)
 //! executes `memory.atomic.wait32`, which blocks its host thread until a
-//! notify and is deaf to Wasmtime's epoch interruption. A compile that
+//! notify and is deaf to the host's deadline (the host ends a job by
+//! taking its memory away, which only running code notices). A compile that
 //! runs out of time or traps on one thread would leave the others blocked
 //! forever. So the host's build step rewrites every `memory.atomic.wait32`
 //! into a call of the `wait32` import (same operands, same results), and
@@ -35,6 +36,10 @@
 //! for the rewrite to find. `memory.grow` is rewritten the same way (into
 //! `memory_grow`), because a shared memory's growth never reaches the
 //! host's resource limiter and the host must see a refusal at the cap.
+//! `memory.copy` and `memory.fill` are rewritten into `memory_copy` and
+//! `memory_fill`, because Wasmtime carries them out in host code, and the
+//! host must know when host code is inside the memory before it takes the
+//! memory away.
 
 use crate::wire::{self, Request};
 use crate::{CompileError, compile_configured};
@@ -53,6 +58,10 @@ unsafe extern "C" {
     fn wait32(addr: *const i32, expected: i32, timeout_ns: i64, offset: u32) -> i32;
     /// Stands in for `memory.grow` after the build's rewrite.
     fn memory_grow(delta_pages: usize) -> isize;
+    /// Stands in for `memory.copy` after the build's rewrite.
+    fn memory_copy(to: *mut u8, from: *const u8, len: usize);
+    /// Stands in for `memory.fill` after the build's rewrite.
+    fn memory_fill(to: *mut u8, byte: i32, len: usize);
     /// Looks `key` up in the host's incremental cache: the value's length,
     /// kept for [`cache_take`], or -1 for a miss.
     fn cache_get(key: *const u8, key_len: usize) -> isize;
@@ -97,6 +106,14 @@ static KEEP_WAIT32: unsafe extern "C" fn(*const i32, i32, i64, u32) -> i32 = wai
 /// Referenced so the linker keeps the `memory_grow` import for the rewrite.
 #[used]
 static KEEP_MEMORY_GROW: unsafe extern "C" fn(usize) -> isize = memory_grow;
+
+/// Referenced so the linker keeps the `memory_copy` import for the rewrite.
+#[used]
+static KEEP_MEMORY_COPY: unsafe extern "C" fn(*mut u8, *const u8, usize) = memory_copy;
+
+/// Referenced so the linker keeps the `memory_fill` import for the rewrite.
+#[used]
+static KEEP_MEMORY_FILL: unsafe extern "C" fn(*mut u8, i32, usize) = memory_fill;
 
 /// Bytes for one worker's stack and thread-local storage. Wasmtime's
 /// native compile threads run on rayon's default 2 MiB stacks; a worker

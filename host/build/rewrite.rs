@@ -11,9 +11,15 @@
 //!   the job is over;
 //! - `memory.grow` becomes a call of `kiln.memory_grow`: a shared memory's
 //!   growth never reaches a store's resource limiter, and the host must
-//!   know when it refused growth at the memory cap.
+//!   know when it refused growth at the memory cap;
+//! - `memory.copy` and `memory.fill` become calls of `kiln.memory_copy` and
+//!   `kiln.memory_fill`: Wasmtime carries them out in host code, and at a
+//!   job's deadline the host takes the job's memory away from it
+//!   (`host/src/sandbox/guarded.rs`), which the host may only do while no
+//!   host code is inside that memory; the host's own versions of the two
+//!   say when they are.
 //!
-//! The guest declares both imports itself (and keeps them referenced), so
+//! The guest declares every import itself (and keeps them referenced), so
 //! no function index moves and nothing else in the module changes.
 
 use wasm_encoder::Instruction;
@@ -24,9 +30,13 @@ use wasmparser::{Operator, Parser, Payload, TypeRef};
 pub fn rewrite(wasm: &[u8]) -> Result<Vec<u8>, String> {
     let wait32 = import_index(wasm, "wait32")?;
     let memory_grow = import_index(wasm, "memory_grow")?;
+    let memory_copy = import_index(wasm, "memory_copy")?;
+    let memory_fill = import_index(wasm, "memory_fill")?;
     let mut rewriter = Rewriter {
         wait32,
         memory_grow,
+        memory_copy,
+        memory_fill,
         replaced: 0,
     };
     let mut module = wasm_encoder::Module::new();
@@ -61,6 +71,8 @@ fn import_index(wasm: &[u8], name: &str) -> Result<u32, String> {
 struct Rewriter {
     wait32: u32,
     memory_grow: u32,
+    memory_copy: u32,
+    memory_fill: u32,
     replaced: usize,
 }
 
@@ -107,6 +119,17 @@ impl Reencode for Rewriter {
             Operator::MemoryGrow { mem: 0 } => {
                 self.replaced += 1;
                 Ok(Instruction::Call(self.memory_grow))
+            }
+            Operator::MemoryCopy {
+                dst_mem: 0,
+                src_mem: 0,
+            } => {
+                self.replaced += 1;
+                Ok(Instruction::Call(self.memory_copy))
+            }
+            Operator::MemoryFill { mem: 0 } => {
+                self.replaced += 1;
+                Ok(Instruction::Call(self.memory_fill))
             }
             other => reencode::utils::instruction(self, other),
         }

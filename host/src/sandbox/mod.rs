@@ -17,9 +17,12 @@
 //! with it.
 //!
 //! Limits:
-//! - time: the engine uses epoch interruption; a ticker thread advances the
-//!   epoch every [`TICK`] and each store's deadline is its job's deadline in
-//!   ticks, so a runaway compile traps at most a tick or two after it;
+//! - time: the component's engine uses epoch interruption; a ticker thread
+//!   advances the epoch every [`TICK`] and each store's deadline is its
+//!   job's deadline in ticks, so a runaway compile traps at most a tick or
+//!   two after it. The threaded guest runs on an engine of its own without
+//!   epoch checks: at its deadline the host takes its memory away
+//!   (`guarded.rs`);
 //! - memory: the component's growth goes through a [`ResourceLimiter`] that
 //!   refuses growth past the cap and records that it did, so the trap that
 //!   follows (the guest's allocator aborts) is reported as the memory
@@ -29,6 +32,7 @@
 //! - stdout/stderr (component): captured into bounded in-memory pipes;
 //!   stderr is where the guest's panic hook leaves a panic's message.
 
+mod guarded;
 mod threaded;
 
 use crate::bindings::{KilnPre, wit};
@@ -103,10 +107,11 @@ impl Sandbox {
     ///
     /// As [`Sandbox::new`].
     pub fn with_cache_dir(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, Error> {
-        let engine = Engine::new(&guest_engine_config()).map_err(Error::sandbox)?;
+        let engine = Engine::new(&component_engine_config()).map_err(Error::sandbox)?;
+        let threaded_engine = Engine::new(&threaded_engine_config()).map_err(Error::sandbox)?;
         let component = guest_cache::load_component(&engine, cache_dir.as_deref())?;
-        let threaded = guest_cache::load_threaded(&engine, cache_dir.as_deref())?;
-        let threaded = ThreadedGuest::new(&engine, threaded)?;
+        let threaded = guest_cache::load_threaded(&threaded_engine, cache_dir.as_deref())?;
+        let threaded = ThreadedGuest::new(&threaded_engine, threaded)?;
         let mut linker = Linker::<GuestState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::sandbox)?;
         let pre = linker.instantiate_pre(&component).map_err(Error::sandbox)?;
@@ -380,13 +385,22 @@ fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The engine that runs the compiler itself, both builds (not the engine
-/// that loads artifacts: see [`crate::load`]).
-fn guest_engine_config() -> Config {
+/// The engine that runs the compiler component (not the engine that loads
+/// artifacts: see [`crate::load`]). Its time limit is epoch interruption.
+fn component_engine_config() -> Config {
     let mut config = Config::new();
     config.epoch_interruption(true);
     config.wasm_component_model(true);
-    // The threaded guest: atomics, and a shared memory the host creates.
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(guest_pool()));
+    config
+}
+
+/// The engine that runs the threaded guest: atomics, a shared memory the
+/// host creates, and no epoch interruption, whose checks would cost the
+/// compiler about a fifth of its time; the threaded guest's deadline takes its
+/// memory away instead (`guarded.rs`).
+fn threaded_engine_config() -> Config {
+    let mut config = Config::new();
     config.wasm_threads(true);
     config.shared_memory(true);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(guest_pool()));
@@ -432,6 +446,11 @@ impl EpochDeadline {
         Self {
             at: Instant::now() + timeout,
         }
+    }
+
+    /// When it is.
+    pub(crate) fn instant(&self) -> Instant {
+        self.at
     }
 
     /// Whether it has passed.

@@ -16,8 +16,10 @@
 //!
 //! # Limits
 //!
-//! - time: every instance's store has the job's deadline as its epoch
-//!   deadline, so running code traps when it passes;
+//! - time: at the job's deadline a watchdog takes the job's memory away,
+//!   so that running code traps on its next access (`guarded.rs` says why
+//!   this and not epoch interruption, and how host code stays out of the
+//!   way);
 //! - waiting: `memory.atomic.wait32` cannot be interrupted, so the build
 //!   rewrites it into the `wait32` import; [`wait32`] waits in slices of at
 //!   most [`WAIT_SLICE`] and traps once the job is over (deadline passed, a
@@ -28,6 +30,7 @@
 //!   Shared memories do not consult a store's `ResourceLimiter`.
 
 use crate::cache::CacheSession;
+use crate::sandbox::guarded::{GuardedMemory, Inside, MemoryUser, Revoked, Watchdog};
 use crate::sandbox::{CompileStats, EpochDeadline};
 use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options, lock};
 use kiln_guest::wire;
@@ -73,6 +76,8 @@ impl ThreadedGuest {
             .and_then(|l| l.func_wrap("kiln", "panic_message", panic_message))
             .and_then(|l| l.func_wrap("kiln", "wait32", wait32))
             .and_then(|l| l.func_wrap("kiln", "memory_grow", memory_grow))
+            .and_then(|l| l.func_wrap("kiln", "memory_copy", memory_copy))
+            .and_then(|l| l.func_wrap("kiln", "memory_fill", memory_fill))
             .and_then(|l| l.func_wrap("kiln", "cache_get", cache_get))
             .and_then(|l| l.func_wrap("kiln", "cache_take", cache_take))
             .and_then(|l| l.func_wrap("kiln", "cache_insert", cache_insert))
@@ -123,7 +128,7 @@ impl ThreadedGuest {
         let job = Arc::new(Job {
             module: self.module.clone(),
             linker: self.linker.clone(),
-            memory,
+            memory: GuardedMemory::new(memory),
             deadline: EpochDeadline::after(limits.timeout),
             max_threads: jobs,
             over: AtomicBool::new(false),
@@ -133,7 +138,16 @@ impl ThreadedGuest {
             thread_failure: Mutex::new(None),
             cache,
         });
+        let watched = job.clone();
+        let watchdog = Watchdog::start(job.deadline.instant(), move || {
+            watched.over.store(true, Ordering::SeqCst);
+            watched.memory.revoke();
+        })
+        .map_err(|e| Error::Sandbox {
+            message: format!("starting the compile's deadline: {e}"),
+        })?;
         let answer = run_main(&job, input, &request);
+        watchdog.stop();
         let (thread_failure, threads) = job.finish();
         let bytes = answer.map_err(|error| job.sort_failure(&error, thread_failure, limits))?;
         let response: wire::Response = wire::decode(&bytes).map_err(|e| Error::Sandbox {
@@ -142,7 +156,7 @@ impl ThreadedGuest {
         let artifact = response.map_err(Error::Compile)?;
         let (cache_hits, cache_misses) = job.cache.as_ref().map_or((0, 0), CacheSession::counts);
         let stats = CompileStats {
-            guest_memory_bytes: job.memory.data_size() as u64,
+            guest_memory_bytes: job.memory.shared().data_size() as u64,
             threads,
             cache_hits,
             cache_misses,
@@ -160,7 +174,7 @@ struct Job {
     module: Module,
     /// The imports but the memory, which each instance adds for itself.
     linker: Linker<ThreadState>,
-    memory: SharedMemory,
+    memory: GuardedMemory,
     deadline: EpochDeadline,
     /// Worker threads the job may start (the caller's thread only waits).
     max_threads: usize,
@@ -177,11 +191,20 @@ struct Job {
     cache: Option<CacheSession>,
 }
 
-/// What one thread's store holds: its job, and the cache value its last
-/// `cache_get` found, until `cache_take` copies it over.
+/// What one thread's store holds: its job, its right to enter the job's
+/// memory, and the cache value its last `cache_get` found, until
+/// `cache_take` copies it over.
 struct ThreadState {
     job: Arc<Job>,
+    user: MemoryUser,
     found: Option<Vec<u8>>,
+}
+
+impl ThreadState {
+    /// Enters the job's memory (see `guarded.rs`).
+    fn enter(&self) -> Result<Inside<'_>, Revoked> {
+        self.job.memory.enter(&self.user)
+    }
 }
 
 /// The trap a waiting thread gets when its job is over.
@@ -197,18 +220,32 @@ impl std::fmt::Display for JobOver {
 impl std::error::Error for JobOver {}
 
 impl Job {
-    /// A fresh store and instance of the guest on the job's memory.
-    fn instantiate(self: &Arc<Self>) -> wasmtime::Result<(Store<ThreadState>, Instance)> {
+    /// A fresh store and instance of the guest on the job's memory, with
+    /// its thread-local storage where `place_tls` says (which may also set
+    /// up the stack).
+    ///
+    /// Instantiating runs the module's start function and setting up TLS
+    /// copies data segments, both inside the memory, so the thread counts
+    /// as inside for both.
+    fn instantiate(
+        self: &Arc<Self>,
+        place_tls: impl FnOnce(&mut Store<ThreadState>, &Instance) -> wasmtime::Result<u32>,
+    ) -> wasmtime::Result<(Store<ThreadState>, Instance)> {
+        let user = self.memory.user();
         let state = ThreadState {
             job: self.clone(),
+            user: user.clone(),
             found: None,
         };
         let mut store = Store::new(self.module.engine(), state);
-        store.set_epoch_deadline(self.deadline.ticks_left());
-        store.epoch_deadline_trap();
+        let _inside = self.memory.enter(&user)?;
         let mut linker = self.linker.clone();
-        linker.define(&mut store, "env", "memory", self.memory.clone())?;
+        linker.define(&mut store, "env", "memory", self.memory.shared().clone())?;
         let instance = linker.instantiate(&mut store, &self.module)?;
+        let tls = place_tls(&mut store, &instance)?;
+        instance
+            .get_typed_func::<u32, ()>(&mut store, "__wasm_init_tls")?
+            .call(&mut store, tls)?;
         Ok((store, instance))
     }
 
@@ -279,16 +316,20 @@ impl Job {
 
 /// Runs the compile on the main instance and copies out the response.
 fn run_main(job: &Arc<Job>, input: &[u8], request: &[u8]) -> wasmtime::Result<Vec<u8>> {
-    let (mut store, instance) = job.instantiate()?;
-    let alloc = instance.get_typed_func::<u32, u32>(&mut store, "kiln_alloc")?;
     // The main thread's TLS block, like a worker's, comes from the heap.
-    let tls_size = tls_size(&mut store, &instance)?;
-    let tls = alloc_bytes(&mut store, &alloc, tls_size)?;
-    init_tls(&mut store, &instance, tls)?;
+    let (mut store, instance) = job.instantiate(|store, instance| {
+        let alloc = instance.get_typed_func::<u32, u32>(&mut *store, "kiln_alloc")?;
+        let size = tls_size(store, instance)?;
+        alloc_bytes(store, &alloc, size)
+    })?;
+    let alloc = instance.get_typed_func::<u32, u32>(&mut store, "kiln_alloc")?;
     let input_at = alloc_bytes(&mut store, &alloc, input.len())?;
-    write(&job.memory, input_at, input)?;
     let request_at = alloc_bytes(&mut store, &alloc, request.len())?;
-    write(&job.memory, request_at, request)?;
+    {
+        let inside = store.data().enter()?;
+        write(&inside, input_at, input)?;
+        write(&inside, request_at, request)?;
+    }
     let compile =
         instance.get_typed_func::<(u32, u32, u32, u32), u32>(&mut store, "kiln_compile")?;
     let answer = compile.call(
@@ -300,35 +341,37 @@ fn run_main(job: &Arc<Job>, input: &[u8], request: &[u8]) -> wasmtime::Result<Ve
             request.len() as u32,
         ),
     )?;
-    let header = read(&job.memory, answer, 8)?;
+    let inside = store.data().enter()?;
+    let header = read(&inside, answer, 8)?;
     let at = u32::from_le_bytes(header[..4].try_into().unwrap_or_default());
     let len = u32::from_le_bytes(header[4..].try_into().unwrap_or_default());
-    read(&job.memory, at, len as usize)
+    read(&inside, at, len as usize)
 }
 
 /// Runs one rayon worker on a fresh instance, its stack and TLS in
 /// `region..region + len`.
 fn run_worker(job: &Arc<Job>, worker: u32, region: u32, len: u32) -> wasmtime::Result<()> {
-    let (mut store, instance) = job.instantiate()?;
-    let tls_size = tls_size(&mut store, &instance)?;
-    let tls_align = global_u32(&mut store, &instance, "__tls_align")?.max(1);
-    // The region comes from the guest: check it rather than trust it.
-    let end = region
-        .checked_add(len)
-        .ok_or_else(|| wasmtime::format_err!("a worker region past the end of memory"))?;
-    let tls = region
-        .checked_next_multiple_of(tls_align)
-        .ok_or_else(|| wasmtime::format_err!("a worker region past the end of memory"))?;
-    let stack_top = end & !15;
-    // Leave the stack at least three quarters of the region.
-    if u64::from(tls) + tls_size as u64 > u64::from(region) + u64::from(len / 4) {
-        wasmtime::bail!("a worker's TLS block ({tls_size} bytes) does not fit its region");
-    }
-    instance
-        .get_global(&mut store, "__stack_pointer")
-        .ok_or_else(|| wasmtime::format_err!("the guest exports no __stack_pointer"))?
-        .set(&mut store, Val::I32(stack_top as i32))?;
-    init_tls(&mut store, &instance, tls)?;
+    let (mut store, instance) = job.instantiate(|store, instance| {
+        let tls_size = tls_size(store, instance)?;
+        let tls_align = global_u32(store, instance, "__tls_align")?.max(1);
+        // The region comes from the guest: check it rather than trust it.
+        let end = region
+            .checked_add(len)
+            .ok_or_else(|| wasmtime::format_err!("a worker region past the end of memory"))?;
+        let tls = region
+            .checked_next_multiple_of(tls_align)
+            .ok_or_else(|| wasmtime::format_err!("a worker region past the end of memory"))?;
+        let stack_top = end & !15;
+        // Leave the stack at least three quarters of the region.
+        if u64::from(tls) + tls_size as u64 > u64::from(region) + u64::from(len / 4) {
+            wasmtime::bail!("a worker's TLS block ({tls_size} bytes) does not fit its region");
+        }
+        instance
+            .get_global(&mut *store, "__stack_pointer")
+            .ok_or_else(|| wasmtime::format_err!("the guest exports no __stack_pointer"))?
+            .set(&mut *store, Val::I32(stack_top as i32))?;
+        Ok(tls)
+    })?;
     instance
         .get_typed_func::<u32, ()>(&mut store, "kiln_worker")?
         .call(&mut store, worker)
@@ -352,12 +395,6 @@ fn global_u32(
     }
 }
 
-fn init_tls(store: &mut Store<ThreadState>, instance: &Instance, tls: u32) -> wasmtime::Result<()> {
-    instance
-        .get_typed_func::<u32, ()>(&mut *store, "__wasm_init_tls")?
-        .call(store, tls)
-}
-
 fn alloc_bytes(
     store: &mut Store<ThreadState>,
     alloc: &wasmtime::TypedFunc<u32, u32>,
@@ -371,28 +408,30 @@ fn alloc_bytes(
     }
 }
 
-/// Copies `bytes` into the shared memory at `at`.
-fn write(memory: &SharedMemory, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
-    let data = memory.data();
-    let range = data
+/// Copies `bytes` into the job's memory at `at`.
+fn write(inside: &Inside<'_>, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
+    let range = inside
+        .bytes()
         .get(at as usize..at as usize + bytes.len())
         .ok_or_else(|| wasmtime::format_err!("write out of the guest's memory"))?;
-    // SAFETY: the range is in bounds, and it was just allocated for the host
-    // to fill, so no guest thread touches it until the host returns.
+    // SAFETY: the range is in bounds and inside the memory; it was just
+    // allocated for the host to fill (or the guest handed it over for this
+    // call), so no guest thread touches it until the host returns.
     unsafe {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), range.as_ptr() as *mut u8, bytes.len());
     }
     Ok(())
 }
 
-/// Copies `len` bytes at `at` out of the shared memory.
-fn read(memory: &SharedMemory, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
-    let data = memory.data();
-    let range = data
+/// Copies `len` bytes at `at` out of the job's memory.
+fn read(inside: &Inside<'_>, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
+    let range = inside
+        .bytes()
         .get(at as usize..at as usize + len)
         .ok_or_else(|| wasmtime::format_err!("the guest's answer lies outside its memory"))?;
     let mut bytes = vec![0; len];
-    // SAFETY: in bounds; the compile has returned, so the answer is final.
+    // SAFETY: in bounds and inside the memory; the guest handed the range
+    // over and does not change it while the host reads.
     unsafe {
         std::ptr::copy_nonoverlapping(range.as_ptr() as *const u8, bytes.as_mut_ptr(), len);
     }
@@ -426,11 +465,14 @@ fn spawn(caller: Caller<'_, ThreadState>, worker: u32, region: u32, len: u32) ->
 
 /// The `panic_message` import: keeps the first panic's message.
 fn panic_message(caller: Caller<'_, ThreadState>, at: u32, len: u32) {
-    let job = &caller.data().job;
-    let text = read(&job.memory, at, (len as usize).min(4096))
+    let state = caller.data();
+    let text = state
+        .enter()
+        .map_err(wasmtime::Error::from)
+        .and_then(|inside| read(&inside, at, (len as usize).min(4096)))
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         .unwrap_or_else(|_| "(message unreadable)".to_string());
-    lock(&job.panic).get_or_insert(text);
+    lock(&state.job.panic).get_or_insert(text);
 }
 
 /// The `wait32` import, standing in for `memory.atomic.wait32`: same
@@ -444,7 +486,8 @@ fn wait32(
     timeout_ns: i64,
     offset: u32,
 ) -> wasmtime::Result<i32> {
-    let job = &caller.data().job;
+    let state = caller.data();
+    let job = &state.job;
     let addr = u64::from(addr) + u64::from(offset);
     let until = u64::try_from(timeout_ns)
         .ok()
@@ -464,10 +507,12 @@ fn wait32(
             }
             slice = slice.min(until - now);
         }
-        match job
-            .memory
-            .atomic_wait32(addr, expected as u32, Some(slice))?
-        {
+        // Waiting reads the address: inside the memory, one slice at a time.
+        let woken = state
+            .enter()?
+            .memory()
+            .atomic_wait32(addr, expected as u32, Some(slice))?;
+        match woken {
             WaitResult::Ok => return Ok(0),
             WaitResult::Mismatch => return Ok(1),
             WaitResult::TimedOut => {}
@@ -477,15 +522,64 @@ fn wait32(
 
 /// The `memory_grow` import, standing in for `memory.grow`: the old size
 /// in pages, or -1 when growth is refused (and the refusal remembered).
-fn memory_grow(caller: Caller<'_, ThreadState>, delta: u32) -> i32 {
-    let job = &caller.data().job;
-    match job.memory.grow(u64::from(delta)) {
-        Ok(old) => old as i32,
+fn memory_grow(caller: Caller<'_, ThreadState>, delta: u32) -> wasmtime::Result<i32> {
+    let state = caller.data();
+    // Inside, so that the memory does not grow while it is being revoked.
+    let inside = state.enter()?;
+    match inside.memory().grow(u64::from(delta)) {
+        Ok(old) => Ok(old as i32),
         Err(_) => {
-            job.memory_refused.store(true, Ordering::SeqCst);
-            -1
+            state.job.memory_refused.store(true, Ordering::SeqCst);
+            Ok(-1)
         }
     }
+}
+
+/// The `memory_copy` import, standing in for `memory.copy`: copies `len`
+/// bytes from `from` to `to`, the ranges possibly overlapping; traps when
+/// either range leaves the memory, before copying anything.
+fn memory_copy(
+    caller: Caller<'_, ThreadState>,
+    to: u32,
+    from: u32,
+    len: u32,
+) -> wasmtime::Result<()> {
+    let inside = caller.data().enter()?;
+    let bytes = inside.bytes();
+    let (to, from, len) = (to as usize, from as usize, len as usize);
+    if to + len > bytes.len() || from + len > bytes.len() {
+        return Err(Trap::MemoryOutOfBounds.into());
+    }
+    // SAFETY: both ranges are in bounds and inside the memory; `copy`
+    // allows overlap. Other guest threads may write these bytes at the same
+    // time, as they may during the instruction this stands in for.
+    unsafe {
+        std::ptr::copy(
+            bytes.as_ptr().add(from) as *const u8,
+            bytes.as_ptr().add(to) as *mut u8,
+            len,
+        );
+    }
+    Ok(())
+}
+
+/// The `memory_fill` import, standing in for `memory.fill`: sets `len`
+/// bytes at `to` to `byte`; traps when the range leaves the memory.
+fn memory_fill(
+    caller: Caller<'_, ThreadState>,
+    to: u32,
+    byte: i32,
+    len: u32,
+) -> wasmtime::Result<()> {
+    let inside = caller.data().enter()?;
+    let bytes = inside.bytes();
+    let (to, len) = (to as usize, len as usize);
+    if to + len > bytes.len() {
+        return Err(Trap::MemoryOutOfBounds.into());
+    }
+    // SAFETY: in bounds and inside the memory (see `memory_copy`).
+    unsafe { (bytes.as_ptr().add(to) as *mut u8).write_bytes(byte as u8, len) };
+    Ok(())
 }
 
 /// The `cache_get` import: the length of the value stored for the key (and
@@ -495,9 +589,11 @@ fn cache_get(mut caller: Caller<'_, ThreadState>, key: u32, key_len: u32) -> was
     let Some(cache) = &state.job.cache else {
         return Ok(-1);
     };
-    let key = read(&state.job.memory, key, key_len as usize)?;
-    state.found = cache.get(&key);
-    Ok(state.found.as_ref().map_or(-1, |value| value.len() as i32))
+    let key = read(&state.enter()?, key, key_len as usize)?;
+    let found = cache.get(&key);
+    let answer = found.as_ref().map_or(-1, |value| value.len() as i32);
+    state.found = found;
+    Ok(answer)
 }
 
 /// The `cache_take` import: copies the value `cache_get` found to `to`.
@@ -507,7 +603,7 @@ fn cache_take(mut caller: Caller<'_, ThreadState>, to: u32) -> wasmtime::Result<
         .found
         .take()
         .ok_or_else(|| wasmtime::format_err!("cache_take without a found value"))?;
-    write(&state.job.memory, to, &value)
+    write(&state.enter()?, to, &value)
 }
 
 /// The `cache_insert` import: offers the job's cache a value; 1 when kept.
@@ -518,11 +614,16 @@ fn cache_insert(
     value: u32,
     value_len: u32,
 ) -> wasmtime::Result<i32> {
-    let job = &caller.data().job;
-    let Some(cache) = &job.cache else {
+    let state = caller.data();
+    let Some(cache) = &state.job.cache else {
         return Ok(0);
     };
-    let key = read(&job.memory, key, key_len as usize)?;
-    let value = read(&job.memory, value, value_len as usize)?;
+    let (key, value) = {
+        let inside = state.enter()?;
+        (
+            read(&inside, key, key_len as usize)?,
+            read(&inside, value, value_len as usize)?,
+        )
+    };
     Ok(i32::from(cache.insert(&key, value)))
 }
