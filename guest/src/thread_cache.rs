@@ -44,22 +44,29 @@ use std::cell::Cell;
 use std::ptr;
 use std::sync::Mutex;
 
-/// The largest request served from the caches, in bytes.
-pub const LARGEST_CACHED: usize = 1024;
+/// The largest request served from the caches, in bytes. Cranelift's
+/// vectors grow well past a kilobyte all the time; with only small blocks
+/// cached, those still met on the shared lock from every thread.
+pub const LARGEST_CACHED: usize = 32 << 10;
 
 /// The largest alignment served from the caches: what the shared allocator
 /// gives any block on wasm32 without extra work.
 pub const CACHED_ALIGN: usize = 8;
 
-/// Size classes: 16-byte steps up to 512, then 64-byte steps up to
-/// [`LARGEST_CACHED`].
-pub const CLASSES: usize = 32 + 8;
+/// Size classes: 16-byte steps up to 512, 64-byte steps up to 1 KiB, then
+/// four steps per doubling up to [`LARGEST_CACHED`] (1.25, 1.5, 1.75 and 2
+/// KiB, 2.5 KiB, ...), so a block wastes at most a fifth of itself.
+pub const CLASSES: usize = 32 + 8 + 4 * DOUBLINGS;
+
+/// Doublings from 1 KiB to [`LARGEST_CACHED`].
+const DOUBLINGS: usize = 5;
 
 /// Bytes a thread takes from the shared allocator at once for one class.
-const BATCH_BYTES: usize = 4 << 10;
+const BATCH_BYTES: usize = 16 << 10;
 
-/// Bytes a thread's list of one class may hold before it gives half back.
-pub const LIST_BYTES: usize = 4 * BATCH_BYTES;
+/// Bytes a thread's list of one class may hold before it gives half back
+/// (at least two blocks).
+pub const LIST_BYTES: usize = 32 << 10;
 
 /// The class of a request, or `None` when the shared allocator serves it.
 fn class_of(layout: Layout) -> Option<usize> {
@@ -68,8 +75,14 @@ fn class_of(layout: Layout) -> Option<usize> {
         None
     } else if size <= 512 {
         Some(size.div_ceil(16) - 1)
-    } else {
+    } else if size <= 1024 {
         Some(32 + (size - 512).div_ceil(64) - 1)
+    } else {
+        // The doubling `size` falls in, and the quarter step within it.
+        let doubling = (size - 1).ilog2() as usize - 10;
+        let base = 1024 << doubling;
+        let step = (size - base).div_ceil(base / 4);
+        Some(40 + 4 * doubling + step - 1)
     }
 }
 
@@ -77,8 +90,11 @@ fn class_of(layout: Layout) -> Option<usize> {
 fn class_size(class: usize) -> usize {
     if class < 32 {
         (class + 1) * 16
-    } else {
+    } else if class < 40 {
         512 + (class - 31) * 64
+    } else {
+        let (doubling, step) = ((class - 40) / 4, (class - 40) % 4 + 1);
+        (1024 << doubling) / 4 * (4 + step)
     }
 }
 
@@ -92,12 +108,12 @@ fn block_layout(class: usize) -> Layout {
 /// Blocks a thread takes from the shared allocator when its list of
 /// `class` is empty.
 fn batch(class: usize) -> u32 {
-    (BATCH_BYTES / class_size(class)).clamp(2, 64) as u32
+    (BATCH_BYTES / class_size(class)).clamp(1, 64) as u32
 }
 
 /// Blocks a thread's list of `class` may hold.
 fn limit(class: usize) -> u32 {
-    (LIST_BYTES / class_size(class)) as u32
+    (LIST_BYTES / class_size(class)).max(2) as u32
 }
 
 /// Serialises the shared allocator.
@@ -291,6 +307,12 @@ mod tests {
             let class = class_of(Layout::from_size_align(size, 1).unwrap()).unwrap();
             assert!(class_size(class) >= size, "size {size} in class {class}");
             assert!(class >= last && class < CLASSES);
+            if size > 1024 {
+                assert!(
+                    class_size(class) * 4 < size * 5,
+                    "size {size} wastes too much"
+                );
+            }
             last = class;
         }
         assert_eq!(last, CLASSES - 1);
@@ -307,7 +329,7 @@ mod tests {
         let allocator = ThreadCache;
         let mut blocks = Vec::new();
         for round in 0..3_000usize {
-            let size = 1 + round % 1500;
+            let size = 1 + (round * 37) % (LARGEST_CACHED + 3000);
             let layout = Layout::from_size_align(size, 1 << (round % 4)).unwrap();
             // SAFETY: non-zero sizes; every block is freed with its layout.
             let block = unsafe { allocator.alloc(layout) };

@@ -30,7 +30,7 @@ pub use kiln_guest::{Artifact, ArtifactKind, CompileError, OptLevel, Options, TA
 pub use kiln_runner::{RunError, host_triple, load, run};
 pub use limits::{Limits, parse_size};
 pub use output::write_atomically;
-pub use sandbox::{CompileStats, PARALLEL_THRESHOLD, Sandbox};
+pub use sandbox::{CODE_BYTES_PER_THREAD, CompileStats, Sandbox, compile_threads};
 
 /// The compiler component embedded in this host, and its hash.
 pub mod guest {

@@ -53,12 +53,35 @@ fn parallel_compiles_start_their_threads() {
 #[test]
 fn small_inputs_compile_on_one_thread() {
     let input = fixture("math.wat");
-    assert!(input.len() < host::PARALLEL_THRESHOLD);
+    assert!(input.len() < host::CODE_BYTES_PER_THREAD);
+    assert_eq!(host::compile_threads(&input, 8), 1);
     let artifact = sandbox()
         .compile(&input, &options("x86_64-unknown-linux-gnu"))
         .unwrap();
     let native = kiln_guest::compile(&input, &options("x86_64-unknown-linux-gnu")).unwrap();
     assert!(artifact.bytes == native.bytes);
+}
+
+#[test]
+fn threads_follow_the_code_not_the_file() {
+    // A module whose bytes are nearly all data gets one thread; one with
+    // about five threads' worth of function bodies gets about five, up to
+    // the jobs allowed.
+    let data_only = wat::parse_str(format!(
+        "(module (memory 1) (data (i32.const 0) \"{}\") (func))",
+        "x".repeat(60_000)
+    ))
+    .unwrap();
+    assert!(data_only.len() > 4 * host::CODE_BYTES_PER_THREAD);
+    assert_eq!(host::compile_threads(&data_only, 8), 1);
+    // Each body: 1 byte of size, 1 of locals, 10 of instructions, 1 `end`.
+    let body = " (func (result i32) i32.const 1 i32.const 2 i32.add i32.const 3 i32.mul)";
+    let functions = 5 * host::CODE_BYTES_PER_THREAD / 13;
+    let code = wat::parse_str(format!("(module{})", body.repeat(functions))).unwrap();
+    let threads = host::compile_threads(&code, 8);
+    assert!((4..=5).contains(&threads), "{threads} threads");
+    assert_eq!(host::compile_threads(&code, 2), 2);
+    assert_eq!(host::compile_threads(b"(module)", 8), 1, "text: its length");
 }
 
 #[test]

@@ -27,8 +27,8 @@ pub struct CompileCommand {
     /// Print one JSON object describing the result.
     #[arg(long)]
     json: bool,
-    /// Threads for one compile. By default the cores available; inputs
-    /// under 16 KiB always compile on one.
+    /// Most threads for one compile. By default the cores available; a
+    /// compile gets one thread per 8 KiB of function bodies, up to this.
     #[arg(long, value_name = "K")]
     jobs: Option<usize>,
     /// Keep compiled functions in an incremental cache in DIR and reuse
