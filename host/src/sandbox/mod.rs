@@ -425,7 +425,7 @@ fn component_engine_config() -> Config {
 
 /// The engine that runs the threaded guest: atomics, a shared memory the
 /// host creates, and no epoch interruption, whose checks would cost the
-/// compiler about a fifth of its time; the threaded guest's deadline takes its
+/// compiler 6–15% of its time; the threaded guest's deadline takes its
 /// memory away instead (`guarded.rs`).
 fn threaded_engine_config() -> Config {
     let mut config = Config::new();
