@@ -5,7 +5,7 @@
 //! Components cannot share memory yet, so this build is a plain core module
 //! for `wasm32-unknown-unknown` with the `atomics` target feature. It has no
 //! WASI at all; everything it needs from outside is in the `kiln` import
-//! module below, and the host (`host/src/threaded/`) implements it.
+//! module below, and the host (`host/src/sandbox/threaded/`) implements it.
 //!
 //! # Threads
 //!

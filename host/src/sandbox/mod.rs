@@ -2,7 +2,7 @@
 //! and hard limits.
 //!
 //! The compiler comes in two builds of the same `kiln-guest` library:
-//! - the **threaded guest** (`threaded.rs`), a core module on a shared
+//! - the **threaded guest** (`threaded/`), a core module on a shared
 //!   memory whose worker threads are further instances on that memory, so
 //!   Wasmtime's parallel compilation runs inside the sandbox. This is the
 //!   path [`Sandbox::compile`] takes;

@@ -21,13 +21,15 @@
 //!   this and not epoch interruption, and how host code stays out of the
 //!   way);
 //! - waiting: `memory.atomic.wait32` cannot be interrupted, so the build
-//!   rewrites it into the `wait32` import; [`wait32`] waits in slices of at
+//!   rewrites it into the `wait32` import; `imports::wait32` waits in slices of at
 //!   most [`WAIT_SLICE`] and traps once the job is over (deadline passed, a
 //!   thread failed, or the answer is in). A job can therefore never leave a
 //!   thread blocked behind it;
 //! - memory: `memory.grow` is rewritten into the `memory_grow` import too,
 //!   so a refusal at the cap is seen and reported as the memory limit.
 //!   Shared memories do not consult a store's `ResourceLimiter`.
+
+mod imports;
 
 use crate::cache::CacheSession;
 use crate::sandbox::guarded::{GuardedMemory, Inside, MemoryUser, Revoked, Watchdog};
@@ -37,10 +39,9 @@ use kiln_guest::wire;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wasmtime::{
-    Caller, Engine, ExternType, Instance, Linker, MemoryType, Module, SharedMemory, Store, Trap,
-    Val, WaitResult,
+    Engine, ExternType, Instance, Linker, MemoryType, Module, SharedMemory, Store, Trap, Val,
 };
 
 /// The longest a guest thread waits before it looks at whether its job is
@@ -71,17 +72,7 @@ impl ThreadedGuest {
                 message: "the threaded guest imports no shared memory".to_string(),
             })?;
         let mut linker = Linker::new(engine);
-        linker
-            .func_wrap("kiln", "spawn", spawn)
-            .and_then(|l| l.func_wrap("kiln", "panic_message", panic_message))
-            .and_then(|l| l.func_wrap("kiln", "wait32", wait32))
-            .and_then(|l| l.func_wrap("kiln", "memory_grow", memory_grow))
-            .and_then(|l| l.func_wrap("kiln", "memory_copy", memory_copy))
-            .and_then(|l| l.func_wrap("kiln", "memory_fill", memory_fill))
-            .and_then(|l| l.func_wrap("kiln", "cache_get", cache_get))
-            .and_then(|l| l.func_wrap("kiln", "cache_take", cache_take))
-            .and_then(|l| l.func_wrap("kiln", "cache_insert", cache_insert))
-            .map_err(Error::sandbox)?;
+        imports::link(&mut linker).map_err(Error::sandbox)?;
         Ok(Self {
             module,
             linker,
@@ -436,194 +427,4 @@ fn read(inside: &Inside<'_>, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
         std::ptr::copy_nonoverlapping(range.as_ptr() as *const u8, bytes.as_mut_ptr(), len);
     }
     Ok(bytes)
-}
-
-/// The `spawn` import: starts a worker thread unless the job is over or
-/// has all its threads. Returns 0 when started.
-fn spawn(caller: Caller<'_, ThreadState>, worker: u32, region: u32, len: u32) -> i32 {
-    let job = caller.data().job.clone();
-    let mut threads = lock(&job.threads);
-    if job.over.load(Ordering::SeqCst) || threads.len() >= job.max_threads {
-        return 1;
-    }
-    let thread_job = job.clone();
-    let started = std::thread::Builder::new()
-        .name("kiln-compile".to_string())
-        .spawn(move || {
-            if let Err(error) = run_worker(&thread_job, worker, region, len) {
-                thread_job.thread_failed(error);
-            }
-        });
-    match started {
-        Ok(handle) => {
-            threads.push(handle);
-            0
-        }
-        Err(_) => 1,
-    }
-}
-
-/// The `panic_message` import: keeps the first panic's message.
-fn panic_message(caller: Caller<'_, ThreadState>, at: u32, len: u32) {
-    let state = caller.data();
-    let text = state
-        .enter()
-        .map_err(wasmtime::Error::from)
-        .and_then(|inside| read(&inside, at, (len as usize).min(4096)))
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_else(|_| "(message unreadable)".to_string());
-    lock(&state.job.panic).get_or_insert(text);
-}
-
-/// The `wait32` import, standing in for `memory.atomic.wait32`: same
-/// operands (and the instruction's static offset) and results (0 woken,
-/// 1 value differed, 2 timed out), waiting in slices so that the end of
-/// the job ends the wait.
-fn wait32(
-    caller: Caller<'_, ThreadState>,
-    addr: u32,
-    expected: i32,
-    timeout_ns: i64,
-    offset: u32,
-) -> wasmtime::Result<i32> {
-    let state = caller.data();
-    let job = &state.job;
-    let addr = u64::from(addr) + u64::from(offset);
-    let until = u64::try_from(timeout_ns)
-        .ok()
-        .map(|ns| Instant::now() + Duration::from_nanos(ns));
-    loop {
-        if job.over.load(Ordering::SeqCst) {
-            return Err(JobOver.into());
-        }
-        if job.deadline.passed() {
-            return Err(Trap::Interrupt.into());
-        }
-        let now = Instant::now();
-        let mut slice = WAIT_SLICE;
-        if let Some(until) = until {
-            if now >= until {
-                return Ok(2);
-            }
-            slice = slice.min(until - now);
-        }
-        // Waiting reads the address: inside the memory, one slice at a time.
-        let woken = state
-            .enter()?
-            .memory()
-            .atomic_wait32(addr, expected as u32, Some(slice))?;
-        match woken {
-            WaitResult::Ok => return Ok(0),
-            WaitResult::Mismatch => return Ok(1),
-            WaitResult::TimedOut => {}
-        }
-    }
-}
-
-/// The `memory_grow` import, standing in for `memory.grow`: the old size
-/// in pages, or -1 when growth is refused (and the refusal remembered).
-fn memory_grow(caller: Caller<'_, ThreadState>, delta: u32) -> wasmtime::Result<i32> {
-    let state = caller.data();
-    // Inside, so that the memory does not grow while it is being revoked.
-    let inside = state.enter()?;
-    match inside.memory().grow(u64::from(delta)) {
-        Ok(old) => Ok(old as i32),
-        Err(_) => {
-            state.job.memory_refused.store(true, Ordering::SeqCst);
-            Ok(-1)
-        }
-    }
-}
-
-/// The `memory_copy` import, standing in for `memory.copy`: copies `len`
-/// bytes from `from` to `to`, the ranges possibly overlapping; traps when
-/// either range leaves the memory, before copying anything.
-fn memory_copy(
-    caller: Caller<'_, ThreadState>,
-    to: u32,
-    from: u32,
-    len: u32,
-) -> wasmtime::Result<()> {
-    let inside = caller.data().enter()?;
-    let bytes = inside.bytes();
-    let (to, from, len) = (to as usize, from as usize, len as usize);
-    if to + len > bytes.len() || from + len > bytes.len() {
-        return Err(Trap::MemoryOutOfBounds.into());
-    }
-    // SAFETY: both ranges are in bounds and inside the memory; `copy`
-    // allows overlap. Other guest threads may write these bytes at the same
-    // time, as they may during the instruction this stands in for.
-    unsafe {
-        std::ptr::copy(
-            bytes.as_ptr().add(from) as *const u8,
-            bytes.as_ptr().add(to) as *mut u8,
-            len,
-        );
-    }
-    Ok(())
-}
-
-/// The `memory_fill` import, standing in for `memory.fill`: sets `len`
-/// bytes at `to` to `byte`; traps when the range leaves the memory.
-fn memory_fill(
-    caller: Caller<'_, ThreadState>,
-    to: u32,
-    byte: i32,
-    len: u32,
-) -> wasmtime::Result<()> {
-    let inside = caller.data().enter()?;
-    let bytes = inside.bytes();
-    let (to, len) = (to as usize, len as usize);
-    if to + len > bytes.len() {
-        return Err(Trap::MemoryOutOfBounds.into());
-    }
-    // SAFETY: in bounds and inside the memory (see `memory_copy`).
-    unsafe { (bytes.as_ptr().add(to) as *mut u8).write_bytes(byte as u8, len) };
-    Ok(())
-}
-
-/// The `cache_get` import: the length of the value stored for the key (and
-/// keeps it for `cache_take`), or -1.
-fn cache_get(mut caller: Caller<'_, ThreadState>, key: u32, key_len: u32) -> wasmtime::Result<i32> {
-    let state = caller.data_mut();
-    let Some(cache) = &state.job.cache else {
-        return Ok(-1);
-    };
-    let key = read(&state.enter()?, key, key_len as usize)?;
-    let found = cache.get(&key);
-    let answer = found.as_ref().map_or(-1, |value| value.len() as i32);
-    state.found = found;
-    Ok(answer)
-}
-
-/// The `cache_take` import: copies the value `cache_get` found to `to`.
-fn cache_take(mut caller: Caller<'_, ThreadState>, to: u32) -> wasmtime::Result<()> {
-    let state = caller.data_mut();
-    let value = state
-        .found
-        .take()
-        .ok_or_else(|| wasmtime::format_err!("cache_take without a found value"))?;
-    write(&state.enter()?, to, &value)
-}
-
-/// The `cache_insert` import: offers the job's cache a value; 1 when kept.
-fn cache_insert(
-    caller: Caller<'_, ThreadState>,
-    key: u32,
-    key_len: u32,
-    value: u32,
-    value_len: u32,
-) -> wasmtime::Result<i32> {
-    let state = caller.data();
-    let Some(cache) = &state.job.cache else {
-        return Ok(0);
-    };
-    let (key, value) = {
-        let inside = state.enter()?;
-        (
-            read(&inside, key, key_len as usize)?,
-            read(&inside, value, value_len as usize)?,
-        )
-    };
-    Ok(i32::from(cache.insert(&key, value)))
 }
