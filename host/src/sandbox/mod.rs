@@ -323,7 +323,7 @@ impl Sandbox {
         let state = GuestState::new(limits.max_memory, stderr.clone());
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.memory);
-        store.set_epoch_deadline(EpochDeadline::after(limits.timeout).ticks_left());
+        store.set_epoch_deadline(Deadline::after(limits.timeout).ticks_left());
         store.epoch_deadline_trap();
 
         let result = self
@@ -464,11 +464,11 @@ const KEEP_RESIDENT: usize = 64 << 20;
 
 /// When a compile job must end, on the clock and in epoch ticks.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct EpochDeadline {
+pub(crate) struct Deadline {
     at: Instant,
 }
 
-impl EpochDeadline {
+impl Deadline {
     /// The deadline `timeout` from now.
     pub(crate) fn after(timeout: Duration) -> Self {
         Self {

@@ -33,7 +33,7 @@ mod imports;
 
 use crate::cache::CacheSession;
 use crate::sandbox::guarded::{GuardedMemory, Inside, MemoryUser, Revoked, Watchdog};
-use crate::sandbox::{CompileStats, EpochDeadline};
+use crate::sandbox::{CompileStats, Deadline};
 use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options, lock};
 use kiln_guest::wire;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,7 +120,7 @@ impl ThreadedGuest {
             module: self.module.clone(),
             linker: self.linker.clone(),
             memory: GuardedMemory::new(memory),
-            deadline: EpochDeadline::after(limits.timeout),
+            deadline: Deadline::after(limits.timeout),
             max_threads: jobs,
             over: AtomicBool::new(false),
             memory_refused: AtomicBool::new(false),
@@ -166,7 +166,7 @@ struct Job {
     /// The imports but the memory, which each instance adds for itself.
     linker: Linker<ThreadState>,
     memory: GuardedMemory,
-    deadline: EpochDeadline,
+    deadline: Deadline,
     /// Worker threads the job may start (the caller's thread only waits).
     max_threads: usize,
     /// Set when the job has its answer or cannot get one; waiting threads
