@@ -148,9 +148,11 @@ impl GuardedMemory {
 }
 
 impl Inside<'_> {
-    /// The memory's accessible bytes.
-    pub(crate) fn bytes(&self) -> &[UnsafeCell<u8>] {
-        self.memory.data()
+    /// The `len` bytes at `at`, if all of them lie in the accessible part
+    /// of the memory: the one bounds check of every host access.
+    pub(crate) fn range(&self, at: u32, len: usize) -> Option<&[UnsafeCell<u8>]> {
+        let at = at as usize;
+        self.memory.data().get(at..at.checked_add(len)?)
     }
 
     /// The memory itself (growing, waiting).
@@ -215,5 +217,55 @@ impl Watchdog {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::{Config, Engine, MemoryType};
+
+    fn memory(pages: u32) -> GuardedMemory {
+        let mut config = Config::new();
+        config.wasm_threads(true).shared_memory(true);
+        let engine = Engine::new(&config).unwrap();
+        GuardedMemory::new(SharedMemory::new(&engine, MemoryType::shared(pages, 4)).unwrap())
+    }
+
+    #[test]
+    fn ranges_outside_the_accessible_part_are_refused() {
+        let memory = memory(1);
+        let user = memory.user();
+        let inside = memory.enter(&user).unwrap();
+        let page = 64 << 10;
+        assert_eq!(inside.range(0, page).map(<[_]>::len), Some(page));
+        assert_eq!(inside.range(page as u32, 0).map(<[_]>::len), Some(0));
+        assert!(inside.range(1, page).is_none());
+        assert!(inside.range(page as u32, 1).is_none());
+        assert!(inside.range(u32::MAX, usize::MAX).is_none(), "no overflow");
+        // Growth is seen at once.
+        memory.shared().grow(1).unwrap();
+        assert!(inside.range(page as u32, page).is_some());
+    }
+
+    #[test]
+    fn revoking_waits_for_threads_inside_and_then_refuses_everyone() {
+        let memory = Arc::new(memory(1));
+        let user = memory.user();
+        let inside = memory.enter(&user).unwrap();
+        let revoker = {
+            let memory = memory.clone();
+            std::thread::spawn(move || memory.revoke())
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!revoker.is_finished(), "revoked while a thread was inside");
+        // Still readable: nothing was protected yet.
+        let first = inside.range(0, 1).unwrap()[0].get();
+        // SAFETY: in bounds, mapped and not yet protected.
+        assert_eq!(unsafe { *first }, 0);
+        drop(inside);
+        revoker.join().unwrap();
+        assert!(memory.enter(&user).is_err());
+        assert!(memory.enter(&memory.user()).is_err(), "a new thread too");
     }
 }

@@ -131,21 +131,16 @@ fn memory_copy(
     len: u32,
 ) -> wasmtime::Result<()> {
     let inside = caller.data().enter()?;
-    let bytes = inside.bytes();
-    let (to, from, len) = (to as usize, from as usize, len as usize);
-    if to + len > bytes.len() || from + len > bytes.len() {
+    let (Some(to), Some(from)) = (
+        inside.range(to, len as usize),
+        inside.range(from, len as usize),
+    ) else {
         return Err(Trap::MemoryOutOfBounds.into());
-    }
+    };
     // SAFETY: both ranges are in bounds and inside the memory; `copy`
     // allows overlap. Other guest threads may write these bytes at the same
     // time, as they may during the instruction this stands in for.
-    unsafe {
-        std::ptr::copy(
-            bytes.as_ptr().add(from) as *const u8,
-            bytes.as_ptr().add(to) as *mut u8,
-            len,
-        );
-    }
+    unsafe { std::ptr::copy(from.as_ptr() as *const u8, to.as_ptr() as *mut u8, to.len()) };
     Ok(())
 }
 
@@ -158,13 +153,11 @@ fn memory_fill(
     len: u32,
 ) -> wasmtime::Result<()> {
     let inside = caller.data().enter()?;
-    let bytes = inside.bytes();
-    let (to, len) = (to as usize, len as usize);
-    if to + len > bytes.len() {
+    let Some(to) = inside.range(to, len as usize) else {
         return Err(Trap::MemoryOutOfBounds.into());
-    }
+    };
     // SAFETY: in bounds and inside the memory (see `memory_copy`).
-    unsafe { (bytes.as_ptr().add(to) as *mut u8).write_bytes(byte as u8, len) };
+    unsafe { (to.as_ptr() as *mut u8).write_bytes(byte as u8, to.len()) };
     Ok(())
 }
 

@@ -402,8 +402,7 @@ fn alloc_bytes(
 /// Copies `bytes` into the job's memory at `at`.
 fn write(inside: &Inside<'_>, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
     let range = inside
-        .bytes()
-        .get(at as usize..at as usize + bytes.len())
+        .range(at, bytes.len())
         .ok_or_else(|| wasmtime::format_err!("write out of the guest's memory"))?;
     // SAFETY: the range is in bounds and inside the memory; it was just
     // allocated for the host to fill (or the guest handed it over for this
@@ -417,8 +416,7 @@ fn write(inside: &Inside<'_>, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
 /// Copies `len` bytes at `at` out of the job's memory.
 fn read(inside: &Inside<'_>, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
     let range = inside
-        .bytes()
-        .get(at as usize..at as usize + len)
+        .range(at, len)
         .ok_or_else(|| wasmtime::format_err!("the guest's answer lies outside its memory"))?;
     let mut bytes = vec![0; len];
     // SAFETY: in bounds and inside the memory; the guest handed the range

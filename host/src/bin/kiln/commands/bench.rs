@@ -212,8 +212,8 @@ impl BenchCommand {
             )
         })?;
         let mut guest_peak_bytes = 0;
+        let threads = sandbox.threads_for(input);
         let sandbox_parallel_ms = median_ms(self.reps, || {
-            let threads = sandbox.threads_for(input);
             let (artifact, stats) = sandbox.compile_with_stats(input, options, threads, &limits)?;
             guest_peak_bytes = guest_peak_bytes.max(stats.guest_memory_bytes);
             same(&artifact, "parallel")
