@@ -30,6 +30,8 @@
 
 #[path = "build/rewrite.rs"]
 mod rewrite;
+#[path = "build/short_copies.rs"]
+mod short_copies;
 
 use sha2::{Digest, Sha256};
 use std::env;
@@ -84,6 +86,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=KILN_THREADED_WASM");
     println!("cargo:rerun-if-env-changed=KILN_GUEST_PROFILE");
     println!("cargo:rerun-if-changed=build/rewrite.rs");
+    println!("cargo:rerun-if-changed=build/short_copies.rs");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let component = given_or_built("KILN_GUEST_WASM", Build::Component);
     let threaded = given_or_built("KILN_THREADED_WASM", Build::Threaded);

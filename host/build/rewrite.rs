@@ -12,31 +12,40 @@
 //! - `memory.grow` becomes a call of `kiln.memory_grow`: a shared memory's
 //!   growth never reaches a store's resource limiter, and the host must
 //!   know when it refused growth at the memory cap;
-//! - `memory.copy` and `memory.fill` become calls of `kiln.memory_copy` and
-//!   `kiln.memory_fill`: Wasmtime carries them out in host code, and at a
-//!   job's deadline the host takes the job's memory away from it
+//! - `memory.copy` and `memory.fill` become calls of two functions the
+//!   rewrite adds (`short_copies.rs`), which do short ranges in the guest
+//!   and hand long ones to `kiln.memory_copy` and `kiln.memory_fill`:
+//!   Wasmtime carries the instructions out in host code, and at a job's
+//!   deadline the host takes the job's memory away from it
 //!   (`host/src/sandbox/guarded.rs`), which the host may only do while no
 //!   host code is inside that memory; the host's own versions of the two
 //!   say when they are.
 //!
-//! The guest declares every import itself (and keeps them referenced), so
-//! no function index moves and nothing else in the module changes.
+//! The guest declares every import itself (and keeps them referenced), and
+//! the two added functions come after all others, so no function index
+//! moves and nothing else in the module changes.
 
+use crate::short_copies;
 use wasm_encoder::Instruction;
 use wasm_encoder::reencode::{self, Reencode};
 use wasmparser::{Operator, Parser, Payload, TypeRef};
 
 /// Rewrites `wasm` as described above.
 pub fn rewrite(wasm: &[u8]) -> Result<Vec<u8>, String> {
-    let wait32 = import_index(wasm, "wait32")?;
-    let memory_grow = import_index(wasm, "memory_grow")?;
-    let memory_copy = import_index(wasm, "memory_copy")?;
-    let memory_fill = import_index(wasm, "memory_fill")?;
+    let (wait32, _) = import_index(wasm, "wait32")?;
+    let (memory_grow, _) = import_index(wasm, "memory_grow")?;
+    let (host_copy, copy_type) = import_index(wasm, "memory_copy")?;
+    let (host_fill, fill_type) = import_index(wasm, "memory_fill")?;
+    let functions = function_count(wasm)?;
     let mut rewriter = Rewriter {
         wait32,
         memory_grow,
-        memory_copy,
-        memory_fill,
+        memory_copy: functions,
+        memory_fill: functions + 1,
+        added: vec![
+            (copy_type, short_copies::copy(host_copy)),
+            (fill_type, short_copies::fill(host_fill)),
+        ],
         replaced: 0,
     };
     let mut module = wasm_encoder::Module::new();
@@ -49,16 +58,16 @@ pub fn rewrite(wasm: &[u8]) -> Result<Vec<u8>, String> {
     Ok(module.finish())
 }
 
-/// The function index of the import `kiln.<name>`.
-fn import_index(wasm: &[u8], name: &str) -> Result<u32, String> {
+/// The function index and type index of the import `kiln.<name>`.
+fn import_index(wasm: &[u8], name: &str) -> Result<(u32, u32), String> {
     let mut index = 0;
     for payload in Parser::new(0).parse_all(wasm) {
         if let Payload::ImportSection(imports) = payload.map_err(|e| e.to_string())? {
             for import in imports.into_imports() {
                 let import = import.map_err(|e| e.to_string())?;
-                if let TypeRef::Func(_) = import.ty {
+                if let TypeRef::Func(ty) = import.ty {
                     if import.module == "kiln" && import.name == name {
-                        return Ok(index);
+                        return Ok((index, ty));
                     }
                     index += 1;
                 }
@@ -68,16 +77,61 @@ fn import_index(wasm: &[u8], name: &str) -> Result<u32, String> {
     Err(format!("the threaded guest does not import kiln.{name}"))
 }
 
+/// Functions imported and defined: the index the first added one gets.
+fn function_count(wasm: &[u8]) -> Result<u32, String> {
+    let mut count = 0;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(|e| e.to_string())? {
+            Payload::ImportSection(imports) => {
+                for import in imports.into_imports() {
+                    let import = import.map_err(|e| e.to_string())?;
+                    count += u32::from(matches!(import.ty, TypeRef::Func(_)));
+                }
+            }
+            Payload::FunctionSection(functions) => count += functions.count(),
+            _ => {}
+        }
+    }
+    Ok(count)
+}
+
 struct Rewriter {
     wait32: u32,
     memory_grow: u32,
+    /// The added stand-ins for `memory.copy` and `memory.fill`.
     memory_copy: u32,
     memory_fill: u32,
+    /// Their type indices and bodies, in index order.
+    added: Vec<(u32, wasm_encoder::Function)>,
     replaced: usize,
 }
 
 impl Reencode for Rewriter {
     type Error = String;
+
+    fn parse_function_section(
+        &mut self,
+        functions: &mut wasm_encoder::FunctionSection,
+        section: wasmparser::FunctionSectionReader<'_>,
+    ) -> Result<(), reencode::Error<Self::Error>> {
+        reencode::utils::parse_function_section(self, functions, section)?;
+        for (ty, _) in &self.added {
+            functions.function(*ty);
+        }
+        Ok(())
+    }
+
+    fn parse_code_section(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        section: wasmparser::CodeSectionReader<'_>,
+    ) -> Result<(), reencode::Error<Self::Error>> {
+        reencode::utils::parse_code_section(self, code, section)?;
+        for (_, body) in &self.added {
+            code.function(body);
+        }
+        Ok(())
+    }
 
     fn parse_function_body(
         &mut self,

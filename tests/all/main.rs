@@ -7,6 +7,7 @@
 
 mod bad_input;
 mod cli;
+mod copy_stand_ins;
 mod corpus;
 mod emulate;
 mod fuzz;

@@ -26,8 +26,9 @@
 //! own handling of `memory.copy`, `memory.fill` and `memory.init`; reading
 //! and writing the input and the answer; and starting an instance (its
 //! start function and thread-local storage use `memory.init`). The build
-//! rewrites `memory.copy` and `memory.fill` into imports (see
-//! `host/build/rewrite.rs`), and every one of these places runs inside
+//! rewrites `memory.copy` and `memory.fill` into guest code for short
+//! ranges and imports for long ones (see `host/build/rewrite.rs`), and
+//! every one of these places runs inside
 //! [`GuardedMemory::enter`], which counts the thread as inside the memory
 //! and refuses once the memory is revoked. [`GuardedMemory::revoke`] first
 //! marks the memory revoked, then waits until no thread is inside, and

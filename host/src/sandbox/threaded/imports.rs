@@ -121,7 +121,9 @@ fn memory_grow(caller: Caller<'_, ThreadState>, delta: u32) -> wasmtime::Result<
     }
 }
 
-/// The `memory_copy` import, standing in for `memory.copy`: copies `len`
+/// The `memory_copy` import, standing in for `memory.copy` of more than
+/// `short_copies::SHORT` bytes (the build's wasm stand-in does shorter
+/// ones in the guest, `host/build/short_copies.rs`): copies `len`
 /// bytes from `from` to `to`, the ranges possibly overlapping; traps when
 /// either range leaves the memory, before copying anything.
 fn memory_copy(
@@ -144,7 +146,7 @@ fn memory_copy(
     Ok(())
 }
 
-/// The `memory_fill` import, standing in for `memory.fill`: sets `len`
+/// The `memory_fill` import, standing in for a long `memory.fill`: sets `len`
 /// bytes at `to` to `byte`; traps when the range leaves the memory.
 fn memory_fill(
     caller: Caller<'_, ThreadState>,
