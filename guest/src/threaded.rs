@@ -36,10 +36,15 @@
 //! for the rewrite to find. `memory.grow` is rewritten the same way (into
 //! `memory_grow`), because a shared memory's growth never reaches the
 //! host's resource limiter and the host must see a refusal at the cap.
-//! `memory.copy` and `memory.fill` are rewritten into `memory_copy` and
-//! `memory_fill`, because Wasmtime carries them out in host code, and the
-//! host must know when host code is inside the memory before it takes the
-//! memory away.
+//! `memory.copy` and `memory.fill` are rewritten into calls of wasm
+//! functions the build adds, which do short ranges themselves and call
+//! `memory_copy` and `memory_fill` for long ones, because Wasmtime carries
+//! the instructions out in host code, and the host must know when host
+//! code is inside the memory before it takes the memory away.
+//!
+//! One more import is declared elsewhere: `sha256_compress`, by Kiln's
+//! stand-in for the `sha2` crate (`patches/sha2`), so that Wasmtime's
+//! SHA-256 (module checksums, incremental-cache keys) runs natively.
 
 use crate::wire::{self, Request};
 use crate::{CompileError, compile_configured};

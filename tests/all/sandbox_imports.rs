@@ -62,6 +62,7 @@ fn threaded_guest_imports_only_its_memory_and_kiln_functions() {
             "kiln.memory_fill",
             "kiln.memory_grow",
             "kiln.panic_message",
+            "kiln.sha256_compress",
             "kiln.spawn",
             "kiln.wait32"
         ]

@@ -417,7 +417,7 @@ fn write(inside: &Inside<'_>, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
 fn read(inside: &Inside<'_>, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
     let range = inside
         .range(at, len)
-        .ok_or_else(|| wasmtime::format_err!("the guest's answer lies outside its memory"))?;
+        .ok_or_else(|| wasmtime::format_err!("a read outside the guest's memory"))?;
     let mut bytes = vec![0; len];
     // SAFETY: in bounds and inside the memory; the guest handed the range
     // over and does not change it while the host reads.
