@@ -1,7 +1,8 @@
 //! `kiln bench`: sandboxed compile time and memory against native Wasmtime,
 //! measured in one run on the same inputs.
 //!
-//! For each input, the median of `--reps` repetitions of:
+//! For each input, the median of `--reps` repetitions (interleaved: each
+//! repetition runs every one of the first five in turn) of:
 //! - native Wasmtime `precompile`, in-process, on `--cores` threads and on
 //!   one (the anchors);
 //! - the compiler component, one instance (the WIT contract's path);
@@ -197,27 +198,45 @@ impl BenchCommand {
             }
         };
         let limits = sandbox.limits();
-        let native_parallel_ms = median_ms(self.reps, || pool.install(|| native(true)).map(drop))?;
-        let native_1t_ms = median_ms(self.reps, || native(false).map(drop))?;
-        let component_ms = median_ms(self.reps, || {
-            same(
-                &sandbox.compile_component(input, options, &limits)?,
-                "component",
-            )
-        })?;
-        let sandbox_ms = median_ms(self.reps, || {
-            same(
-                &sandbox.compile_on_threads(input, options, 1, &limits)?,
-                "one-thread",
-            )
-        })?;
         let mut guest_peak_bytes = 0;
         let threads = sandbox.threads_for(input);
-        let sandbox_parallel_ms = median_ms(self.reps, || {
-            let (artifact, stats) = sandbox.compile_with_stats(input, options, threads, &limits)?;
-            guest_peak_bytes = guest_peak_bytes.max(stats.guest_memory_bytes);
-            same(&artifact, "parallel")
-        })?;
+        let [
+            native_parallel_ms,
+            native_1t_ms,
+            component_ms,
+            sandbox_ms,
+            sandbox_parallel_ms,
+        ] = interleaved_medians_ms(
+            self.reps,
+            [
+                &mut || {
+                    pool.install(|| native(true))?;
+                    Ok(())
+                },
+                &mut || {
+                    native(false)?;
+                    Ok(())
+                },
+                &mut || {
+                    same(
+                        &sandbox.compile_component(input, options, &limits)?,
+                        "component",
+                    )
+                },
+                &mut || {
+                    same(
+                        &sandbox.compile_on_threads(input, options, 1, &limits)?,
+                        "one-thread",
+                    )
+                },
+                &mut || {
+                    let (artifact, stats) =
+                        sandbox.compile_with_stats(input, options, threads, &limits)?;
+                    guest_peak_bytes = guest_peak_bytes.max(stats.guest_memory_bytes);
+                    same(&artifact, "parallel")
+                },
+            ],
+        )?;
         let recompile_ms = self.recompile_ms(input, sandbox, options)?;
         Ok(BenchRow {
             input: short_name(file),
@@ -428,6 +447,31 @@ where
         f()?;
         Ok::<_, E>(start.elapsed())
     })
+}
+
+/// The median wall time of each of `steps` over `reps` repetitions (at
+/// least one), where each repetition runs every step once, in turn.
+///
+/// Interleaved rather than one step's repetitions after another's, so that
+/// a slow spell of the machine (a noisy neighbour, a frequency change)
+/// falls on every column of a row alike and the ratios between them stay
+/// honest; on a shared virtual machine such spells last seconds.
+fn interleaved_medians_ms<const N: usize>(
+    reps: usize,
+    mut steps: [&mut dyn FnMut() -> Result<(), host::Error>; N],
+) -> Result<[f64; N], host::Error> {
+    let mut times: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(reps.max(1)));
+    for _ in 0..reps.max(1) {
+        for (step, times) in steps.iter_mut().zip(&mut times) {
+            let start = Instant::now();
+            step()?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    Ok(times.map(|mut times| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    }))
 }
 
 /// Runs `f` `reps` times (at least once); `f` times what matters itself.
