@@ -14,8 +14,9 @@
 //!
 //! The hash function itself is the same everywhere; only the block
 //! function (64 bytes into the eight-word state) moves. With the
-//! `kiln-host` feature, which only the threaded guest turns on, each run
-//! of blocks is handed to the host through the `kiln.sha256_compress`
+//! `kiln-host` feature, which only the threaded guest turns on (and which
+//! does nothing off wasm, so that `--all-features` builds natively), each
+//! run of blocks is handed to the host through the `kiln.sha256_compress`
 //! import, where it runs natively, with the CPU's SHA instructions when it
 //! has them. Everywhere else the block function is `sha2` 0.11's.
 //!
@@ -123,7 +124,7 @@ pub fn compress256(state: &mut [u32; 8], blocks: &[Block<Sha256Core>]) {
     if blocks.is_empty() {
         return;
     }
-    #[cfg(feature = "kiln-host")]
+    #[cfg(all(feature = "kiln-host", target_arch = "wasm32"))]
     {
         #[link(wasm_import_module = "kiln")]
         unsafe extern "C" {
@@ -135,7 +136,7 @@ pub fn compress256(state: &mut [u32; 8], blocks: &[Block<Sha256Core>]) {
         // `blocks.len()` contiguous 64-byte arrays.
         unsafe { sha256_compress(state.as_mut_ptr(), blocks.as_ptr().cast(), blocks.len()) };
     }
-    #[cfg(not(feature = "kiln-host"))]
+    #[cfg(not(all(feature = "kiln-host", target_arch = "wasm32")))]
     {
         // SAFETY: a `GenericArray<u8, U64>` is laid out as `[u8; 64]`.
         let blocks: &[[u8; 64]] =
