@@ -16,7 +16,7 @@
 //! in this one hides it). After the inputs, one summary object: warm CLI
 //! start to artifact for a tiny module and, beside it, the bare process
 //! start; and the throughput of `--cores` concurrent one-thread compiles
-//! against one.
+//! against one (the two interleaved, as above).
 //!
 //! Every measured compile must succeed and every sandboxed artifact must be
 //! byte-identical to the native one, or the run fails: a fast wrong answer
@@ -354,14 +354,16 @@ impl BenchCommand {
         by_size.sort_by_key(|(_, input)| input.len());
         let (file, input) = by_size[by_size.len() / 2];
         let limits = sandbox.limits();
-        let one = median_ms(self.reps, || {
-            sandbox
-                .compile_on_threads(input, options, 1, &limits)
-                .map(drop)
-        })?;
-        let many = median_ms(self.reps, || {
-            concurrent(sandbox, input, options, &limits, cores)
-        })?;
+        let [one, many] = interleaved_medians_ms(
+            self.reps,
+            [
+                &mut || {
+                    sandbox.compile_on_threads(input, options, 1, &limits)?;
+                    Ok(())
+                },
+                &mut || concurrent(sandbox, input, options, &limits, cores),
+            ],
+        )?;
         Ok(BenchSummary {
             warm_cli_start_ms,
             process_start_ms,
