@@ -26,17 +26,24 @@
 //! moves and nothing else in the module changes.
 
 use crate::short_copies;
+use std::collections::HashMap;
 use wasm_encoder::Instruction;
 use wasm_encoder::reencode::{self, Reencode};
 use wasmparser::{Operator, Parser, Payload, TypeRef};
 
 /// Rewrites `wasm` as described above.
 pub fn rewrite(wasm: &[u8]) -> Result<Vec<u8>, String> {
-    let (wait32, _) = import_index(wasm, "wait32")?;
-    let (memory_grow, _) = import_index(wasm, "memory_grow")?;
-    let (host_copy, copy_type) = import_index(wasm, "memory_copy")?;
-    let (host_fill, fill_type) = import_index(wasm, "memory_fill")?;
-    let functions = function_count(wasm)?;
+    let (kiln_imports, functions) = functions(wasm)?;
+    let import = |name: &str| {
+        kiln_imports
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("the threaded guest does not import kiln.{name}"))
+    };
+    let (wait32, _) = import("wait32")?;
+    let (memory_grow, _) = import("memory_grow")?;
+    let (host_copy, copy_type) = import("memory_copy")?;
+    let (host_fill, fill_type) = import("memory_fill")?;
     let mut rewriter = Rewriter {
         wait32,
         memory_grow,
@@ -58,41 +65,33 @@ pub fn rewrite(wasm: &[u8]) -> Result<Vec<u8>, String> {
     Ok(module.finish())
 }
 
-/// The function index and type index of the import `kiln.<name>`.
-fn import_index(wasm: &[u8], name: &str) -> Result<(u32, u32), String> {
-    let mut index = 0;
-    for payload in Parser::new(0).parse_all(wasm) {
-        if let Payload::ImportSection(imports) = payload.map_err(|e| e.to_string())? {
-            for import in imports.into_imports() {
-                let import = import.map_err(|e| e.to_string())?;
-                if let TypeRef::Func(ty) = import.ty {
-                    if import.module == "kiln" && import.name == name {
-                        return Ok((index, ty));
-                    }
-                    index += 1;
-                }
-            }
-        }
-    }
-    Err(format!("the threaded guest does not import kiln.{name}"))
-}
+/// A function import's function index and type index.
+type FuncImport = (u32, u32);
 
-/// Functions imported and defined: the index the first added one gets.
-fn function_count(wasm: &[u8]) -> Result<u32, String> {
+/// Each `kiln.<name>` function import, by name; and how many functions
+/// the module has, imported and defined: the index the first added one
+/// gets.
+fn functions(wasm: &[u8]) -> Result<(HashMap<&str, FuncImport>, u32), String> {
+    let mut kiln_imports = HashMap::new();
     let mut count = 0;
     for payload in Parser::new(0).parse_all(wasm) {
         match payload.map_err(|e| e.to_string())? {
             Payload::ImportSection(imports) => {
                 for import in imports.into_imports() {
                     let import = import.map_err(|e| e.to_string())?;
-                    count += u32::from(matches!(import.ty, TypeRef::Func(_)));
+                    if let TypeRef::Func(ty) = import.ty {
+                        if import.module == "kiln" {
+                            kiln_imports.insert(import.name, (count, ty));
+                        }
+                        count += 1;
+                    }
                 }
             }
             Payload::FunctionSection(functions) => count += functions.count(),
             _ => {}
         }
     }
-    Ok(count)
+    Ok((kiln_imports, count))
 }
 
 struct Rewriter {

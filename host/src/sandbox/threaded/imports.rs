@@ -3,7 +3,7 @@
 //! SHA-256 blocks, and panic messages. Every one that touches the memory does so inside it
 //! (`GuardedMemory::enter`), so that the deadline can revoke it safely.
 
-use super::{JobOver, ThreadState, WAIT_SLICE, read, run_worker, write};
+use super::{JobOver, ThreadState, WAIT_SLICE, read, read_into, run_worker, write};
 use crate::lock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -222,18 +222,14 @@ fn sha256_compress(
     count: u32,
 ) -> wasmtime::Result<()> {
     let inside = caller.data().enter()?;
-    let (Some(state), Some(blocks)) = (
-        inside.range(state, 32),
-        (count as usize)
-            .checked_mul(64)
-            .and_then(|len| inside.range(blocks, len)),
-    ) else {
+    let blocks_fit = (count as usize)
+        .checked_mul(64)
+        .is_some_and(|len| inside.range(blocks, len).is_some());
+    if inside.range(state, 32).is_none() || !blocks_fit {
         return Err(Trap::MemoryOutOfBounds.into());
-    };
+    }
     let mut bytes = [0u8; 32];
-    // SAFETY: in bounds and inside the memory; the guest thread that
-    // handed these ranges over waits for this call (see `memory_copy`).
-    unsafe { std::ptr::copy_nonoverlapping(state.as_ptr() as *const u8, bytes.as_mut_ptr(), 32) };
+    read_into(&inside, state, &mut bytes)?;
     let mut words: [u32; 8] = std::array::from_fn(|i| {
         u32::from_le_bytes([
             bytes[4 * i],
@@ -243,15 +239,12 @@ fn sha256_compress(
         ])
     });
     let mut block = sha2::digest::generic_array::GenericArray::default();
-    for at in blocks.chunks_exact(64) {
-        // SAFETY: as above.
-        unsafe { std::ptr::copy_nonoverlapping(at.as_ptr() as *const u8, block.as_mut_ptr(), 64) };
+    for at in (0..count).map(|i| blocks + 64 * i) {
+        read_into(&inside, at, &mut block)?;
         sha2::compress256(&mut words, std::slice::from_ref(&block));
     }
     for (i, word) in words.iter().enumerate() {
         bytes[4 * i..4 * i + 4].copy_from_slice(&word.to_le_bytes());
     }
-    // SAFETY: as above.
-    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), state.as_ptr() as *mut u8, 32) };
-    Ok(())
+    write(&inside, state, &bytes)
 }

@@ -415,14 +415,20 @@ fn write(inside: &Inside<'_>, at: u32, bytes: &[u8]) -> wasmtime::Result<()> {
 
 /// Copies `len` bytes at `at` out of the job's memory.
 fn read(inside: &Inside<'_>, at: u32, len: usize) -> wasmtime::Result<Vec<u8>> {
-    let range = inside
-        .range(at, len)
-        .ok_or_else(|| wasmtime::format_err!("a read outside the guest's memory"))?;
     let mut bytes = vec![0; len];
+    read_into(inside, at, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Fills `bytes` from the job's memory at `at`.
+fn read_into(inside: &Inside<'_>, at: u32, bytes: &mut [u8]) -> wasmtime::Result<()> {
+    let range = inside
+        .range(at, bytes.len())
+        .ok_or_else(|| wasmtime::format_err!("a read outside the guest's memory"))?;
     // SAFETY: in bounds and inside the memory; the guest handed the range
     // over and does not change it while the host reads.
     unsafe {
-        std::ptr::copy_nonoverlapping(range.as_ptr() as *const u8, bytes.as_mut_ptr(), len);
+        std::ptr::copy_nonoverlapping(range.as_ptr() as *const u8, bytes.as_mut_ptr(), bytes.len());
     }
-    Ok(bytes)
+    Ok(())
 }

@@ -470,10 +470,7 @@ fn interleaved_medians_ms<const N: usize>(
             times.push(start.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    Ok(times.map(|mut times| {
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
-    }))
+    Ok(times.map(median))
 }
 
 /// Runs `f` `reps` times (at least once); `f` times what matters itself.
@@ -485,8 +482,13 @@ where
     for _ in 0..reps.max(1) {
         times.push(f()?.as_secs_f64() * 1000.0);
     }
+    Ok(median(times))
+}
+
+/// The median of `times` (not empty).
+fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    times[times.len() / 2]
 }
 
 /// Every benchmark module under `../shared/corpus/sightglass`: each
