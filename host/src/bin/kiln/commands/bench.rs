@@ -9,7 +9,10 @@
 //! - the threaded guest on one thread, and as `kiln compile` runs it: on
 //!   one thread per 8 KiB of function bodies, up to `--cores`;
 //! - a recompile after a one-function change with the incremental cache
-//!   warm (when the input has a function body to change);
+//!   warm (when the input has a function body to change), sandboxed as
+//!   `kiln compile --cache` runs it and, interleaved with it, native
+//!   Wasmtime's own incremental compile on `--cores` threads with its cache
+//!   in memory (the floor that Wasmtime's design sets, `native_cache.rs`);
 //!
 //! and once per input the guest's peak linear memory against the peak RSS
 //! a native compile adds (measured in a child process, so nothing earlier
@@ -22,6 +25,7 @@
 //! byte-identical to the native one, or the run fails: a fast wrong answer
 //! is not a result.
 
+use crate::commands::native_cache::NativeCache;
 use crate::commands::one_change::change_one_function;
 use crate::flags::LimitFlags;
 use clap::Args;
@@ -30,6 +34,7 @@ use host::{Artifact, Limits, Options, Sandbox, host_triple};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Measure sandboxed compile time and memory against native Wasmtime on the
@@ -71,6 +76,9 @@ struct BenchRow {
     sandbox_parallel_ms: f64,
     /// Recompile after a one-function change, incremental cache warm.
     recompile_ms: Option<f64>,
+    /// The same recompile by native Wasmtime on `cores` threads, its
+    /// incremental cache in memory.
+    native_recompile_ms: Option<f64>,
     /// The parallel compile's guest linear memory at its end (its peak).
     guest_peak_bytes: u64,
     /// Peak RSS added by a native parallel compile.
@@ -81,6 +89,9 @@ struct BenchRow {
     ratio_1t: f64,
     /// `recompile_ms / sandbox_parallel_ms`.
     ratio_recompile: Option<f64>,
+    /// `native_recompile_ms / native_parallel_ms`: what Wasmtime's
+    /// incremental compilation gives natively.
+    ratio_native_recompile: Option<f64>,
 }
 
 /// Measurements that are not per input.
@@ -127,7 +138,7 @@ impl BenchCommand {
             })?;
         if !self.json {
             println!(
-                "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8}",
+                "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8}",
                 "input",
                 "bytes",
                 "nat-par",
@@ -136,6 +147,7 @@ impl BenchCommand {
                 "sbx-1t",
                 "sbx-par",
                 "recomp",
+                "nat-rec",
                 "/par",
                 "/1t",
                 "guest-MB",
@@ -237,7 +249,8 @@ impl BenchCommand {
                 },
             ],
         )?;
-        let recompile_ms = self.recompile_ms(input, sandbox, options)?;
+        let (recompile_ms, native_recompile_ms) =
+            self.recompile_ms(input, sandbox, pool, options)?;
         Ok(BenchRow {
             input: short_name(file),
             bytes: input.len(),
@@ -248,25 +261,29 @@ impl BenchCommand {
             sandbox_ms,
             sandbox_parallel_ms,
             recompile_ms,
+            native_recompile_ms,
             guest_peak_bytes,
             native_peak_bytes: native_peak(file, &options.triple, cores),
             ratio_parallel: sandbox_parallel_ms / native_parallel_ms,
             ratio_1t: sandbox_ms / native_1t_ms,
             ratio_recompile: recompile_ms.map(|ms: f64| ms / sandbox_parallel_ms),
+            ratio_native_recompile: native_recompile_ms.map(|ms: f64| ms / native_parallel_ms),
         })
     }
 
-    /// The median recompile after a one-function change, the cache warm
-    /// with the unchanged module's functions; each repetition changes
-    /// another value, so each has exactly one function to compile.
+    /// The median recompiles after a one-function change, sandboxed and
+    /// native, each cache warm with the unchanged module's functions; each
+    /// repetition changes another value, so each has exactly one function
+    /// to compile. Both artifacts must equal a cold native compile's.
     fn recompile_ms(
         &self,
         input: &[u8],
         sandbox: &Sandbox,
+        pool: &rayon::ThreadPool,
         options: &Options,
-    ) -> Result<Option<f64>, host::Error> {
+    ) -> Result<(Option<f64>, Option<f64>), host::Error> {
         if change_one_function(input, 0).is_none() {
-            return Ok(None);
+            return Ok((None, None));
         }
         let dir = tempfile::tempdir().map_err(|source| host::Error::Write {
             path: std::env::temp_dir(),
@@ -275,22 +292,37 @@ impl BenchCommand {
         let cache =
             IncrementalCache::open(dir.path(), DEFAULT_MAX_BYTES).map_err(host::Error::Cache)?;
         sandbox.compile_incremental(input, options, &cache, DEFAULT_TENANT)?;
-        let mut salt = 0;
-        let ms = median_of(self.reps, || {
-            salt += 1;
-            let changed = change_one_function(input, salt).unwrap_or_default();
+        let native_cache = Arc::new(NativeCache::default());
+        let native = |input: &[u8]| {
+            pool.install(|| {
+                kiln_guest::compile_configured(input, options, |config| {
+                    // Only fails where the feature is compiled out.
+                    let _ = config.enable_incremental_compilation(native_cache.clone());
+                })
+            })
+        };
+        native(input)?;
+        // Interleaved, as the other columns are; the cold compile that
+        // checks both answers is not timed.
+        let (mut sandboxed, mut native_times) = (Vec::new(), Vec::new());
+        for salt in 1..=self.reps.max(1) {
+            let changed = change_one_function(input, salt as i32).unwrap_or_default();
             let start = Instant::now();
-            let (artifact, _) =
+            let (recompiled, _) =
                 sandbox.compile_incremental(&changed, options, &cache, DEFAULT_TENANT)?;
-            let elapsed = start.elapsed();
-            if artifact.bytes != kiln_guest::compile(&changed, options)?.bytes {
+            sandboxed.push(start.elapsed().as_secs_f64() * 1000.0);
+            let start = Instant::now();
+            let native_recompiled = native(&changed)?;
+            native_times.push(start.elapsed().as_secs_f64() * 1000.0);
+            let cold = kiln_guest::compile(&changed, options)?.bytes;
+            if recompiled.bytes != cold || native_recompiled.bytes != cold {
                 return Err(host::Error::Verification {
-                    message: "the recompiled artifact differs from a native compile".to_string(),
+                    message: "a recompiled artifact differs from a cold native compile".to_string(),
                 });
             }
-            Ok::<_, host::Error>(elapsed)
-        })?;
-        Ok(Some(ms))
+        }
+        let (sandboxed_ms, native_ms) = (median(sandboxed), median(native_times));
+        Ok((Some(sandboxed_ms), Some(native_ms)))
     }
 
     fn summary(
@@ -409,7 +441,7 @@ fn print_row(row: &BenchRow) {
     let mb = |bytes: u64| bytes as f64 / f64::from(1 << 20);
     let opt = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{v:.1}"));
     println!(
-        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8}",
+        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8}",
         row.input,
         row.bytes,
         row.native_parallel_ms,
@@ -418,6 +450,7 @@ fn print_row(row: &BenchRow) {
         row.sandbox_ms,
         row.sandbox_parallel_ms,
         opt(row.recompile_ms),
+        opt(row.native_recompile_ms),
         row.ratio_parallel,
         row.ratio_1t,
         mb(row.guest_peak_bytes),

@@ -5,6 +5,7 @@ pub mod check;
 pub mod compile;
 pub mod demo;
 pub mod inspect;
+pub mod native_cache;
 pub mod native_peak;
 pub mod one_change;
 pub mod run;
