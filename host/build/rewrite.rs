@@ -11,7 +11,10 @@
 //!   the job is over;
 //! - `memory.grow` becomes a call of `kiln.memory_grow`: a shared memory's
 //!   growth never reaches a store's resource limiter, and the host must
-//!   know when it refused growth at the memory cap;
+//!   know when it refused growth at the memory cap; the host also keeps
+//!   each job's own size of the memory, which it may reuse from an earlier
+//!   job (`host/src/sandbox/threaded/memory_pool.rs`), so `memory.size`,
+//!   which would see the whole memory, is refused;
 //! - `memory.copy` and `memory.fill` become calls of two functions the
 //!   rewrite adds (`short_copies.rs`), which do short ranges in the guest
 //!   and hand long ones to `kiln.memory_copy` and `kiln.memory_fill`:
@@ -168,6 +171,11 @@ impl Reencode for Rewriter {
             )),
             Operator::MemoryAtomicWait64 { .. } => Err(reencode::Error::UserError(
                 "memory.atomic.wait64 has no stand-in".to_string(),
+            )),
+            Operator::MemorySize { .. } => Err(reencode::Error::UserError(
+                "memory.size: the host keeps each job's size of the memory, \
+                 which only memory.grow reports"
+                    .to_string(),
             )),
             Operator::MemoryGrow { mem: 0 } => {
                 self.replaced += 1;

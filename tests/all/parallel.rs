@@ -3,7 +3,7 @@
 //! serves concurrent jobs that share nothing.
 
 use crate::{GuestPath, fixture, sandbox};
-use host::{Limits, Options};
+use host::{Limits, Options, Sandbox};
 
 fn options(triple: &str) -> Options {
     Options::for_target(triple)
@@ -144,4 +144,30 @@ fn bad_input_is_a_typed_error_on_every_thread_count() {
             "{jobs} threads: {result:?}"
         );
     }
+}
+
+#[test]
+fn a_job_on_a_used_memory_sees_a_new_one() {
+    // Jobs reuse the memories of finished ones (zeroed). A small job after
+    // a large one on the same sandbox must see the memory as a new one:
+    // the same size and layout as on a sandbox that never ran anything,
+    // and the native bytes.
+    let opts = options("x86_64-unknown-linux-gnu");
+    let limits = Limits::default();
+    let small = fixture("primes.wat");
+    let large = crate::limits::slow_module().into_bytes();
+    let fresh = || Sandbox::with_cache_dir(limits, Some(crate::cache_dir())).unwrap();
+    let (first, alone) = fresh()
+        .compile_with_stats(&small, &opts, 1, &limits)
+        .unwrap();
+    let used = fresh();
+    let (_, big) = used.compile_with_stats(&large, &opts, 4, &limits).unwrap();
+    for _ in 0..3 {
+        let (again, after) = used.compile_with_stats(&small, &opts, 1, &limits).unwrap();
+        assert!(again.bytes == first.bytes, "differs from a fresh sandbox's");
+        assert_eq!(after.guest_memory_bytes, alone.guest_memory_bytes);
+        assert!(after.guest_memory_bytes < big.guest_memory_bytes);
+    }
+    let native = kiln_guest::compile(&small, &opts).unwrap();
+    assert!(first.bytes == native.bytes);
 }

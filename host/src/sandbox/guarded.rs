@@ -88,6 +88,12 @@ impl GuardedMemory {
         }
     }
 
+    /// The memory, unless it was revoked (then it is inaccessible and good
+    /// for nothing more).
+    pub(crate) fn into_unrevoked(self) -> Option<SharedMemory> {
+        (!self.revoked.load(Ordering::SeqCst)).then_some(self.memory)
+    }
+
     /// The memory itself, for linking an instance to it.
     pub(crate) fn shared(&self) -> &SharedMemory {
         &self.memory

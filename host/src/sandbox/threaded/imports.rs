@@ -109,13 +109,15 @@ fn wait32(
 
 /// The `memory_grow` import, standing in for `memory.grow`: the old size
 /// in pages, or -1 when growth is refused (and the refusal remembered).
+/// The size is the job's own, which a reused memory may exceed
+/// (`memory_pool.rs`).
 fn memory_grow(caller: Caller<'_, ThreadState>, delta: u32) -> wasmtime::Result<i32> {
     let state = caller.data();
     // Inside, so that the memory does not grow while it is being revoked.
     let inside = state.enter()?;
-    match inside.memory().grow(u64::from(delta)) {
-        Ok(old) => Ok(old as i32),
-        Err(_) => {
+    match state.job.size.grow(inside.memory(), u64::from(delta)) {
+        Some(old) => Ok(old as i32),
+        None => {
             state.job.memory_refused.store(true, Ordering::SeqCst);
             Ok(-1)
         }

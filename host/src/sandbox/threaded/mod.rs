@@ -5,14 +5,16 @@
 //!
 //! # One compile job
 //!
-//! Each compile gets a fresh [`SharedMemory`] capped at the memory limit and
-//! a main instance on the calling thread. When the guest's rayon pool asks
+//! Each compile gets a zeroed [`SharedMemory`] capped at the memory limit
+//! (one an earlier job used, where there is one: `memory_pool.rs` says why
+//! and how nothing passes from job to job) and a main instance on the
+//! calling thread. When the guest's rayon pool asks
 //! for a thread (the `spawn` import), a host thread instantiates the module
 //! again on the same memory, sets that instance's stack pointer and
 //! thread-local storage to the region the guest allocated for it, and runs
-//! the worker loop. Nothing outlives the job: the memory, the instances and
-//! the threads all belong to it, and the threads are joined before the
-//! compile returns.
+//! the worker loop. Nothing of the job outlives it: the instances and the
+//! threads belong to it, the threads are joined before the compile returns,
+//! and the memory is zeroed before another job may have it.
 //!
 //! # Limits
 //!
@@ -30,19 +32,19 @@
 //!   Shared memories do not consult a store's `ResourceLimiter`.
 
 mod imports;
+mod memory_pool;
 
 use crate::cache::CacheSession;
 use crate::sandbox::guarded::{GuardedMemory, Inside, MemoryUser, Revoked, Watchdog};
 use crate::sandbox::{CompileStats, Deadline};
 use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options, lock};
 use kiln_guest::wire;
+use memory_pool::{MemoryPool, OwnSize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use wasmtime::{
-    Engine, ExternType, Instance, Linker, MemoryType, Module, SharedMemory, Store, Trap, Val,
-};
+use wasmtime::{Engine, ExternType, Instance, Linker, Module, Store, Trap, Val};
 
 /// The longest a guest thread waits before it looks at whether its job is
 /// still going.
@@ -57,6 +59,8 @@ pub(crate) struct ThreadedGuest {
     linker: Linker<ThreadState>,
     /// Pages the module asks for at the start (its data, stack and TLS).
     initial_pages: u64,
+    /// Memories of finished jobs, zeroed.
+    memories: MemoryPool,
 }
 
 impl ThreadedGuest {
@@ -73,10 +77,12 @@ impl ThreadedGuest {
             })?;
         let mut linker = Linker::new(engine);
         imports::link(&mut linker).map_err(Error::sandbox)?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
             module,
             linker,
             initial_pages,
+            memories: MemoryPool::new(initial_pages, cores),
         })
     }
 
@@ -105,12 +111,10 @@ impl ThreadedGuest {
                 limit: limits.max_memory,
             }));
         }
-        let engine = self.module.engine();
-        let memory = SharedMemory::new(
-            engine,
-            MemoryType::shared(self.initial_pages as u32, max_pages as u32),
-        )
-        .map_err(Error::sandbox)?;
+        let memory = self
+            .memories
+            .take(self.module.engine(), max_pages)
+            .map_err(Error::sandbox)?;
         let request = wire::encode(&wire::Request {
             options: options.clone(),
             jobs: jobs as u32,
@@ -120,6 +124,7 @@ impl ThreadedGuest {
             module: self.module.clone(),
             linker: self.linker.clone(),
             memory: GuardedMemory::new(memory),
+            size: OwnSize::new(self.initial_pages, max_pages),
             deadline: Deadline::after(limits.timeout),
             max_threads: jobs,
             over: AtomicBool::new(false),
@@ -140,20 +145,27 @@ impl ThreadedGuest {
         let answer = run_main(&job, input, &request);
         watchdog.stop();
         let (thread_failure, threads) = job.finish();
-        let bytes = answer.map_err(|error| job.sort_failure(&error, thread_failure, limits))?;
-        let response: wire::Response = wire::decode(&bytes).map_err(|e| Error::Sandbox {
-            message: e.to_string(),
-        })?;
-        let artifact = response.map_err(Error::Compile)?;
+        let answer = answer.map_err(|error| job.sort_failure(&error, thread_failure, limits));
         let (cache_hits, cache_misses) = job.cache.as_ref().map_or((0, 0), CacheSession::counts);
         let stats = CompileStats {
-            guest_memory_bytes: job.memory.shared().data_size() as u64,
+            guest_memory_bytes: job.size.bytes(),
             threads,
             cache_hits,
             cache_misses,
         };
-        // Every thread is joined: this is the last reference to the job.
-        if let Some(session) = Arc::into_inner(job).and_then(|job| job.cache) {
+        // Every thread is joined and every store dropped: this is the last
+        // reference to the job, and the memory is free for the next one.
+        let cache = Arc::into_inner(job).and_then(|job| {
+            if let Some(memory) = job.memory.into_unrevoked() {
+                self.memories.give_back(memory);
+            }
+            job.cache
+        });
+        let response: wire::Response = wire::decode(&answer?).map_err(|e| Error::Sandbox {
+            message: e.to_string(),
+        })?;
+        let artifact = response.map_err(Error::Compile)?;
+        if let Some(session) = cache {
             session.commit().map_err(Error::Cache)?;
         }
         Ok((artifact, stats))
@@ -166,6 +178,8 @@ struct Job {
     /// The imports but the memory, which each instance adds for itself.
     linker: Linker<ThreadState>,
     memory: GuardedMemory,
+    /// The job's own size of the memory, which `memory_grow` grows.
+    size: OwnSize,
     deadline: Deadline,
     /// Worker threads the job may start (the caller's thread only waits).
     max_threads: usize,
