@@ -36,7 +36,7 @@ mod memory_pool;
 
 use crate::cache::CacheSession;
 use crate::sandbox::guarded::{GuardedMemory, Inside, MemoryUser, Revoked, Watchdog};
-use crate::sandbox::{CompileStats, Deadline};
+use crate::sandbox::{CompileStats, Deadline, available_cores};
 use crate::{Artifact, CompileError, Error, LimitKind, Limits, Options, lock};
 use kiln_guest::wire;
 use memory_pool::{MemoryPool, OwnSize};
@@ -77,12 +77,11 @@ impl ThreadedGuest {
             })?;
         let mut linker = Linker::new(engine);
         imports::link(&mut linker).map_err(Error::sandbox)?;
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
             module,
             linker,
             initial_pages,
-            memories: MemoryPool::new(initial_pages, cores),
+            memories: MemoryPool::new(initial_pages, available_cores()),
         })
     }
 
