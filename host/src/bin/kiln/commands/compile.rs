@@ -72,6 +72,12 @@ impl CompileCommand {
         };
         let sandbox_ms = start.elapsed().as_secs_f64() * 1000.0;
         write_atomically(&output, &artifact.bytes)?;
+        // The process ends after this command, and the kernel takes the
+        // sandbox's mappings (two engines' pools, the guests' code) down
+        // far faster at exit than dropping them does one by one: 4.8 ms
+        // of a 20 ms `kiln compile` of a tiny module. Nothing in it needs
+        // closing: the cache, which does, was dropped above.
+        std::mem::forget(sandbox);
         if self.json {
             let line = json!({
                 "input": self.input,
