@@ -26,8 +26,9 @@
 //! - memory: the component's growth goes through a [`ResourceLimiter`] that
 //!   refuses growth past the cap and records that it did, so the trap that
 //!   follows (the guest's allocator aborts) is reported as the memory
-//!   limit; the threaded guest's shared memory is created with the cap as
-//!   its maximum and reports refusals itself;
+//!   limit; the threaded guest's shared memory has the cap as its maximum,
+//!   and the job's own size of it (a memory may be reused) is checked
+//!   against the cap on each growth, refusals reported;
 //! - output: the artifact's size is checked before it is handed on;
 //! - stdout/stderr (component): captured into bounded in-memory pipes;
 //!   stderr is where the guest's panic hook leaves a panic's message.
@@ -445,8 +446,9 @@ pub const MAX_CONCURRENT_INSTANCES: u32 = 1024;
 /// than mapped and unmapped each time, and the first
 /// [`KEEP_RESIDENT`] bytes of a memory are zeroed in place for the next
 /// compile instead of being given back to the kernel and faulted in again.
-/// (The threaded guest's shared memory is created per job by the host and
-/// is not pooled.) A slot holds the largest memory a 32-bit guest can have,
+/// (The threaded guest's shared memory is not Wasmtime's to pool: the host
+/// creates it, and keeps finished jobs' memories the same way itself,
+/// `threaded/memory_pool.rs`.) A slot holds the largest memory a 32-bit guest can have,
 /// so any `--max-memory` fits; the slots are address space, not memory.
 ///
 /// The pool has no execution stacks. Those are for async calls, which Kiln

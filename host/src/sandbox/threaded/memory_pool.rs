@@ -33,7 +33,8 @@
 //! only if a later job needs them). The next job, perhaps another
 //! tenant's, sees zeros everywhere, as in a new memory. A memory is only
 //! reused by a job with the same cap (the memory type's maximum), and the
-//! pool keeps at most one memory per core.
+//! pool keeps at most one memory per core, each with at most
+//! [`KEEP_RESIDENT`] bytes resident while it waits.
 
 use super::PAGE;
 use crate::lock;
