@@ -76,8 +76,9 @@ pub const CODE_BYTES_PER_THREAD: usize = 8 << 10;
 /// What one threaded compile took inside the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompileStats {
-    /// The guest's linear memory at the end of the compile, which is its
-    /// peak: wasm memory only grows.
+    /// The guest's linear memory at the end of the compile (the job's own
+    /// size of it, `threaded/memory_pool.rs`), which is its peak: it only
+    /// grows.
     pub guest_memory_bytes: u64,
     /// Worker threads started (0 for a compile on the calling thread).
     pub threads: usize,
