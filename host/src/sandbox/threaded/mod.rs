@@ -31,6 +31,8 @@
 //!   so a refusal at the cap is seen and reported as the memory limit.
 //!   Shared memories do not consult a store's `ResourceLimiter`.
 
+#[cfg(test)]
+mod hostile_guest;
 mod imports;
 mod memory_pool;
 
