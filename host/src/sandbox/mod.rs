@@ -449,8 +449,9 @@ pub const MAX_CONCURRENT_INSTANCES: u32 = 1024;
 /// compile instead of being given back to the kernel and faulted in again.
 /// (The threaded guest's shared memory is not Wasmtime's to pool: the host
 /// creates it, and keeps finished jobs' memories the same way itself,
-/// `threaded/memory_pool.rs`.) A slot holds the largest memory a 32-bit guest can have,
-/// so any `--max-memory` fits; the slots are address space, not memory.
+/// `threaded/memory_pool.rs`.) A slot holds the largest memory a 32-bit
+/// guest can have, so any `--max-memory` fits; the slots are address
+/// space, not memory.
 ///
 /// The pool has no execution stacks. Those are for async calls, which Kiln
 /// never makes, yet the pool would otherwise reserve 1000 of them and put a

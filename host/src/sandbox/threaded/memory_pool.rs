@@ -62,13 +62,22 @@ impl MemoryPool {
         }
     }
 
-    /// A zeroed memory capped at `max_pages`: a kept one with that cap, or
-    /// a new one.
+    /// Pages a job's memory starts with.
+    pub(crate) fn initial_pages(&self) -> u64 {
+        self.initial_pages
+    }
+
+    /// A zeroed memory capped at `max_pages` (a kept one with that cap, or
+    /// a new one) and the job's own size of it, at the initial pages.
     ///
     /// # Errors
     ///
     /// When a new memory cannot be created.
-    pub(crate) fn take(&self, engine: &Engine, max_pages: u64) -> wasmtime::Result<SharedMemory> {
+    pub(crate) fn take(
+        &self,
+        engine: &Engine,
+        max_pages: u64,
+    ) -> wasmtime::Result<(SharedMemory, OwnSize)> {
         let kept = {
             let mut idle = lock(&self.idle);
             let found = idle
@@ -76,13 +85,14 @@ impl MemoryPool {
                 .position(|memory| memory.ty().maximum() == Some(max_pages));
             found.map(|at| idle.swap_remove(at))
         };
-        match kept {
-            Some(memory) => Ok(memory),
+        let memory = match kept {
+            Some(memory) => memory,
             None => SharedMemory::new(
                 engine,
                 MemoryType::shared(self.initial_pages as u32, max_pages as u32),
-            ),
-        }
+            )?,
+        };
+        Ok((memory, OwnSize::new(self.initial_pages, max_pages)))
     }
 
     /// Zeroes `memory`, whose job is over and which nothing else uses any
@@ -193,12 +203,12 @@ mod tests {
     fn a_kept_memory_comes_back_zeroed_with_its_size() {
         let engine = engine();
         let pool = MemoryPool::new(2, 4);
-        let memory = pool.take(&engine, 16).unwrap();
+        let memory = pool.take(&engine, 16).unwrap().0;
         assert_eq!(memory.data_size() as u64, 2 * PAGE);
         memory.grow(6).unwrap();
         scribble(&memory, 0xa5);
         pool.give_back(memory);
-        let again = pool.take(&engine, 16).unwrap();
+        let again = pool.take(&engine, 16).unwrap().0;
         assert_eq!(again.data_size() as u64, 8 * PAGE, "the same memory");
         assert!(scribbles_gone(&again), "nothing of the last job is left");
     }
@@ -208,11 +218,11 @@ mod tests {
         let engine = engine();
         let pool = MemoryPool::new(1, 4);
         let resident_pages = KEEP_RESIDENT as u64 / PAGE;
-        let memory = pool.take(&engine, resident_pages + 8).unwrap();
+        let memory = pool.take(&engine, resident_pages + 8).unwrap().0;
         memory.grow(resident_pages + 3).unwrap();
         scribble(&memory, 0x5a);
         pool.give_back(memory);
-        let again = pool.take(&engine, resident_pages + 8).unwrap();
+        let again = pool.take(&engine, resident_pages + 8).unwrap().0;
         assert_eq!(again.data_size() as u64, (resident_pages + 4) * PAGE);
         assert!(scribbles_gone(&again));
     }
@@ -221,13 +231,13 @@ mod tests {
     fn only_a_job_with_the_same_cap_reuses_a_memory() {
         let engine = engine();
         let pool = MemoryPool::new(1, 4);
-        let memory = pool.take(&engine, 16).unwrap();
+        let memory = pool.take(&engine, 16).unwrap().0;
         memory.grow(3).unwrap();
         pool.give_back(memory);
-        let other = pool.take(&engine, 8).unwrap();
+        let other = pool.take(&engine, 8).unwrap().0;
         assert_eq!(other.data_size() as u64, PAGE, "a new memory");
         assert_eq!(other.ty().maximum(), Some(8));
-        let kept = pool.take(&engine, 16).unwrap();
+        let kept = pool.take(&engine, 16).unwrap().0;
         assert_eq!(kept.data_size() as u64, 4 * PAGE);
     }
 
@@ -236,14 +246,17 @@ mod tests {
         let engine = engine();
         let pool = MemoryPool::new(1, 1);
         let (a, b) = (
-            pool.take(&engine, 4).unwrap(),
-            pool.take(&engine, 4).unwrap(),
+            pool.take(&engine, 4).unwrap().0,
+            pool.take(&engine, 4).unwrap().0,
         );
         a.grow(1).unwrap();
         pool.give_back(a);
         pool.give_back(b);
         assert_eq!(lock(&pool.idle).len(), 1);
-        assert_eq!(pool.take(&engine, 4).unwrap().data_size() as u64, 2 * PAGE);
+        assert_eq!(
+            pool.take(&engine, 4).unwrap().0.data_size() as u64,
+            2 * PAGE
+        );
     }
 
     #[test]

@@ -59,9 +59,8 @@ const PAGE: u64 = 64 << 10;
 pub(crate) struct ThreadedGuest {
     module: Module,
     linker: Linker<ThreadState>,
-    /// Pages the module asks for at the start (its data, stack and TLS).
-    initial_pages: u64,
-    /// Memories of finished jobs, zeroed.
+    /// Memories of finished jobs, zeroed, each as large as the module
+    /// asks for at the start (its data, stack and TLS) or larger.
     memories: MemoryPool,
 }
 
@@ -82,7 +81,6 @@ impl ThreadedGuest {
         Ok(Self {
             module,
             linker,
-            initial_pages,
             memories: MemoryPool::new(initial_pages, available_cores()),
         })
     }
@@ -107,12 +105,12 @@ impl ThreadedGuest {
         cache: Option<CacheSession>,
     ) -> Result<(Artifact, CompileStats), Error> {
         let max_pages = (limits.max_memory / PAGE).min(1 << 16);
-        if max_pages < self.initial_pages {
+        if max_pages < self.memories.initial_pages() {
             return Err(Error::Limit(LimitKind::Memory {
                 limit: limits.max_memory,
             }));
         }
-        let memory = self
+        let (memory, size) = self
             .memories
             .take(self.module.engine(), max_pages)
             .map_err(Error::sandbox)?;
@@ -125,7 +123,7 @@ impl ThreadedGuest {
             module: self.module.clone(),
             linker: self.linker.clone(),
             memory: GuardedMemory::new(memory),
-            size: OwnSize::new(self.initial_pages, max_pages),
+            size,
             deadline: Deadline::after(limits.timeout),
             max_threads: jobs,
             over: AtomicBool::new(false),

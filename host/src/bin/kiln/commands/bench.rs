@@ -249,8 +249,11 @@ impl BenchCommand {
                 },
             ],
         )?;
-        let (recompile_ms, native_recompile_ms) =
-            self.recompile_ms(input, sandbox, pool, options)?;
+        let recompiles = self.recompile_ms(input, sandbox, pool, options)?;
+        let (recompile_ms, native_recompile_ms) = (
+            recompiles.map(|(sandboxed, _)| sandboxed),
+            recompiles.map(|(_, native)| native),
+        );
         Ok(BenchRow {
             input: short_name(file),
             bytes: input.len(),
@@ -272,18 +275,19 @@ impl BenchCommand {
     }
 
     /// The median recompiles after a one-function change, sandboxed and
-    /// native, each cache warm with the unchanged module's functions; each
-    /// repetition changes another value, so each has exactly one function
-    /// to compile. Both artifacts must equal a cold native compile's.
+    /// native (`None` for an input with no function to change), each cache
+    /// warm with the unchanged module's functions; each repetition changes
+    /// another value, so each has exactly one function to compile. Both
+    /// artifacts must equal a cold native compile's.
     fn recompile_ms(
         &self,
         input: &[u8],
         sandbox: &Sandbox,
         pool: &rayon::ThreadPool,
         options: &Options,
-    ) -> Result<(Option<f64>, Option<f64>), host::Error> {
+    ) -> Result<Option<(f64, f64)>, host::Error> {
         if change_one_function(input, 0).is_none() {
-            return Ok((None, None));
+            return Ok(None);
         }
         let dir = tempfile::tempdir().map_err(|source| host::Error::Write {
             path: std::env::temp_dir(),
@@ -321,8 +325,7 @@ impl BenchCommand {
                 });
             }
         }
-        let (sandboxed_ms, native_ms) = (median(sandboxed), median(native_times));
-        Ok((Some(sandboxed_ms), Some(native_ms)))
+        Ok(Some((median(sandboxed), median(native_times))))
     }
 
     fn summary(
