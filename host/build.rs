@@ -226,7 +226,9 @@ fn rustup_cargo_with_target() -> Option<Command> {
     }
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = clean_command(cargo);
-    command.env("RUSTC", &rustc).env("RUSTFLAGS", GUEST_INLINING);
+    command
+        .env("RUSTC", &rustc)
+        .env("RUSTFLAGS", GUEST_INLINING);
     Some(command)
 }
 
