@@ -11,6 +11,8 @@
 
 mod error;
 mod facts;
+#[cfg(any(test, all(target_arch = "wasm32", target_os = "unknown")))]
+mod split_pool;
 pub mod thread_cache;
 pub mod wire;
 

@@ -15,7 +15,9 @@
 //!
 //! 1. The compile builds a rayon pool whose spawn handler allocates a region
 //!    for the worker's stack and thread-local storage, boxes rayon's
-//!    `ThreadBuilder`, and calls the `spawn` import with both.
+//!    `ThreadBuilder`, and calls the `spawn` import with both. (Rayon is
+//!    told of more threads than are spawned, so that it cuts the work
+//!    finer: `split_pool.rs`.)
 //! 2. The host instantiates the module again, points that instance's
 //!    `__stack_pointer` at the top of the region and calls `__wasm_init_tls`
 //!    with the bottom of it, then calls [`kiln_worker`], which runs rayon's
@@ -194,14 +196,12 @@ fn compile_in_pool(input: &[u8], request: &Request) -> wire::Response {
     if request.jobs <= 1 {
         return compile_configured(input, &request.options, configure);
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(request.jobs as usize)
-        .spawn_handler(spawn_worker)
-        .start_handler(|_| crate::quiet_cranelift_timing())
-        .build()
-        .map_err(|e| CompileError::Internal {
-            message: format!("starting {} compile threads: {e}", request.jobs),
-        })?;
+    let pool = crate::split_pool::build(request.jobs as usize, spawn_worker, |_| {
+        crate::quiet_cranelift_timing()
+    })
+    .map_err(|e| CompileError::Internal {
+        message: format!("starting {} compile threads: {e}", request.jobs),
+    })?;
     pool.install(|| compile_configured(input, &request.options, configure))
 }
 
