@@ -238,6 +238,14 @@ impl Sandbox {
         Ok((check_output(artifact, limits)?, stats))
     }
 
+    /// Waits for the work that finished compiles left for after their
+    /// answers: zeroing their memories for the next job. A measurement
+    /// calls this between compiles, so that the work does not fall on the
+    /// next thing it times.
+    pub fn settle(&self) {
+        self.threaded.settle();
+    }
+
     /// Compiles `input` like [`Sandbox::compile`] (parallel when it pays),
     /// reusing and extending `tenant`'s entries in `cache`: functions
     /// unchanged since an earlier compile are not compiled again. The

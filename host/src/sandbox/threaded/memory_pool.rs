@@ -35,28 +35,72 @@
 //! reused by a job with the same cap (the memory type's maximum), and the
 //! pool keeps at most one memory per core, each with at most
 //! [`KEEP_RESIDENT`] bytes resident while it waits.
+//!
+//! # Zeroing after the answer, not before it
+//!
+//! The guest may have written anywhere in the memory, so all of it that
+//! stays resident is zeroed: up to [`KEEP_RESIDENT`] bytes, about 2 ms
+//! for a memory that a large compile grew, whatever the size of the job
+//! that used it last. That is work for the next job, not for the answer of
+//! this one, so [`MemoryPool::give_back`] hands the memory to a thread of
+//! the pool's own and returns at once; the memory joins the idle ones
+//! only once that thread has zeroed it. A job that finds no idle memory
+//! while one is being zeroed takes a new one if the pool has room for
+//! it, so that jobs run one after another alternate between two memories,
+//! each zeroed while the other is in use; when the pool is full it waits
+//! for the zeroing instead. A `kiln compile`, which exits after its one
+//! job, never waits for the zeroing at all.
 
 use super::PAGE;
 use crate::lock;
 use crate::sandbox::KEEP_RESIDENT;
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use wasmtime::{Engine, MemoryType, SharedMemory};
 
 /// Zeroed memories waiting for a job.
 pub(crate) struct MemoryPool {
-    idle: Mutex<Vec<SharedMemory>>,
-    /// The most memories kept idle.
+    state: Arc<PoolState>,
+    /// To the thread that zeroes given-back memories ([`zero_and_keep`]);
+    /// it ends when this is dropped.
+    to_zero: Mutex<mpsc::Sender<SharedMemory>>,
+    /// The most memories kept: idle ones and those being zeroed.
     capacity: usize,
     /// Pages a job's memory starts with (the module's minimum).
     initial_pages: u64,
+}
+
+/// What the pool and its zeroing thread share.
+#[derive(Default)]
+struct PoolState {
+    kept: Mutex<Kept>,
+    /// Notified whenever a memory has been zeroed (or dropped instead).
+    zeroed: Condvar,
+}
+
+#[derive(Default)]
+struct Kept {
+    /// Zeroed and ready for a job.
+    idle: Vec<SharedMemory>,
+    /// Given back and not yet zeroed.
+    zeroing: usize,
 }
 
 impl MemoryPool {
     /// An empty pool for memories of at least `initial_pages`, keeping at
     /// most `capacity` of them.
     pub(crate) fn new(initial_pages: u64, capacity: usize) -> Self {
+        let state = Arc::new(PoolState::default());
+        let (to_zero, given_back) = mpsc::channel();
+        let zeroing_state = state.clone();
+        let started = std::thread::Builder::new()
+            .name("kiln-zero-memory".to_string())
+            .spawn(move || zero_and_keep(&zeroing_state, &given_back));
+        // Without the thread nothing is ever kept: `give_back` finds the
+        // channel closed and drops the memory.
+        drop(started);
         Self {
-            idle: Mutex::new(Vec::new()),
+            state,
+            to_zero: Mutex::new(to_zero),
             capacity,
             initial_pages,
         }
@@ -79,11 +123,27 @@ impl MemoryPool {
         max_pages: u64,
     ) -> wasmtime::Result<(SharedMemory, OwnSize)> {
         let kept = {
-            let mut idle = lock(&self.idle);
-            let found = idle
-                .iter()
-                .position(|memory| memory.ty().maximum() == Some(max_pages));
-            found.map(|at| idle.swap_remove(at))
+            let mut kept = lock(&self.state.kept);
+            loop {
+                let found = kept
+                    .idle
+                    .iter()
+                    .position(|memory| memory.ty().maximum() == Some(max_pages));
+                if let Some(at) = found {
+                    break Some(kept.idle.swap_remove(at));
+                }
+                // Wait only when a new memory would not be kept: while
+                // there is room, a second memory lets sequential jobs
+                // alternate, each starting on one zeroed during the other.
+                if kept.zeroing == 0 || kept.idle.len() + kept.zeroing < self.capacity {
+                    break None;
+                }
+                kept = self
+                    .state
+                    .zeroed
+                    .wait(kept)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
         };
         let memory = match kept {
             Some(memory) => memory,
@@ -95,40 +155,76 @@ impl MemoryPool {
         Ok((memory, OwnSize::new(self.initial_pages, max_pages)))
     }
 
-    /// Zeroes `memory`, whose job is over and which nothing else uses any
-    /// more, and keeps it for a later job if there is room.
-    pub(crate) fn give_back(&self, memory: SharedMemory) {
-        if lock(&self.idle).len() >= self.capacity {
-            return;
-        }
-        let bytes = memory.data();
-        let base = bytes.as_ptr() as *mut u8;
-        let kept = bytes.len().min(KEEP_RESIDENT);
-        // SAFETY: the range is the memory's accessible part, mapped
-        // read-write (its job was not revoked), and no thread or instance
-        // uses the memory any more: its job's threads are joined and its
-        // stores dropped.
-        unsafe { std::ptr::write_bytes(base, 0, kept) };
-        if bytes.len() > kept {
-            // SAFETY: as above; `kept` is a multiple of the page size, and
-            // dropping private anonymous pages makes them read as zero.
-            let dropped = unsafe {
-                rustix::mm::madvise(
-                    base.add(kept).cast(),
-                    bytes.len() - kept,
-                    rustix::mm::Advice::LinuxDontNeed,
-                )
-            };
-            if dropped.is_err() {
-                // Not known to be zero: not kept.
-                return;
-            }
-        }
-        let mut idle = lock(&self.idle);
-        if idle.len() < self.capacity {
-            idle.push(memory);
+    /// Waits until no memory is being zeroed.
+    pub(crate) fn settle(&self) {
+        let mut kept = lock(&self.state.kept);
+        while kept.zeroing > 0 {
+            kept = self
+                .state
+                .zeroed
+                .wait(kept)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
+
+    /// Takes back `memory`, whose job is over and which nothing else uses
+    /// any more: if there is room, it is zeroed (on the pool's thread) and
+    /// then kept for a later job; otherwise it is dropped.
+    pub(crate) fn give_back(&self, memory: SharedMemory) {
+        {
+            let mut kept = lock(&self.state.kept);
+            if kept.idle.len() + kept.zeroing >= self.capacity {
+                return;
+            }
+            kept.zeroing += 1;
+        }
+        if lock(&self.to_zero).send(memory).is_err() {
+            lock(&self.state.kept).zeroing -= 1;
+            self.state.zeroed.notify_all();
+        }
+    }
+}
+
+/// The pool's thread: zeroes each memory given back and makes it idle,
+/// until the pool is dropped.
+fn zero_and_keep(state: &PoolState, given_back: &mpsc::Receiver<SharedMemory>) {
+    for memory in given_back {
+        let zeroed = zero(&memory);
+        let mut kept = lock(&state.kept);
+        kept.zeroing -= 1;
+        if zeroed {
+            kept.idle.push(memory);
+        }
+        drop(kept);
+        state.zeroed.notify_all();
+    }
+}
+
+/// Sets every accessible byte of `memory` to zero: the first
+/// [`KEEP_RESIDENT`] in place, the rest by handing the pages back to the
+/// kernel. False when the kernel refused, so the rest is not known to be
+/// zero.
+fn zero(memory: &SharedMemory) -> bool {
+    let bytes = memory.data();
+    let base = bytes.as_ptr() as *mut u8;
+    let kept = bytes.len().min(KEEP_RESIDENT);
+    // SAFETY: the range is the memory's accessible part, mapped read-write
+    // (its job was not revoked), and no thread or instance uses the memory
+    // any more: its job's threads are joined and its stores dropped.
+    unsafe { std::ptr::write_bytes(base, 0, kept) };
+    if bytes.len() == kept {
+        return true;
+    }
+    // SAFETY: as above; `kept` is a multiple of the page size, and dropping
+    // private anonymous pages makes them read as zero.
+    let dropped = unsafe {
+        rustix::mm::madvise(
+            base.add(kept).cast(),
+            bytes.len() - kept,
+            rustix::mm::Advice::LinuxDontNeed,
+        )
+    };
+    dropped.is_ok()
 }
 
 /// A job's own size of its memory, in pages (see the module docs).
@@ -208,6 +304,7 @@ mod tests {
         memory.grow(6).unwrap();
         scribble(&memory, 0xa5);
         pool.give_back(memory);
+        pool.settle();
         let again = pool.take(&engine, 16).unwrap().0;
         assert_eq!(again.data_size() as u64, 8 * PAGE, "the same memory");
         assert!(scribbles_gone(&again), "nothing of the last job is left");
@@ -222,6 +319,7 @@ mod tests {
         memory.grow(resident_pages + 3).unwrap();
         scribble(&memory, 0x5a);
         pool.give_back(memory);
+        pool.settle();
         let again = pool.take(&engine, resident_pages + 8).unwrap().0;
         assert_eq!(again.data_size() as u64, (resident_pages + 4) * PAGE);
         assert!(scribbles_gone(&again));
@@ -234,6 +332,7 @@ mod tests {
         let memory = pool.take(&engine, 16).unwrap().0;
         memory.grow(3).unwrap();
         pool.give_back(memory);
+        pool.settle();
         let other = pool.take(&engine, 8).unwrap().0;
         assert_eq!(other.data_size() as u64, PAGE, "a new memory");
         assert_eq!(other.ty().maximum(), Some(8));
@@ -252,10 +351,12 @@ mod tests {
         a.grow(1).unwrap();
         pool.give_back(a);
         pool.give_back(b);
-        assert_eq!(lock(&pool.idle).len(), 1);
-        assert_eq!(
-            pool.take(&engine, 4).unwrap().0.data_size() as u64,
-            2 * PAGE
+        let kept = pool.take(&engine, 4).unwrap().0;
+        assert_eq!(kept.data_size() as u64, 2 * PAGE, "the first, once zeroed");
+        let left = lock(&pool.state.kept);
+        assert!(
+            left.idle.is_empty() && left.zeroing == 0,
+            "the second was dropped"
         );
     }
 

@@ -93,6 +93,12 @@ impl ThreadedGuest {
             .collect()
     }
 
+    /// Waits until the memories of finished jobs are zeroed (see
+    /// `memory_pool.rs`).
+    pub(crate) fn settle(&self) {
+        self.memories.settle();
+    }
+
     /// Compiles `input` on up to `jobs` threads under `limits`, with
     /// `cache` answering Wasmtime's incremental cache if given (and
     /// committed if the compile succeeds).
