@@ -21,6 +21,11 @@
 //! start; and the throughput of `--cores` concurrent one-thread compiles
 //! against one (the two interleaved, as above).
 //!
+//! Between two timed steps the bench waits for the work that a sandboxed
+//! compile leaves for after its answer (zeroing its memory for the next
+//! job, `memory_pool.rs`), so that it never falls on the next step, a
+//! native one perhaps; the concurrency pair counts that work in its time.
+//!
 //! Every measured compile must succeed and every sandboxed artifact must be
 //! byte-identical to the native one, or the run fails: a fast wrong answer
 //! is not a result.
