@@ -67,6 +67,14 @@ impl From<SettingsError> for CompileError {
     }
 }
 
+/// Whether `binary` needs wasm SIMD: it fails validation without it.
+pub(crate) fn uses_simd(binary: &[u8]) -> bool {
+    let without = WasmFeatures::all() - WasmFeatures::SIMD - WasmFeatures::RELAXED_SIMD;
+    Validator::new_with_features(without)
+        .validate_all(binary)
+        .is_err()
+}
+
 /// Sorts a Wasmtime compile failure into a [`CompileError`].
 ///
 /// Wasmtime reports validation failures and engine limitations through one

@@ -7,7 +7,8 @@
 //! turns a trap that follows such a line into an internal error carrying the
 //! message.
 
-use crate::{ArtifactKind, CompileError, OptLevel, Options, PANIC_PREFIX};
+use crate::{ArtifactKind, CompileError, Options, PANIC_PREFIX};
+use kiln_settings::WasmtimeOptions;
 use std::io::Write;
 use std::sync::Once;
 
@@ -47,7 +48,7 @@ impl wit::Guest for Compiler {
     ) -> Result<wit::Artifact, wit::CompileError> {
         install_panic_hook();
         crate::quiet_cranelift_timing();
-        to_wit(crate::compile(&wasm, &from_wit(options)))
+        to_wit(from_wit(options).and_then(|options| crate::compile(&wasm, &options)))
     }
 
     fn targets() -> Vec<String> {
@@ -59,24 +60,13 @@ impl wit::Guest for Compiler {
     }
 }
 
-fn from_wit(options: wit::Options) -> Options {
-    Options {
+fn from_wit(options: wit::Options) -> Result<Options, CompileError> {
+    let (wasmtime, _ignored) = WasmtimeOptions::from_toml(&options.wasmtime_config)?;
+    Ok(Options {
         triple: options.triple,
         cpu_features: options.cpu_features,
-        opt_level: match options.opt_level {
-            wit::OptLevel::None => OptLevel::None,
-            wit::OptLevel::Speed => OptLevel::Speed,
-            wit::OptLevel::SpeedAndSize => OptLevel::SpeedAndSize,
-        },
-        consume_fuel: options.consume_fuel,
-        epoch_interruption: options.epoch_interruption,
-        debug_info: options.debug_info,
-        wasm_features: options
-            .wasm_features
-            .into_iter()
-            .map(|f| (f.name, f.enabled))
-            .collect(),
-    }
+        wasmtime,
+    })
 }
 
 fn to_wit(

@@ -18,11 +18,13 @@ pub mod wire;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 mod export;
+#[cfg(target_arch = "wasm32")]
+mod platform;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod threaded;
 
 pub use error::CompileError;
-pub use kiln_settings::{ArtifactKind, OptLevel, Options, TARGETS};
+pub use kiln_settings::{ArtifactKind, Options, TARGETS};
 
 use wasmtime::Engine;
 
@@ -123,13 +125,13 @@ pub fn compile_configured(
     }
     .map_err(|e| error::classify(&binary, &e))
     .map_err(|error| match error {
-        CompileError::UnsupportedFeature { message }
+        CompileError::Internal { message }
             if kiln_settings::simd_needs_vector_extension(options)
-                && message.contains("SIMD support is not enabled") =>
+                && error::uses_simd(&binary) =>
         {
             CompileError::UnsupportedFeature {
                 message: format!(
-                    "{message} (wasm SIMD on riscv64 needs the V extension: --baseline rv64gcv)"
+                    "wasm SIMD on riscv64 needs the V extension (--baseline rv64gcv): {message}"
                 ),
             }
         }

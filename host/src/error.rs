@@ -56,6 +56,15 @@ pub enum Error {
     Cache(crate::cache::CacheError),
     /// An emulated (or child-process) runner could not be used.
     Emulate(crate::emulate::EmulateError),
+    /// A command line or its options are wrong (an unknown Wasmtime
+    /// option, a value that does not parse).
+    Usage {
+        /// What is wrong, naming the option.
+        message: String,
+    },
+    /// An artifact was refused for its provenance: no valid statement
+    /// signed by a trusted key, or one about other bytes or settings.
+    Provenance(crate::artifact::ProvenanceError),
     /// A file could not be read.
     Read {
         /// The file.
@@ -82,8 +91,9 @@ impl Error {
             Self::Compile(_) | Self::Read { .. } | Self::Run { .. } => 1,
             Self::Limit(_) => 3,
             Self::Verification { .. } => 4,
-            Self::Cache(crate::cache::CacheError::BadTenant { .. }) => 2,
+            Self::Cache(crate::cache::CacheError::BadTenant { .. }) | Self::Usage { .. } => 2,
             Self::Emulate(_) => 6,
+            Self::Provenance(error) => provenance_exit_code(error),
             Self::Sandbox { .. } | Self::Write { .. } | Self::Cache(_) => 5,
         }
     }
@@ -123,6 +133,8 @@ impl fmt::Display for Error {
             Self::Emulate(error) => write!(f, "emulation: {error}"),
             Self::Verification { message } => write!(f, "verification failed: {message}"),
             Self::Run { message } => write!(f, "run failed: {message}"),
+            Self::Usage { message } => write!(f, "usage: {message}"),
+            Self::Provenance(error) => write!(f, "artifact refused: {error}"),
             Self::Read { path, source } => write!(f, "failed to read {}: {source}", path.display()),
             Self::Write { path, source } => {
                 write!(f, "failed to write {}: {source}", path.display())
@@ -138,6 +150,23 @@ impl std::error::Error for Error {
             Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
             _ => None,
         }
+    }
+}
+
+/// 7: no statement that a trusted key validly signed (missing, malformed,
+/// oversized, untrusted, bad signature, unreadable key); 8: a valid
+/// statement about other bytes or other settings.
+fn provenance_exit_code(error: &crate::artifact::ProvenanceError) -> u8 {
+    use crate::artifact::ProvenanceError as P;
+    match error {
+        P::DigestMismatch { .. } | P::SettingsMismatch { .. } => 8,
+        _ => 7,
+    }
+}
+
+impl From<crate::artifact::ProvenanceError> for Error {
+    fn from(error: crate::artifact::ProvenanceError) -> Self {
+        Self::Provenance(error)
     }
 }
 

@@ -8,10 +8,26 @@
 //! old entry. An entry that fails to load (truncated, foreign) is replaced.
 //!
 //! The entry is native code produced by this host from its own embedded
-//! guest, never from user input; it is trusted as the host binary is, by
-//! whoever can write the user's cache directory.
+//! guest, never from user input, and it *is* the sandbox: mapped
+//! executable in the host process, it could do anything the host can. So
+//! it is not trusted because of where it lies. When an entry is written,
+//! its keyed BLAKE3 hash (a MAC) is written beside it, keyed by a secret
+//! that lives in Kiln's config directory (`cache-key`, 0600), not in the
+//! cache directory: whoever can write the cache (a shared volume, a disk
+//! error) cannot make an entry that passes. Before an entry is mapped, its
+//! bytes are read into memory once, hashed, and only those bytes are
+//! deserialized, so what was checked is what runs; a mismatch (or a
+//! missing MAC) is said on stderr and the entry rebuilt.
+//!
+//! ```text
+//!   ~/.config/kiln/cache-key          32 random bytes, created on first use
+//!   ~/.cache/kiln/threaded-….cwasm    the entry
+//!   ~/.cache/kiln/threaded-….cwasm.mac  hex of BLAKE3-keyed(cache-key, entry)
+//! ```
+//!
+//! Without a config directory there is no key, and nothing is cached.
 
-use crate::{Error, guest, write_atomically};
+use crate::{Error, guest, user_dirs, write_atomically};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -20,10 +36,7 @@ use wasmtime::{Engine, Module};
 
 /// `KILN_CACHE_DIR` if set, else `kiln/` under the user's cache directory.
 pub(crate) fn default_dir() -> Option<PathBuf> {
-    match std::env::var_os("KILN_CACHE_DIR") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => dirs::cache_dir().map(|dir| dir.join("kiln")),
-    }
+    user_dirs::cache_dir()
 }
 
 /// Loads the compiled component from `dir`, or compiles it (and stores it
@@ -34,11 +47,9 @@ pub(crate) fn load_component(engine: &Engine, dir: Option<&Path>) -> Result<Comp
         &entry_name(engine, "guest", guest::GUEST_SHA256),
         |bytes| engine.precompile_component(bytes),
         guest::GUEST_COMPONENT,
-        // SAFETY: the entry was written below for this exact guest, Wasmtime
-        // version and engine (its name says so), and Wasmtime checks the
-        // header before using it.
-        |path| unsafe { Component::deserialize_file(engine, path) },
-        // SAFETY: bytes just produced by this engine.
+        // SAFETY: `load` passes only bytes this engine produced: just
+        // compiled, or read from an entry whose MAC, keyed by a secret the
+        // cache directory does not hold, matched them.
         |bytes| unsafe { Component::deserialize(engine, bytes) },
     )
 }
@@ -52,8 +63,6 @@ pub(crate) fn load_threaded(engine: &Engine, dir: Option<&Path>) -> Result<Modul
         |bytes| engine.precompile_module(bytes),
         guest::THREADED_MODULE,
         // SAFETY: as for the component.
-        |path| unsafe { Module::deserialize_file(engine, path) },
-        // SAFETY: bytes just produced by this engine.
         |bytes| unsafe { Module::deserialize(engine, bytes) },
     )
 }
@@ -63,24 +72,73 @@ fn load<T>(
     name: &str,
     precompile: impl Fn(&[u8]) -> wasmtime::Result<Vec<u8>>,
     wasm: &[u8],
-    from_file: impl Fn(&Path) -> wasmtime::Result<T>,
     from_bytes: impl Fn(&[u8]) -> wasmtime::Result<T>,
 ) -> Result<T, Error> {
+    let key = dir.and_then(|_| cache_key());
     let path = dir.map(|dir| dir.join(name));
-    if let Some(path) = path.as_deref().filter(|path| path.is_file())
-        && let Ok(loaded) = from_file(path)
+    if let (Some(path), Some(key)) = (&path, &key)
+        && let Ok(bytes) = std::fs::read(path)
     {
-        return Ok(loaded);
+        if entry_is_intact(path, &bytes, key) {
+            if let Ok(loaded) = from_bytes(&bytes) {
+                return Ok(loaded);
+            }
+        } else {
+            eprintln!(
+                "kiln: the cached compiler {} failed its integrity check; rebuilding it",
+                path.display()
+            );
+        }
     }
     let bytes = precompile(wasm).map_err(Error::sandbox)?;
     let loaded = from_bytes(&bytes).map_err(Error::sandbox)?;
     // The cache is an optimisation: failing to write it is not an error.
-    if let (Some(dir), Some(path)) = (dir, &path)
+    // The MAC goes first: an entry without its MAC is never used, and one
+    // whose MAC belongs to an older entry fails the check and is rebuilt.
+    if let (Some(dir), Some(path), Some(key)) = (dir, &path, &key)
         && std::fs::create_dir_all(dir).is_ok()
     {
-        let _ = write_atomically(path, &bytes);
+        let mac = blake3::keyed_hash(key, &bytes).to_hex();
+        if write_atomically(&mac_path(path), mac.as_bytes()).is_ok() {
+            let _ = write_atomically(path, &bytes);
+        }
     }
     Ok(loaded)
+}
+
+/// Whether `bytes`, read from the entry at `path`, match the MAC beside it.
+fn entry_is_intact(path: &Path, bytes: &[u8], key: &[u8; 32]) -> bool {
+    let Ok(recorded) = std::fs::read_to_string(mac_path(path)) else {
+        return false;
+    };
+    let Ok(recorded) = blake3::Hash::from_hex(recorded.trim()) else {
+        return false;
+    };
+    // `blake3::Hash` compares in constant time.
+    blake3::keyed_hash(key, bytes) == recorded
+}
+
+fn mac_path(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_owned();
+    name.push(".mac");
+    PathBuf::from(name)
+}
+
+/// The secret that keys the entries' MACs: `cache-key` in Kiln's config
+/// directory, 32 random bytes made on first use, readable by the user
+/// alone. `None` (and so no caching) when there is no config directory or
+/// it cannot be written.
+fn cache_key() -> Option<[u8; 32]> {
+    let path = user_dirs::config_dir()?.join("cache-key");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(key) = blake3::Hash::from_hex(text.trim())
+    {
+        return Some(*key.as_bytes());
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).ok()?;
+    user_dirs::write_private(&path, blake3::Hash::from_bytes(key).to_hex().as_bytes()).ok()?;
+    Some(key)
 }
 
 fn entry_name(engine: &Engine, build: &str, sha256: &str) -> String {

@@ -79,6 +79,13 @@ struct Record<'a> {
     isa_flags: Vec<(&'a str, FlagValue<'a>)>,
 }
 
+/// The bytes of an artifact's `.wasmtime.engine` section: Wasmtime's own
+/// record of the engine settings it must be loaded with.
+pub fn engine_record(bytes: &[u8]) -> Option<&[u8]> {
+    let file = object::File::parse(bytes).ok()?;
+    file.section_by_name(ENGINE_SECTION)?.data().ok()
+}
+
 /// Reads what `bytes` (a `.cwasm`) records.
 ///
 /// # Errors

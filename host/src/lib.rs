@@ -12,6 +12,7 @@
 //! Production compiles never run Cranelift natively on the input: that is
 //! the point of the sandbox. Only [`verify`] does, on purpose.
 
+pub mod artifact;
 mod bindings;
 pub mod cache;
 pub mod cross_check;
@@ -23,10 +24,12 @@ mod limits;
 mod output;
 mod sandbox;
 pub mod verify;
+pub mod user_dirs;
 pub mod wast;
 
 pub use error::{Error, LimitKind};
-pub use kiln_guest::{Artifact, ArtifactKind, CompileError, OptLevel, Options, TARGETS};
+pub use kiln_guest::{Artifact, ArtifactKind, CompileError, Options, TARGETS};
+pub use kiln_settings::{GivenOptions, SettingsError, WasmtimeOptions};
 pub use kiln_runner::{RunError, host_triple, load, run};
 pub use limits::{Limits, parse_size};
 pub use output::write_atomically;

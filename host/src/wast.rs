@@ -226,13 +226,14 @@ pub fn run_script(
 
 /// Proposals a script needs beyond Kiln's defaults, from its path: the
 /// spec suite keeps each proposal's tests in a directory named after it.
-/// Both Kiln and the reference get the same list.
-pub fn proposal_features(path: &Path) -> Vec<(String, bool)> {
+/// Both Kiln and the reference get the same list, as Wasmtime `-W`
+/// options (`wide-arithmetic=y`).
+pub fn proposal_flags(path: &Path) -> Vec<String> {
     const OFF_BY_DEFAULT: &[&str] = &["custom-page-sizes", "wide-arithmetic"];
     OFF_BY_DEFAULT
         .iter()
         .filter(|name| path.iter().any(|part| part == **name))
-        .map(|name| (name.to_string(), true))
+        .map(|name| format!("{name}=y"))
         .collect()
 }
 

@@ -3,31 +3,39 @@
 //! A Wasmtime artifact (`.cwasm`) loads only into an engine whose settings
 //! match the ones it was compiled with: target, Cranelift flags, tunables,
 //! wasm features, GC collector, concurrency support, and more. The compiler
-//! inside the sandbox (`kiln-guest`, built for `wasm32-wasip2`) and the host
-//! that loads and runs artifacts (built natively) are two different builds of
-//! Wasmtime, with different Cargo features (`runtime` exists only on the host).
-//! Several Wasmtime defaults are derived from Cargo features (the collector,
-//! `concurrency_support`, the default proposal set), so leaving any of them to
-//! the default would let the two sides drift apart. Every such setting is
-//! therefore spelled out here, once, and both sides build their [`Config`]
-//! with [`compile_config`].
+//! inside the sandbox (`kiln-guest`, built for wasm32) and the host that
+//! loads and runs artifacts (built natively) are two different builds of
+//! Wasmtime. Several Wasmtime defaults are derived from Cargo features (the
+//! collector, `concurrency_support`, the default proposal set), so this
+//! crate's dependency on `wasmtime` carries the features of a stock
+//! Wasmtime 48 (`gc-copying`, `component-model-async`, ...) for both
+//! builds, and both build their [`Config`] with [`compile_config`].
+//!
+//! With no options given, that `Config` is the one `wasmtime compile
+//! --target T` of `wasmtime-cli` 48.0.8 uses, so a Kiln artifact loads into
+//! any Wasmtime 48 engine with default settings. Other settings arrive in
+//! Wasmtime's own syntax ([`WasmtimeOptions`]) and are applied by the code
+//! Wasmtime's CLI applies them with.
 //!
 //! Host-specific detection is never used: a [`Config`] always gets an explicit
 //! target, so a compile in the sandbox and a compile on the host produce the
-//! same bytes.
+//! same bytes. CPU flags come from Kiln's named baselines, lowest by default,
+//! which is also what Wasmtime uses for an explicit target.
 
 mod baselines;
-mod features;
 mod options;
+mod wasmtime_options;
 
 pub use baselines::{
     BASELINES, Baseline, baseline, baselines_for, enabled_isa_flags, matching_baseline,
 };
-pub use features::{WASM_FEATURE_NAMES, wasm_feature};
-pub use options::{ArtifactKind, OptLevel, Options};
+pub use options::{ArtifactKind, Options};
+pub use wasmtime_options::{GivenOptions, WasmtimeOptions};
+/// Wasmtime CLI's option structures, as `wasmtime-cli-flags` defines them.
+pub use wasmtime_cli_flags;
 
 use std::fmt;
-use wasmtime::{Collector, Config};
+use wasmtime::Config;
 
 /// The target triples Kiln compiles for.
 ///
@@ -59,10 +67,11 @@ pub enum SettingsError {
         /// The feature as given.
         feature: String,
     },
-    /// The wasm proposal name is not one of [`WASM_FEATURE_NAMES`].
-    UnknownWasmFeature {
-        /// The name as given.
-        name: String,
+    /// Wasmtime's options do not parse, or Wasmtime refuses them (an
+    /// unknown option, a bad value, a setting this build cannot honour).
+    WasmtimeOptions {
+        /// Wasmtime's message, naming the option.
+        message: String,
     },
 }
 
@@ -82,11 +91,7 @@ impl fmt::Display for SettingsError {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Self::UnknownWasmFeature { name } => write!(
-                f,
-                "unknown wasm feature `{name}` (known: {})",
-                WASM_FEATURE_NAMES.join(", ")
-            ),
+            Self::WasmtimeOptions { message } => write!(f, "{message}"),
         }
     }
 }
@@ -96,31 +101,27 @@ impl std::error::Error for SettingsError {}
 /// Builds the Wasmtime [`Config`] that compiles (and loads) artifacts for
 /// `options`.
 ///
-/// The host adds only settings that do not change what an artifact must
-/// match (allocation strategy, parallel compilation) on top of this.
+/// Wasmtime's options are applied by `wasmtime-cli-flags`'
+/// `CommonOptions::config`, exactly as `wasmtime compile --target T`
+/// applies them; then the baseline's CPU flags are enabled on top. The host
+/// adds only settings that do not change what an artifact must match
+/// (allocation strategy, parallel compilation).
 ///
 /// # Errors
 ///
-/// Returns [`SettingsError`] when the target, a CPU feature or a wasm
-/// feature name is unknown.
+/// Returns [`SettingsError`] when the target or a CPU feature is unknown,
+/// or Wasmtime refuses its options.
 pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
     check_target(&options.triple)?;
     check_cpu_features(&options.triple, &options.cpu_features)?;
 
-    let mut config = Config::new();
-    config
-        .target(&options.triple)
-        .map_err(|_| SettingsError::UnsupportedTarget {
-            triple: options.triple.clone(),
+    let mut common = options.wasmtime.common()?;
+    common.target = Some(options.triple.clone());
+    let mut config = common
+        .config(None)
+        .map_err(|e| SettingsError::WasmtimeOptions {
+            message: format!("{e:#}"),
         })?;
-    // Defaults that otherwise follow Wasmtime's Cargo features, pinned so
-    // the sandboxed build (no `runtime`, no async) and the host agree.
-    config.concurrency_support(false);
-    config.collector(Collector::DeferredReferenceCounting);
-    config.cranelift_opt_level(options.opt_level.into());
-    config.consume_fuel(options.consume_fuel);
-    config.epoch_interruption(options.epoch_interruption);
-    config.debug_info(options.debug_info);
     for flag in baselines::expand(&options.triple, &options.cpu_features) {
         // SAFETY: the flag was checked to exist for this target above, and
         // an artifact built with it is only ever loaded after Wasmtime checks
@@ -129,37 +130,14 @@ pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
             config.cranelift_flag_enable(flag);
         }
     }
-    if simd_needs_vector_extension(options) {
-        config.wasm_features(wasmtime::WasmFeatures::SIMD, false);
-        config.wasm_features(wasmtime::WasmFeatures::RELAXED_SIMD, false);
-    }
-    for (name, enabled) in &options.wasm_features {
-        let flag = wasm_feature(name)
-            .ok_or_else(|| SettingsError::UnknownWasmFeature { name: name.clone() })?;
-        if !enabled {
-            // An explicit request to keep a dependent on wins, and then
-            // Wasmtime reports the clash by name.
-            for dependent in features::built_on(name) {
-                let asked_on = options
-                    .wasm_features
-                    .iter()
-                    .any(|(other, on)| other == dependent && *on);
-                if let (false, Some(dependent)) = (asked_on, wasm_feature(dependent)) {
-                    config.wasm_features(dependent, false);
-                }
-            }
-        }
-        config.wasm_features(flag, *enabled);
-    }
     Ok(config)
 }
 
-/// Whether wasm SIMD is off by default for `options` because the target
-/// lacks the vector unit Cranelift lowers it to: riscv64 without the V
-/// extension (the `rv64gc` baseline). Cranelift has no scalar fallback
-/// there and stops on the first vector instruction, so a SIMD module is
-/// refused up front, by validation, with a hint to choose `rv64gcv`. An
-/// explicit `simd` request still wins.
+/// Whether `options` compile for riscv64 without the V extension (the
+/// `rv64gc` baseline), where Cranelift has no lowering for wasm SIMD: a
+/// module that uses SIMD fails there, and the error says to choose
+/// `rv64gcv`. Wasmtime keeps SIMD on by default for every target, and so
+/// does Kiln, so that its artifacts match `wasmtime compile`'s.
 pub fn simd_needs_vector_extension(options: &Options) -> bool {
     options.triple.starts_with("riscv64")
         && !enabled_isa_flags(&options.triple, &options.cpu_features)

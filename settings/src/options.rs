@@ -1,27 +1,7 @@
 //! The options that shape an artifact, independent of how they arrive
 //! (WIT record, CLI flags, library call).
 
-/// How hard Cranelift optimises.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum OptLevel {
-    /// No optimisation.
-    None,
-    /// Optimise for speed; Wasmtime's default.
-    #[default]
-    Speed,
-    /// Optimise for speed and size.
-    SpeedAndSize,
-}
-
-impl From<OptLevel> for wasmtime::OptLevel {
-    fn from(level: OptLevel) -> Self {
-        match level {
-            OptLevel::None => wasmtime::OptLevel::None,
-            OptLevel::Speed => wasmtime::OptLevel::Speed,
-            OptLevel::SpeedAndSize => wasmtime::OptLevel::SpeedAndSize,
-        }
-    }
-}
+use crate::WasmtimeOptions;
 
 /// Everything that changes the bytes of an artifact.
 ///
@@ -31,18 +11,13 @@ impl From<OptLevel> for wasmtime::OptLevel {
 pub struct Options {
     /// Target triple, one of [`crate::TARGETS`].
     pub triple: String,
-    /// Cranelift CPU flags or presets (`has_avx2`, `x86-64-v3`, `has_lse`).
+    /// Kiln baselines or Cranelift CPU flags and presets (`x86-64-v3`,
+    /// `has_avx2`, `has_lse`); empty: the target's lowest baseline, which
+    /// is what Wasmtime uses for an explicit target.
     pub cpu_features: Vec<String>,
-    /// Optimisation level.
-    pub opt_level: OptLevel,
-    /// Fuel instrumentation.
-    pub consume_fuel: bool,
-    /// Epoch-interruption instrumentation.
-    pub epoch_interruption: bool,
-    /// DWARF debug information.
-    pub debug_info: bool,
-    /// Wasm proposals switched on (`true`) or off (`false`) by name.
-    pub wasm_features: Vec<(String, bool)>,
+    /// Everything else, in Wasmtime's own terms (`-W`, `-C`, `-O`, `-D`,
+    /// `--config`); default: Wasmtime's defaults.
+    pub wasmtime: WasmtimeOptions,
 }
 
 impl Options {

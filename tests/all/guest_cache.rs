@@ -80,3 +80,48 @@ fn concurrent_compiles_share_one_sandbox() {
         }
     });
 }
+
+/// Overwrites the `.text` section of the ELF image at `path` with `int3`.
+fn overwrite_text_with_int3(path: &Path) {
+    use object::{Object, ObjectSection};
+    let mut bytes = std::fs::read(path).unwrap();
+    let (start, size) = {
+        let elf = object::File::parse(&*bytes).unwrap();
+        let text = elf.section_by_name(".text").unwrap();
+        text.file_range().unwrap()
+    };
+    let (start, size) = (start as usize, size as usize);
+    assert!(size > 0);
+    bytes[start..start + size].fill(0xcc);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_cached_compiler_whose_code_was_overwritten_is_rebuilt_not_run() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let start = || Sandbox::with_cache_dir(Limits::default(), Some(dir.path().to_path_buf()));
+    compiles(&start().unwrap());
+    let cached = entries(dir.path());
+    assert_eq!(cached.len(), 2, "{cached:?}");
+    let originals: Vec<Vec<u8>> = cached.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    for entry in &cached {
+        let mac = PathBuf::from(format!("{}.mac", entry.display()));
+        assert!(mac.is_file(), "no MAC beside {}", entry.display());
+        overwrite_text_with_int3(entry);
+    }
+    // Were the damaged entries mapped and run, this process would die of
+    // SIGTRAP here; instead they fail their MAC and are rebuilt.
+    compiles(&start().unwrap());
+    for (entry, original) in cached.iter().zip(&originals) {
+        assert_eq!(&std::fs::read(entry).unwrap(), original, "{}", entry.display());
+    }
+    // A MAC that was removed is a failed check too.
+    for entry in &cached {
+        std::fs::remove_file(format!("{}.mac", entry.display())).unwrap();
+        overwrite_text_with_int3(entry);
+    }
+    compiles(&start().unwrap());
+    for (entry, original) in cached.iter().zip(&originals) {
+        assert_eq!(&std::fs::read(entry).unwrap(), original, "{}", entry.display());
+    }
+}

@@ -6,6 +6,7 @@
 //! directory so that only the first run pays for compiling it.
 
 mod bad_input;
+mod check_imports;
 mod cli;
 mod copy_stand_ins;
 mod corpus;

@@ -517,22 +517,7 @@ fn to_wit_options(options: &Options) -> wit::Options {
     wit::Options {
         triple: options.triple.clone(),
         cpu_features: options.cpu_features.clone(),
-        opt_level: match options.opt_level {
-            crate::OptLevel::None => wit::OptLevel::None,
-            crate::OptLevel::Speed => wit::OptLevel::Speed,
-            crate::OptLevel::SpeedAndSize => wit::OptLevel::SpeedAndSize,
-        },
-        consume_fuel: options.consume_fuel,
-        epoch_interruption: options.epoch_interruption,
-        debug_info: options.debug_info,
-        wasm_features: options
-            .wasm_features
-            .iter()
-            .map(|(name, enabled)| wit::WasmFeature {
-                name: name.clone(),
-                enabled: *enabled,
-            })
-            .collect(),
+        wasmtime_config: options.wasmtime.as_toml().to_string(),
     }
 }
 

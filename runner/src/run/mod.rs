@@ -6,6 +6,7 @@
 //! see only what the caller grants: their arguments and the directories
 //! given as preopens.
 
+mod stand_ins;
 mod values;
 
 use crate::RunError;
@@ -79,8 +80,11 @@ pub fn run(engine: &Engine, loaded: &Loaded, config: &RunConfig) -> Result<Outco
     }
 }
 
-/// Instantiates `loaded` with the same imports [`run`] provides and a WASI
-/// context that grants nothing, without running anything.
+/// Instantiates `loaded` with the same imports [`run`] provides, a WASI
+/// context that grants nothing, and a stand-in for every other import of a
+/// core module (memories, tables, globals and tags too, made from their
+/// declared types: `stand_ins.rs`), without running anything. A failure
+/// therefore means the artifact is at fault, not the embedder it lacks.
 ///
 /// # Errors
 ///
@@ -90,8 +94,9 @@ pub fn instantiate(engine: &Engine, loaded: &Loaded) -> Result<(), RunError> {
     let mut wasi = WasiCtxBuilder::new();
     match loaded {
         Loaded::Module(module) => {
-            let linker = module_linker(engine, module)?;
+            let mut linker = module_linker(engine, module)?;
             let mut store = Store::new(engine, wasi.build_p1());
+            stand_ins::define_stand_ins(&mut linker, &mut store, module)?;
             linker
                 .instantiate(&mut store, module)
                 .map_err(RunError::run)?;

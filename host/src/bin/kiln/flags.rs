@@ -1,9 +1,9 @@
 //! Flags shared by several commands: sandbox limits and compile options.
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use host::run::{Preopen, RunConfig};
-use host::{Limits, OptLevel, Options, parse_size};
-use std::path::Path;
+use host::{GivenOptions, Limits, Options, WasmtimeOptions, parse_size};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Sandbox limits for one compile.
@@ -30,16 +30,10 @@ impl LimitFlags {
     }
 }
 
-/// Optimisation levels as flags.
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum OptLevelFlag {
-    None,
-    Speed,
-    SpeedAndSize,
-}
-
-/// Options that change the artifact. An artifact loads only with the same
-/// options it was compiled with.
+/// Options that change the artifact, in Wasmtime's own syntax: a
+/// `wasmtime compile` command line becomes a `kiln compile` one by changing
+/// the program's name. An artifact loads only into an engine with the
+/// settings it was compiled with.
 #[derive(Args, Debug, Clone)]
 pub struct CompileFlags {
     /// A portable CPU baseline (`x86-64-v2`, `armv8.1`, `rv64gcv`, `z15`;
@@ -49,53 +43,94 @@ pub struct CompileFlags {
     /// A Cranelift CPU feature or preset (`has_avx2`, `has_lse`); repeatable.
     #[arg(long = "cpu-feature", value_name = "NAME")]
     pub cpu_features: Vec<String>,
-    /// Cranelift optimisation level.
-    #[arg(long, value_enum, default_value = "speed")]
-    pub opt_level: OptLevelFlag,
-    /// Instrument code to consume fuel.
-    #[arg(long)]
-    pub fuel: bool,
-    /// Instrument code for epoch interruption.
-    #[arg(long)]
-    pub epoch_interruption: bool,
-    /// Emit DWARF debug information.
-    #[arg(long)]
-    pub debug_info: bool,
-    /// Turn a wasm proposal on (`simd`) or off (`simd=off`); repeatable.
-    #[arg(long = "wasm-feature", value_name = "NAME[=on|off]")]
-    pub wasm_features: Vec<String>,
+    /// Wasmtime's optimization and tuning options, `-O help` to see all.
+    #[arg(short = 'O', long = "optimize", value_name = "KEY[=VAL[,..]]")]
+    pub optimize: Vec<String>,
+    /// Wasmtime's codegen options, `-C help` to see all.
+    #[arg(short = 'C', long = "codegen", value_name = "KEY[=VAL[,..]]")]
+    pub codegen: Vec<String>,
+    /// Wasmtime's debug options, `-D help` to see all.
+    #[arg(short = 'D', long = "debug", value_name = "KEY[=VAL[,..]]")]
+    pub debug: Vec<String>,
+    /// Wasmtime's wasm semantics options (proposals, limits), `-W help` to see all.
+    #[arg(short = 'W', long = "wasm", value_name = "KEY[=VAL[,..]]")]
+    pub wasm: Vec<String>,
+    /// Wasmtime's WASI options; accepted for compatibility, they cannot
+    /// change an artifact.
+    #[arg(short = 'S', long = "wasi", value_name = "KEY[=VAL[,..]]")]
+    pub wasi: Vec<String>,
+    /// A Wasmtime TOML configuration file (`wasmtime --config`); flags win
+    /// over it.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
-impl CompileFlags {
+/// [`CompileFlags`] resolved: the options for any target.
+#[derive(Debug, Clone)]
+pub struct CompileSettings {
+    cpu_features: Vec<String>,
+    wasmtime: WasmtimeOptions,
+    /// The options as given, for the provenance statement.
+    pub given: GivenOptions,
+}
+
+impl CompileSettings {
+    /// The options for `triple`.
     pub fn options(&self, triple: &str) -> Options {
         Options {
             triple: triple.to_string(),
+            cpu_features: self.cpu_features.clone(),
+            wasmtime: self.wasmtime.clone(),
+        }
+    }
+}
+
+impl CompileFlags {
+    /// Parses Wasmtime's options with Wasmtime's own parser, and says on
+    /// stderr which given options cannot change an artifact.
+    pub fn resolve(&self) -> Result<CompileSettings, host::Error> {
+        self.resolve_with(&[])
+    }
+
+    /// As [`CompileFlags::resolve`], with more `-W` options after the given ones.
+    pub fn resolve_with(&self, extra_wasm: &[String]) -> Result<CompileSettings, host::Error> {
+        let config_toml = match &self.config {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| host::Error::Read {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let given = GivenOptions {
+            optimize: self.optimize.clone(),
+            codegen: self.codegen.clone(),
+            debug: self.debug.clone(),
+            wasm: self.wasm.iter().chain(extra_wasm).cloned().collect(),
+            wasi: self.wasi.clone(),
+            config_toml,
+        };
+        let (wasmtime, ignored) = WasmtimeOptions::from_given(&given).map_err(|error| {
+            host::Error::Usage {
+                message: error.to_string(),
+            }
+        })?;
+        for option in ignored {
+            eprintln!("note: `{option}` cannot change an artifact; ignored");
+        }
+        Ok(CompileSettings {
             cpu_features: self
                 .baseline
                 .iter()
                 .chain(&self.cpu_features)
                 .cloned()
                 .collect(),
-            opt_level: match self.opt_level {
-                OptLevelFlag::None => OptLevel::None,
-                OptLevelFlag::Speed => OptLevel::Speed,
-                OptLevelFlag::SpeedAndSize => OptLevel::SpeedAndSize,
-            },
-            consume_fuel: self.fuel,
-            epoch_interruption: self.epoch_interruption,
-            debug_info: self.debug_info,
-            wasm_features: self
-                .wasm_features
-                .iter()
-                .map(|spec| match spec.split_once('=') {
-                    Some((name, value)) => (
-                        name.to_string(),
-                        !matches!(value, "off" | "false" | "no" | "0"),
-                    ),
-                    None => (spec.clone(), true),
-                })
-                .collect(),
-        }
+            wasmtime,
+            given,
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod commands;
 mod flags;
+mod keys;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ Exit codes:
   4  verification failed (`kiln check`)
   5  internal error
   6  emulation not installed or failed (`--emulate`)
+  7  artifact refused: no statement validly signed by a trusted key
+  8  artifact refused: its statement is about other bytes or other settings
 
 `kiln run` of a WASI command exits with the command's own status.";
 
@@ -34,6 +37,8 @@ enum Command {
     Bench(commands::bench::BenchCommand),
     Check(commands::check::CheckCommand),
     Run(commands::run::RunCommand),
+    Verify(commands::verify::VerifyCommand),
+    Key(commands::key::KeyCommand),
     Targets(commands::targets::TargetsCommand),
     Inspect(commands::inspect::InspectCommand),
     Wast(commands::wast::WastCommand),
@@ -51,6 +56,8 @@ fn main() -> ExitCode {
         Command::Bench(command) => command.execute(),
         Command::Check(command) => command.execute(),
         Command::Run(command) => command.execute(),
+        Command::Verify(command) => command.execute(),
+        Command::Key(command) => command.execute(),
         Command::Targets(command) => command.execute(),
         Command::Inspect(command) => command.execute(),
         Command::Wast(command) => command.execute(),

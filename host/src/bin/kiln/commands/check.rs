@@ -56,8 +56,9 @@ impl CheckCommand {
         // The reference run is the same for every emulated target.
         let mut reference = None;
         let mut exit = 0;
+        let settings = self.options.resolve()?;
         for target in &targets {
-            let options = self.options.options(target);
+            let options = settings.options(target);
             let (report, artifact) = check_keeping(&sandbox, &input, &options);
             let mut code = report.exit_code;
             let emulated = match (&reference_runner, artifact) {

@@ -3,11 +3,13 @@
 use crate::flags::{CompileFlags, LimitFlags, read_input};
 use clap::Args;
 use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
+use host::artifact::{CompileFacts, signed_statement, statement_path};
 use host::{ArtifactKind, CompileStats, Sandbox, parse_size, write_atomically};
+use crate::keys::signing_key;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// Compile a `.wasm` or `.wat` module or component to a `.cwasm` artifact,
 /// inside the sandbox.
@@ -18,9 +20,9 @@ use std::time::Instant;
 pub struct CompileCommand {
     /// The input: a `.wasm` binary or `.wat` text, module or component (`-` for stdin).
     input: PathBuf,
-    /// The target triple (see `kiln targets`).
+    /// The target triple (see `kiln targets`); default: this machine's.
     #[arg(long)]
-    target: String,
+    target: Option<String>,
     /// Where to write the artifact. By default the input's name with `.cwasm`, beside it.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -41,6 +43,10 @@ pub struct CompileCommand {
     /// Most compiled code the cache keeps; least recently used goes first.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_MAX_BYTES, requires = "cache")]
     cache_size: u64,
+    /// Sign the provenance statement with this private key (from `kiln key
+    /// generate`) instead of the default one.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
     #[command(flatten)]
     options: CompileFlags,
     #[command(flatten)]
@@ -58,7 +64,19 @@ impl CompileCommand {
         if let Some(jobs) = self.jobs {
             sandbox = sandbox.with_jobs(jobs);
         }
-        let options = self.options.options(&self.target);
+        let target = match (&self.target, host::host_triple()) {
+            (Some(target), _) => target.clone(),
+            (None, Some(host)) => host.to_string(),
+            (None, None) => {
+                return Err(host::Error::Usage {
+                    message: "this machine is not a Kiln target: give --target".to_string(),
+                });
+            }
+        };
+        let settings = self.options.resolve()?;
+        let options = settings.options(&target);
+        let key = signing_key(self.key.as_deref())?;
+        let started = SystemTime::now();
         let start = Instant::now();
         let (artifact, stats) = match &self.cache {
             Some(dir) => {
@@ -71,7 +89,27 @@ impl CompileCommand {
             None => (sandbox.compile(&input, &options)?, None),
         };
         let sandbox_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let limits = self.limits.limits();
+        let input_name = self.input.display().to_string();
+        let facts = CompileFacts {
+            input_name: &input_name,
+            input: &input,
+            options: &options,
+            given: &settings.given,
+            limits: &limits,
+            started,
+            finished: SystemTime::now(),
+            tenant: self.cache.as_ref().map(|_| self.tenant.as_str()),
+        };
+        let artifact_name = output
+            .file_name()
+            .map_or_else(|| output.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let statement = signed_statement(&facts, &artifact_name, &artifact.bytes, &key)?;
+        let statement_file = statement_path(&output);
+        // The artifact first: an artifact whose statement is missing or
+        // still the old one is refused by every verifying loader.
         write_atomically(&output, &artifact.bytes)?;
+        write_atomically(&statement_file, &statement)?;
         // The process ends after this command, and the kernel takes the
         // sandbox's mappings (two engines' pools, the guests' code) down
         // far faster at exit than dropping them does one by one: 4.8 ms
@@ -81,8 +119,9 @@ impl CompileCommand {
         if self.json {
             let line = json!({
                 "input": self.input,
-                "target": self.target,
+                "target": target,
                 "output": output,
+                "statement": statement_file,
                 "kind": match artifact.kind {
                     ArtifactKind::Module => "module",
                     ArtifactKind::Component => "component",

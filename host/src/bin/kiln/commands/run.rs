@@ -2,6 +2,8 @@
 //! natively, or with `--emulate` under qemu-user for another architecture.
 
 use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
+use crate::keys::TrustFlags;
+use host::artifact::{expected, load_verified, read_envelope, statement_path, verify};
 use clap::Args;
 use host::emulate::Runner;
 use host::load::{self, Loaded};
@@ -15,9 +17,12 @@ use wasmtime::Engine;
 /// or call one export with integer/float arguments and print its results,
 /// one per line.
 ///
-/// FILE is a `.cwasm` made by Kiln (loaded with the same options it was
-/// compiled with; trusted like `wasmtime run --allow-precompiled`), or a
-/// `.wasm`/`.wat` input, compiled in the sandbox first.
+/// FILE is a `.wasm`/`.wat` input, compiled in the sandbox first, or a
+/// `.cwasm` made by Kiln: loaded only when its provenance statement (beside
+/// it, or `--statement`) is signed by a trusted key, is about these bytes,
+/// and records the options given here (the ones it was compiled with).
+/// `--allow-unsigned` loads it unchecked, as `wasmtime run
+/// --allow-precompiled` does.
 #[derive(Args)]
 pub struct RunCommand {
     /// The artifact or input to run.
@@ -30,6 +35,15 @@ pub struct RunCommand {
     /// (aarch64, riscv64gc or s390x; see `scripts/build-runners.sh`).
     #[arg(long, requires = "target")]
     emulate: bool,
+    /// The artifact's statement (default: its name with `.intoto.json`).
+    #[arg(long, value_name = "FILE")]
+    statement: Option<PathBuf>,
+    /// Load a `.cwasm` without checking its statement. Whoever could write
+    /// the file can then run native code in this process.
+    #[arg(long)]
+    allow_unsigned: bool,
+    #[command(flatten)]
+    trust: TrustFlags,
     #[command(flatten)]
     run: RunFlags,
     #[command(flatten)]
@@ -57,13 +71,24 @@ impl RunCommand {
     ) -> Result<ExitCode, host::Error> {
         let triple = self.target.as_deref().expect("clap requires --target");
         let runner = Runner::emulated(triple).map_err(host::Error::Emulate)?;
-        let options = self.options.options(triple);
+        let options = self.options.resolve()?.options(triple);
         let work = tempfile::tempdir().map_err(|e| host::Error::Write {
             path: std::env::temp_dir(),
             source: e,
         })?;
         let artifact = if load::detect_precompiled(bytes).is_some() {
-            self.file.clone()
+            if self.allow_unsigned {
+                warn_unsigned(&self.file);
+                self.file.clone()
+            } else {
+                let envelope = read_envelope(&self.statement_file())?;
+                verify(bytes, &envelope, &self.trust.trust()?, &expected(&options))?;
+                // The runner reads a file: give it the bytes just checked,
+                // not the path, which could change after the check.
+                let path = work.path().join("artifact.cwasm");
+                host::write_atomically(&path, bytes)?;
+                path
+            }
         } else {
             let compiled = Sandbox::new(self.limits.limits())?.compile(bytes, &options)?;
             let path = work.path().join("artifact.cwasm");
@@ -88,11 +113,15 @@ impl RunCommand {
                 .collect(),
         };
         if let Some(kind) = load::detect_precompiled(bytes) {
+            if !self.allow_unsigned {
+                return self.load_signed(bytes);
+            }
+            warn_unsigned(&self.file);
             let mut first_error = None;
             for triple in &runnable {
-                let engine = load::engine(&self.options.options(triple))?;
-                // SAFETY: the user asked to run this precompiled file and so
-                // vouches for it, as `wasmtime run --allow-precompiled` does.
+                let engine = load::engine(&self.options.resolve()?.options(triple))?;
+                // SAFETY: the user passed --allow-unsigned and so vouches for
+                // this file, as `wasmtime run --allow-precompiled` does.
                 match unsafe { load::deserialize(&engine, bytes, kind) } {
                     Ok(loaded) => return Ok((engine, loaded)),
                     Err(error) => {
@@ -109,7 +138,7 @@ impl RunCommand {
             }
             .into());
         }
-        let options = self.options.options(triple);
+        let options = self.options.resolve()?.options(triple);
         let artifact = Sandbox::new(self.limits.limits())?.compile(bytes, &options)?;
         let engine = load::engine(&options)?;
         // SAFETY: the artifact was just produced by the sandboxed compiler
@@ -117,6 +146,37 @@ impl RunCommand {
         let loaded = unsafe { load::deserialize(&engine, &artifact.bytes, artifact.kind) }?;
         Ok((engine, loaded))
     }
+}
+
+impl RunCommand {
+    fn statement_file(&self) -> PathBuf {
+        self.statement
+            .clone()
+            .unwrap_or_else(|| statement_path(&self.file))
+    }
+
+    /// Loads a `.cwasm` only after its statement checks out, for `--target`
+    /// or else the target the artifact records.
+    fn load_signed(&self, bytes: &[u8]) -> Result<(Engine, Loaded), host::Error> {
+        let envelope = read_envelope(&self.statement_file())?;
+        let target = match &self.target {
+            Some(target) => target.clone(),
+            None => host::inspect::inspect(bytes)
+                .map(|info| info.target)
+                .unwrap_or_default(),
+        };
+        let options = self.options.resolve()?.options(&target);
+        let (engine, loaded, _statement) =
+            load_verified(bytes, &envelope, &self.trust.trust()?, &options)?;
+        Ok((engine, loaded))
+    }
+}
+
+fn warn_unsigned(file: &Path) {
+    eprintln!(
+        "warning: loading {} without checking its provenance (--allow-unsigned)",
+        file.display()
+    );
 }
 
 /// The exit status of `kiln run` for a run's outcome; returned values are

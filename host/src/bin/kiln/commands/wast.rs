@@ -49,10 +49,8 @@ impl WastCommand {
         let mut regressions = 0;
         let mut unreadable = 0;
         for file in &self.files {
-            let mut options = self.options.options(&self.target);
-            options
-                .wasm_features
-                .extend(host::wast::proposal_features(file));
+            let proposals = host::wast::proposal_flags(file);
+            let options = self.options.resolve_with(&proposals)?.options(&self.target);
             let report = match run_file(&sandbox, file, &options, runner.as_ref()) {
                 Ok(report) => report,
                 Err(error) => {
