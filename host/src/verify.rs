@@ -108,7 +108,11 @@ pub fn check_keeping(
 /// Deserializes the artifact into an engine built from `options` and
 /// instantiates it as `kiln run` would, without running it.
 fn instantiate(artifact: &crate::Artifact, options: &Options) -> Result<(), Error> {
-    let engine = load::engine(options)?;
+    // A module may import a shared memory, which the stand-ins then create;
+    // whether an engine allows that is a run-time setting no artifact records.
+    let engine = load::engine_configured(options, |config| {
+        config.shared_memory(true);
+    })?;
     // SAFETY: the artifact came out of the sandbox and was just shown to be
     // identical to the host's own native compile of the same input.
     let loaded = unsafe { load::deserialize(&engine, &artifact.bytes, artifact.kind) }?;

@@ -28,6 +28,26 @@ impl Options {
             ..Self::default()
         }
     }
+
+    /// Options for `triple` with Wasmtime's flags written as on its command
+    /// line (`["-W", "gc=n", "-Oopt-level=0"]`); options that cannot change
+    /// an artifact are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::SettingsError::WasmtimeOptions`] naming a flag Wasmtime refuses.
+    #[cfg(feature = "cli")]
+    pub fn with_wasmtime_flags<S: Into<String>>(
+        triple: &str,
+        flags: impl IntoIterator<Item = S>,
+    ) -> Result<Self, crate::SettingsError> {
+        let (wasmtime, _ignored) = WasmtimeOptions::from_args(flags)?;
+        Ok(Self {
+            triple: triple.to_string(),
+            cpu_features: Vec::new(),
+            wasmtime,
+        })
+    }
 }
 
 /// Whether an artifact (and the input it came from) is a core module or a

@@ -5,34 +5,40 @@ use crate::{cache_dir, limits::slow_module};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn kiln(args: &[&str]) -> Output {
+pub fn kiln(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(args)
         .env("KILN_CACHE_DIR", cache_dir())
+        .env("KILN_CONFIG_DIR", config_dir())
         .output()
         .expect("kiln starts")
 }
 
-fn fixture_path(name: &str) -> String {
+/// The config directory (signing key) the CLI tests share.
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kiln-config")
+}
+
+pub fn fixture_path(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures")
         .join(name);
     path.to_str().unwrap().to_string()
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn temp_dir() -> tempfile::TempDir {
+pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
 
-fn path_str(path: &Path) -> &str {
+pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
@@ -321,8 +327,14 @@ fn missing_input_exits_1_and_usage_errors_exit_2() {
     let output = kiln(&["compile", "/nonexistent/input.wasm", "--target", "pulley64"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("/nonexistent/input.wasm"));
-    let output = kiln(&["compile", &fixture_path("math.wat")]);
-    assert_eq!(output.status.code(), Some(2), "--target is required");
+    let output = kiln(&[
+        "compile",
+        &fixture_path("math.wat"),
+        "-W",
+        "teleportation=y",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("teleportation"), "{}", stderr(&output));
     let output = kiln(&[
         "compile",
         &fixture_path("math.wat"),

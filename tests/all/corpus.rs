@@ -7,7 +7,7 @@ use host::Options;
 use host::verify::check;
 use std::path::{Path, PathBuf};
 
-fn corpus() -> Option<PathBuf> {
+pub fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("KILN_CORPUS") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/sightglass"),
@@ -62,6 +62,7 @@ fn run_benchmark(corpus: &Path, dir: &str, stem: &str, target: &str) {
         ])
         .current_dir(&dir)
         .env("KILN_CACHE_DIR", crate::cache_dir())
+        .env("KILN_CONFIG_DIR", crate::cli::config_dir())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -83,7 +83,7 @@ fn this_machines_runner_runs_commands_exports_and_traps() {
     // An artifact compiled with other options is refused at load, and the
     // runner still answers.
     let fuel = Options {
-        consume_fuel: true,
+        wasmtime: host::WasmtimeOptions::from_args(["-Wfuel=1"]).unwrap().0,
         ..options.clone()
     };
     let refused = runner

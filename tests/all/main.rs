@@ -16,8 +16,10 @@ mod guest_cache;
 mod incremental;
 mod limits;
 mod parallel;
+mod provenance;
 mod sandbox_imports;
 mod spec;
+mod stock;
 mod targets;
 
 use host::{Limits, Sandbox};

@@ -39,11 +39,9 @@ const PROPOSALS: &[(&str, &str)] = &[
     ("wide-arithmetic", "wide-arithmetic.wast"),
 ];
 
-fn check(file: &TestFile<'_>, target: &str, features: Vec<(String, bool)>) -> WastReport {
-    let options = Options {
-        wasm_features: features,
-        ..Options::for_target(target)
-    };
+fn check(file: &TestFile<'_>, target: &str, features: Vec<String>) -> WastReport {
+    let flags = features.iter().flat_map(|flag| ["-W".to_string(), flag.clone()]);
+    let options = Options::with_wasmtime_flags(target, flags).unwrap();
     let report = run_script(sandbox(), file.name(), file.raw(), &options, None)
         .unwrap_or_else(|e| panic!("{} on {target}: {e}", file.name()));
     assert!(
@@ -82,7 +80,7 @@ fn spec_slice_matches_the_reference() {
                 .filter(|f| f.name() == *script)
                 .collect();
             assert_eq!(files.len(), 1, "{name}/{script} is not in the pinned suite");
-            let features = host::wast::proposal_features(std::path::Path::new(name));
+            let features = host::wast::proposal_flags(std::path::Path::new(name));
             check(&files[0], target, features);
             ran += 1;
         }

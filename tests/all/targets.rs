@@ -131,6 +131,14 @@ fn artifact_facts_describe_the_input() {
     assert_eq!(component.function_count, 1);
 }
 
+/// `base` with Wasmtime's `flags`.
+fn flags(base: &Options, flags: &[&str]) -> Options {
+    Options {
+        wasmtime: host::WasmtimeOptions::from_args(flags.iter().copied()).unwrap().0,
+        ..base.clone()
+    }
+}
+
 #[test]
 fn options_change_the_artifact_and_stay_identical_to_native() {
     let input = fixture("primes.wat");
@@ -141,18 +149,11 @@ fn options_change_the_artifact_and_stay_identical_to_native() {
             cpu_features: vec!["x86-64-v3".to_string()],
             ..base.clone()
         },
-        Options {
-            consume_fuel: true,
-            ..base.clone()
-        },
-        Options {
-            epoch_interruption: true,
-            ..base.clone()
-        },
-        Options {
-            opt_level: host::OptLevel::None,
-            ..base.clone()
-        },
+        flags(&base, &["-W", "fuel=1"]),
+        flags(&base, &["-W", "epoch-interruption=y"]),
+        flags(&base, &["-O", "opt-level=0"]),
+        flags(&base, &["-C", "collector=drc"]),
+        flags(&base, &["-W", "concurrency-support=n"]),
     ];
     for options in variants {
         let sandboxed = sandbox().compile(&input, &options).unwrap().bytes;
@@ -165,10 +166,7 @@ fn options_change_the_artifact_and_stay_identical_to_native() {
 #[test]
 fn fuel_instrumented_artifact_loads_with_the_same_options_only() {
     let input = fixture("math.wat");
-    let fuel = Options {
-        consume_fuel: true,
-        ..Options::for_target("x86_64-unknown-linux-gnu")
-    };
+    let fuel = flags(&Options::for_target("x86_64-unknown-linux-gnu"), &["-W", "fuel=1"]);
     let artifact = sandbox().compile(&input, &fuel).unwrap();
     let matching = load::engine(&fuel).unwrap();
     // SAFETY: produced by the sandbox from a test fixture.

@@ -20,14 +20,11 @@ const FUEL: u64 = 100_000;
 /// beyond the defaults, the proposals wasm-smith can generate that are off
 /// by default.
 pub fn options() -> Options {
-    Options {
-        consume_fuel: true,
-        wasm_features: vec![
-            ("custom-page-sizes".to_string(), true),
-            ("wide-arithmetic".to_string(), true),
-        ],
-        ..Options::for_target("x86_64-unknown-linux-gnu")
-    }
+    Options::with_wasmtime_flags(
+        "x86_64-unknown-linux-gnu",
+        ["-W", "fuel=1,custom-page-sizes=y,wide-arithmetic=y"],
+    )
+    .expect("Wasmtime takes these flags")
 }
 
 /// The engine that runs fuzz cases: [`options`], and shared memories

