@@ -67,12 +67,16 @@ impl From<SettingsError> for CompileError {
     }
 }
 
-/// Whether `binary` needs wasm SIMD: it fails validation without it.
+/// Whether `binary` is valid and needs wasm SIMD: it validates with every
+/// proposal on and fails without SIMD.
 pub(crate) fn uses_simd(binary: &[u8]) -> bool {
     let without = WasmFeatures::all() - WasmFeatures::SIMD - WasmFeatures::RELAXED_SIMD;
-    Validator::new_with_features(without)
+    Validator::new_with_features(WasmFeatures::all())
         .validate_all(binary)
-        .is_err()
+        .is_ok()
+        && Validator::new_with_features(without)
+            .validate_all(binary)
+            .is_err()
 }
 
 /// Sorts a Wasmtime compile failure into a [`CompileError`].

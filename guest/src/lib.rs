@@ -118,25 +118,21 @@ pub fn compile_configured(
         message: format!("{e:#}"),
     })?;
     let binary = facts::to_binary(input)?;
+    // Wasmtime keeps SIMD on for riscv64 without the V extension, as Kiln
+    // does so that its artifacts match `wasmtime compile`'s, but Cranelift
+    // has no lowering for it there and panics on the first vector
+    // instruction. Refused up front instead, by what it is.
+    if kiln_settings::simd_needs_vector_extension(options) && error::uses_simd(&binary) {
+        return Err(CompileError::UnsupportedFeature {
+            message: "wasm SIMD on riscv64 needs the V extension (--baseline rv64gcv)".to_string(),
+        });
+    }
     let kind = facts::detect_kind(&binary)?;
     let bytes = match kind {
         ArtifactKind::Module => engine.precompile_module(&binary),
         ArtifactKind::Component => engine.precompile_component(&binary),
     }
-    .map_err(|e| error::classify(&binary, &e))
-    .map_err(|error| match error {
-        CompileError::Internal { message }
-            if kiln_settings::simd_needs_vector_extension(options)
-                && error::uses_simd(&binary) =>
-        {
-            CompileError::UnsupportedFeature {
-                message: format!(
-                    "wasm SIMD on riscv64 needs the V extension (--baseline rv64gcv): {message}"
-                ),
-            }
-        }
-        other => other,
-    })?;
+    .map_err(|e| error::classify(&binary, &e))?;
     let function_count = facts::function_count(&binary);
     let code_bytes = facts::code_bytes(&bytes);
     Ok(Artifact {

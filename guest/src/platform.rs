@@ -41,7 +41,11 @@ fn layout(size: usize) -> Option<Layout> {
 ///
 /// `ret` must be valid to write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasmtime_mmap_new(size: usize, _prot_flags: u32, ret: &mut *mut u8) -> i32 {
+pub unsafe extern "C" fn wasmtime_mmap_new(
+    size: usize,
+    _prot_flags: u32,
+    ret: &mut *mut u8,
+) -> i32 {
     let Some(layout) = layout(size) else {
         return 1;
     };

@@ -41,9 +41,14 @@ pub(crate) fn default_dir() -> Option<PathBuf> {
 
 /// Loads the compiled component from `dir`, or compiles it (and stores it
 /// there).
-pub(crate) fn load_component(engine: &Engine, dir: Option<&Path>) -> Result<Component, Error> {
+pub(crate) fn load_component(
+    engine: &Engine,
+    dir: Option<&Path>,
+    config_dir: Option<&Path>,
+) -> Result<Component, Error> {
     load(
         dir,
+        config_dir,
         &entry_name(engine, "guest", guest::GUEST_SHA256),
         |bytes| engine.precompile_component(bytes),
         guest::GUEST_COMPONENT,
@@ -56,9 +61,14 @@ pub(crate) fn load_component(engine: &Engine, dir: Option<&Path>) -> Result<Comp
 
 /// Loads the compiled threaded guest from `dir`, or compiles it (and
 /// stores it there).
-pub(crate) fn load_threaded(engine: &Engine, dir: Option<&Path>) -> Result<Module, Error> {
+pub(crate) fn load_threaded(
+    engine: &Engine,
+    dir: Option<&Path>,
+    config_dir: Option<&Path>,
+) -> Result<Module, Error> {
     load(
         dir,
+        config_dir,
         &entry_name(engine, "threaded", guest::THREADED_SHA256),
         |bytes| engine.precompile_module(bytes),
         guest::THREADED_MODULE,
@@ -69,12 +79,13 @@ pub(crate) fn load_threaded(engine: &Engine, dir: Option<&Path>) -> Result<Modul
 
 fn load<T>(
     dir: Option<&Path>,
+    config_dir: Option<&Path>,
     name: &str,
     precompile: impl Fn(&[u8]) -> wasmtime::Result<Vec<u8>>,
     wasm: &[u8],
     from_bytes: impl Fn(&[u8]) -> wasmtime::Result<T>,
 ) -> Result<T, Error> {
-    let key = dir.and_then(|_| cache_key());
+    let key = dir.and(config_dir).and_then(cache_key);
     let path = dir.map(|dir| dir.join(name));
     if let (Some(path), Some(key)) = (&path, &key)
         && let Ok(bytes) = std::fs::read(path)
@@ -98,7 +109,7 @@ fn load<T>(
     if let (Some(dir), Some(path), Some(key)) = (dir, &path, &key)
         && std::fs::create_dir_all(dir).is_ok()
     {
-        let mac = blake3::keyed_hash(key, &bytes).to_hex();
+        let mac = mac(key, &bytes).to_hex();
         if write_atomically(&mac_path(path), mac.as_bytes()).is_ok() {
             let _ = write_atomically(path, &bytes);
         }
@@ -115,7 +126,15 @@ fn entry_is_intact(path: &Path, bytes: &[u8], key: &[u8; 32]) -> bool {
         return false;
     };
     // `blake3::Hash` compares in constant time.
-    blake3::keyed_hash(key, bytes) == recorded
+    mac(key, bytes) == recorded
+}
+
+/// The MAC of an entry, hashed on every core: the check is on the start's
+/// path, and an entry is tens of megabytes.
+fn mac(key: &[u8; 32], bytes: &[u8]) -> blake3::Hash {
+    blake3::Hasher::new_keyed(key)
+        .update_rayon(bytes)
+        .finalize()
 }
 
 fn mac_path(entry: &Path) -> PathBuf {
@@ -128,8 +147,8 @@ fn mac_path(entry: &Path) -> PathBuf {
 /// directory, 32 random bytes made on first use, readable by the user
 /// alone. `None` (and so no caching) when there is no config directory or
 /// it cannot be written.
-fn cache_key() -> Option<[u8; 32]> {
-    let path = user_dirs::config_dir()?.join("cache-key");
+fn cache_key(config_dir: &Path) -> Option<[u8; 32]> {
+    let path = config_dir.join("cache-key");
     if let Ok(text) = std::fs::read_to_string(&path)
         && let Ok(key) = blake3::Hash::from_hex(text.trim())
     {

@@ -23,14 +23,14 @@ pub mod inspect;
 mod limits;
 mod output;
 mod sandbox;
-pub mod verify;
 pub mod user_dirs;
+pub mod verify;
 pub mod wast;
 
 pub use error::{Error, LimitKind};
 pub use kiln_guest::{Artifact, ArtifactKind, CompileError, Options, TARGETS};
-pub use kiln_settings::{GivenOptions, SettingsError, WasmtimeOptions};
 pub use kiln_runner::{RunError, host_triple, load, run};
+pub use kiln_settings::{GivenOptions, SettingsError, WasmtimeOptions};
 pub use limits::{Limits, parse_size};
 pub use output::write_atomically;
 pub use sandbox::{CODE_BYTES_PER_THREAD, CompileStats, Sandbox, compile_threads};

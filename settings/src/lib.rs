@@ -30,9 +30,9 @@ pub use baselines::{
     BASELINES, Baseline, baseline, baselines_for, enabled_isa_flags, matching_baseline,
 };
 pub use options::{ArtifactKind, Options};
-pub use wasmtime_options::{GivenOptions, WasmtimeOptions};
 /// Wasmtime CLI's option structures, as `wasmtime-cli-flags` defines them.
 pub use wasmtime_cli_flags;
+pub use wasmtime_options::{GivenOptions, WasmtimeOptions};
 
 use std::fmt;
 use wasmtime::Config;

@@ -337,7 +337,9 @@ mod tests {
     fn flags_win_over_the_config_file() {
         let given = GivenOptions {
             wasm: vec!["gc=y".to_string()],
-            config_toml: Some("[wasm]\ngc = false\nsimd = false\n[optimize]\nopt-level = \"0\"\n".to_string()),
+            config_toml: Some(
+                "[wasm]\ngc = false\nsimd = false\n[optimize]\nopt-level = \"0\"\n".to_string(),
+            ),
             ..GivenOptions::default()
         };
         let (options, _) = WasmtimeOptions::from_given(&given).unwrap();
@@ -377,7 +379,9 @@ mod tests {
     fn unknown_options_and_bad_values_are_refused_by_name() {
         let message = resolve(&["-W", "teleportation=y"]).unwrap_err().to_string();
         assert!(message.contains("teleportation"), "{message}");
-        let message = resolve(&["-O", "memory-reservation=lots"]).unwrap_err().to_string();
+        let message = resolve(&["-O", "memory-reservation=lots"])
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("memory-reservation"), "{message}");
         let message = WasmtimeOptions::from_toml("[wasm]\nteleportation = true\n")
             .unwrap_err()

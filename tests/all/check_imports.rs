@@ -9,7 +9,11 @@ use host::verify::check;
 /// Compiles `wat` for this machine and returns whether it loaded, with the
 /// report's error.
 fn loads(wat: &str) -> (Option<bool>, Option<String>) {
-    let report = check(sandbox(), wat.as_bytes(), &Options::for_target(host::host_triple().unwrap()));
+    let report = check(
+        sandbox(),
+        wat.as_bytes(),
+        &Options::for_target(host::host_triple().unwrap()),
+    );
     assert!(report.identical, "{report:?}");
     (report.loaded, report.error.clone())
 }
@@ -54,9 +58,8 @@ fn an_unshared_memory_and_a_64_bit_one_load() {
 fn a_module_that_really_fails_to_instantiate_still_does_not_load() {
     // A data segment beyond the imported memory's declared size: a stand-in
     // of that size is too small, as any real one would be.
-    let (loaded, error) = loads(
-        r#"(module (import "env" "memory" (memory 1 1)) (data (i32.const 70000) "x"))"#,
-    );
+    let (loaded, error) =
+        loads(r#"(module (import "env" "memory" (memory 1 1)) (data (i32.const 70000) "x"))"#);
     assert_eq!(loaded, Some(false));
     assert!(error.is_some_and(|e| e.contains("does not load")));
 }

@@ -334,7 +334,11 @@ fn missing_input_exits_1_and_usage_errors_exit_2() {
         "teleportation=y",
     ]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("teleportation"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("teleportation"),
+        "{}",
+        stderr(&output)
+    );
     let output = kiln(&[
         "compile",
         &fixture_path("math.wat"),

@@ -35,7 +35,12 @@ pub fn cache_dir() -> PathBuf {
 pub fn sandbox() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
-        Sandbox::with_cache_dir(Limits::default(), Some(cache_dir())).expect("the sandbox starts")
+        Sandbox::with_dirs(
+            Limits::default(),
+            Some(cache_dir()),
+            Some(cli::config_dir()),
+        )
+        .expect("the sandbox starts")
     })
 }
 

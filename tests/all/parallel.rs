@@ -156,7 +156,14 @@ fn a_job_on_a_used_memory_sees_a_new_one() {
     let limits = Limits::default();
     let small = fixture("primes.wat");
     let large = crate::limits::slow_module().into_bytes();
-    let fresh = || Sandbox::with_cache_dir(limits, Some(crate::cache_dir())).unwrap();
+    let fresh = || {
+        Sandbox::with_dirs(
+            limits,
+            Some(crate::cache_dir()),
+            Some(crate::cli::config_dir()),
+        )
+        .unwrap()
+    };
     let (first, alone) = fresh()
         .compile_with_stats(&small, &opts, 1, &limits)
         .unwrap();

@@ -60,13 +60,30 @@ fn refusal(artifact: &[u8], envelope: &[u8], trust: &TrustedKeys, options: &Opti
     }
 }
 
+/// `artifact` with its `.text` overwritten by `int3` instructions.
+fn with_int3_code(artifact: &[u8]) -> Vec<u8> {
+    let mut damaged = artifact.to_vec();
+    let (start, size) = object::File::parse(artifact)
+        .unwrap()
+        .section_by_name(".text")
+        .unwrap()
+        .file_range()
+        .unwrap();
+    damaged[start as usize..(start + size) as usize].fill(0xcc);
+    damaged
+}
+
 #[test]
 fn a_signed_artifact_loads_and_runs() {
     let key = generate().unwrap();
     let signed = signed("math.wat", Options::for_target(X86), &key);
-    let (engine, loaded, statement) =
-        load_verified(&signed.artifact, &signed.envelope, &trusting(&key), &signed.options)
-            .unwrap();
+    let (engine, loaded, statement) = load_verified(
+        &signed.artifact,
+        &signed.envelope,
+        &trusting(&key),
+        &signed.options,
+    )
+    .unwrap();
     assert_eq!(statement.predicate.target, X86);
     assert_eq!(statement.subject[0].name, "app.cwasm");
     let config = host::run::RunConfig {
@@ -122,14 +139,7 @@ fn one_flipped_byte_in_any_section_is_refused() {
 fn code_overwritten_with_int3_is_refused_not_run() {
     let key = generate().unwrap();
     let signed = signed("math.wat", Options::for_target(X86), &key);
-    let mut damaged = signed.artifact.clone();
-    let (start, size) = object::File::parse(&*signed.artifact)
-        .unwrap()
-        .section_by_name(".text")
-        .unwrap()
-        .file_range()
-        .unwrap();
-    damaged[start as usize..(start + size) as usize].fill(0xcc);
+    let damaged = with_int3_code(&signed.artifact);
     // Had it been mapped and called, this process would die of SIGTRAP.
     assert_eq!(
         refusal(&damaged, &signed.envelope, &trusting(&key), &signed.options),
@@ -158,21 +168,39 @@ fn a_damaged_statement_is_refused() {
             Err(other) => panic!("{other}"),
         }
     }
-    assert!(kinds.contains("bad_signature") || kinds.contains("malformed"), "{kinds:?}");
+    assert!(
+        kinds.contains("bad_signature") || kinds.contains("malformed"),
+        "{kinds:?}"
+    );
     // Cut inside the JSON (a trailing newline is not part of it).
     let json_len = signed.envelope.trim_ascii_end().len();
     for cut in [0, 1, json_len / 3, json_len - 1] {
         assert_eq!(
-            refusal(&signed.artifact, &signed.envelope[..cut], &trust, &signed.options),
+            refusal(
+                &signed.artifact,
+                &signed.envelope[..cut],
+                &trust,
+                &signed.options
+            ),
             "malformed"
         );
     }
     assert_eq!(
-        refusal(&signed.artifact, b"\x00\xffgarbage", &trust, &signed.options),
+        refusal(
+            &signed.artifact,
+            b"\x00\xffgarbage",
+            &trust,
+            &signed.options
+        ),
         "malformed"
     );
     assert_eq!(
-        refusal(&signed.artifact, br#"{"payload": 3}"#, &trust, &signed.options),
+        refusal(
+            &signed.artifact,
+            br#"{"payload": 3}"#,
+            &trust,
+            &signed.options
+        ),
         "malformed"
     );
     let oversized = vec![b' '; (1 << 20) + 1];
@@ -188,12 +216,22 @@ fn a_statement_for_another_artifact_or_by_another_key_is_refused() {
     let math = signed("math.wat", Options::for_target(X86), &key);
     let primes = signed("primes.wat", Options::for_target(X86), &key);
     assert_eq!(
-        refusal(&primes.artifact, &math.envelope, &trusting(&key), &math.options),
+        refusal(
+            &primes.artifact,
+            &math.envelope,
+            &trusting(&key),
+            &math.options
+        ),
         "digest_mismatch"
     );
     let stranger = generate().unwrap();
     assert_eq!(
-        refusal(&math.artifact, &math.envelope, &trusting(&stranger), &math.options),
+        refusal(
+            &math.artifact,
+            &math.envelope,
+            &trusting(&stranger),
+            &math.options
+        ),
         "no_trusted_signature"
     );
 }
@@ -233,7 +271,14 @@ fn an_artifact_compiled_with_other_settings_is_refused() {
 /// `kiln compile` of a fixture into `dir`: the artifact and its statement.
 fn compile_cli(dir: &Path, wat: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let out = dir.join("app.cwasm");
-    let output = kiln(&["compile", &fixture_path(wat), "--target", X86, "-o", path_str(&out)]);
+    let output = kiln(&[
+        "compile",
+        &fixture_path(wat),
+        "--target",
+        X86,
+        "-o",
+        path_str(&out),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let statement = dir.join("app.cwasm.intoto.json");
     assert!(statement.is_file());
@@ -256,14 +301,7 @@ fn kiln_run_refuses_what_was_swapped_and_runs_what_was_signed() {
 
     // Its code overwritten with int3: refused (8), not executed (133).
     let original = std::fs::read(&out).unwrap();
-    let mut damaged = original.clone();
-    let (start, size) = object::File::parse(&*original)
-        .unwrap()
-        .section_by_name(".text")
-        .unwrap()
-        .file_range()
-        .unwrap();
-    damaged[start as usize..(start + size) as usize].fill(0xcc);
+    let damaged = with_int3_code(&original);
     std::fs::write(&out, &damaged).unwrap();
     let output = run(&[]);
     assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
@@ -297,7 +335,10 @@ fn kiln_verify_names_each_failure_with_its_exit_code() {
 
     // Other settings than the ones recorded.
     let (code, line) = verify(&["-W", "fuel=1"]);
-    assert_eq!((code, line["error"].as_str()), (Some(8), Some("settings_mismatch")));
+    assert_eq!(
+        (code, line["error"].as_str()),
+        (Some(8), Some("settings_mismatch"))
+    );
 
     // Signed by a key nobody trusts.
     let stranger = dir.path().join("stranger.key");
@@ -320,7 +361,10 @@ fn kiln_verify_names_each_failure_with_its_exit_code() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let (code, line) = verify(&[]);
-    assert_eq!((code, line["error"].as_str()), (Some(7), Some("no_trusted_signature")));
+    assert_eq!(
+        (code, line["error"].as_str()),
+        (Some(7), Some("no_trusted_signature"))
+    );
     // Trusted once named.
     let (code, _) = verify(&["--trust", &public]);
     assert_eq!(code, Some(0));

@@ -32,7 +32,7 @@ const CAPABILITY_FREE: &[&str] = &[
 
 #[test]
 fn guest_imports_only_capability_free_wasi() {
-    let imports = sandbox().guest_imports();
+    let imports = sandbox().guest_imports().unwrap();
     // The panic message reaches the host through stderr: that import must be there.
     assert!(
         imports.iter().any(|i| i.starts_with("wasi:cli/stderr@")),

@@ -40,7 +40,9 @@ const PROPOSALS: &[(&str, &str)] = &[
 ];
 
 fn check(file: &TestFile<'_>, target: &str, features: Vec<String>) -> WastReport {
-    let flags = features.iter().flat_map(|flag| ["-W".to_string(), flag.clone()]);
+    let flags = features
+        .iter()
+        .flat_map(|flag| ["-W".to_string(), flag.clone()]);
     let options = Options::with_wasmtime_flags(target, flags).unwrap();
     let report = run_script(sandbox(), file.name(), file.raw(), &options, None)
         .unwrap_or_else(|e| panic!("{} on {target}: {e}", file.name()));

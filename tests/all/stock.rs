@@ -41,12 +41,24 @@ const OPTION_SETS: &[&[&str]] = &[
     &["-O", "opt-level=0"],
     &["-O", "opt-level=s"],
     &["-O", "memory-reservation=0"],
-    &["-O", "memory-guard-size=65536,memory-reservation=1073741824"],
+    &[
+        "-O",
+        "memory-guard-size=65536,memory-reservation=1073741824",
+    ],
     &["-O", "signals-based-traps=n"],
     &["-O", "table-lazy-init=n"],
     &["-D", "debug-info=y"],
     &["-D", "address-map=n"],
-    &["-W", "gc=n", "-C", "collector=drc", "-O", "opt-level=0", "-D", "debug-info=y"],
+    &[
+        "-W",
+        "gc=n",
+        "-C",
+        "collector=drc",
+        "-O",
+        "opt-level=0",
+        "-D",
+        "debug-info=y",
+    ],
 ];
 
 /// The real `wasmtime` 48.0.8, if the project's script has installed it.
@@ -81,7 +93,13 @@ fn run(program: &Path, args: &[&str], dir: Option<&Path>) -> Output {
 }
 
 /// Compiles `input` with both tools; `None` when both refuse it.
-fn compare(wasmtime: &Path, input: &Path, target: &str, flags: &[&str], work: &Path) -> Option<bool> {
+fn compare(
+    wasmtime: &Path,
+    input: &Path,
+    target: &str,
+    flags: &[&str],
+    work: &Path,
+) -> Option<bool> {
     let kiln_out = work.join("kiln.cwasm");
     let stock_out = work.join("stock.cwasm");
     let input = input.to_str().unwrap();
@@ -95,7 +113,9 @@ fn compare(wasmtime: &Path, input: &Path, target: &str, flags: &[&str], work: &P
     let stock = run(wasmtime, &stock_args, None);
     match (kiln.status.success(), stock.status.success()) {
         (false, false) => None,
-        (true, true) => Some(std::fs::read(&kiln_out).unwrap() == std::fs::read(&stock_out).unwrap()),
+        (true, true) => {
+            Some(std::fs::read(&kiln_out).unwrap() == std::fs::read(&stock_out).unwrap())
+        }
         (kiln_ok, _) => panic!(
             "{input} for {target} {flags:?}: kiln {} and wasmtime {}: {}{}",
             if kiln_ok { "compiled" } else { "refused" },
@@ -114,17 +134,20 @@ fn spec_modules(dir: &Path, limit: usize) -> Vec<PathBuf> {
     for file in spec(SpecVersion::Latest) {
         let mut lexer = wast::lexer::Lexer::new(file.raw());
         lexer.allow_confusing_unicode(true);
-        let Ok(buffer) = wast::parser::ParseBuffer::new_with_lexer(lexer) else { continue };
-        let Ok(ast) = wast::parser::parse::<wast::Wast>(&buffer) else { continue };
-        let Ok(script) = json_from_wast::Opts::default().convert(file.name(), file.raw(), ast) else {
+        let Ok(buffer) = wast::parser::ParseBuffer::new_with_lexer(lexer) else {
+            continue;
+        };
+        let Ok(ast) = wast::parser::parse::<wast::Wast>(&buffer) else {
+            continue;
+        };
+        let Ok(script) = json_from_wast::Opts::default().convert(file.name(), file.raw(), ast)
+        else {
             continue;
         };
         // The first module of each script that Wasmtime accepts.
-        if let Some((_, bytes)) = script
-            .wasms
-            .iter()
-            .find(|(_, bytes)| !wasmparser::Parser::is_component(bytes) && engine.precompile_module(bytes).is_ok())
-        {
+        if let Some((_, bytes)) = script.wasms.iter().find(|(_, bytes)| {
+            !wasmparser::Parser::is_component(bytes) && engine.precompile_module(bytes).is_ok()
+        }) {
             let path = dir.join(format!("{}.wasm", file.name().trim_end_matches(".wast")));
             std::fs::write(&path, bytes).unwrap();
             written.push(path);
@@ -184,7 +207,11 @@ fn kiln_compile_writes_wasmtime_compiles_bytes() {
             if outcome == Some(false) {
                 differing.push(format!("{} {target} {flags:?}", input.display()));
             }
-            rows.push((input.display().to_string(), format!("{target} {}", flags.join(" ")), outcome));
+            rows.push((
+                input.display().to_string(),
+                format!("{target} {}", flags.join(" ")),
+                outcome,
+            ));
         }
     }
     println!("| input | target and options | result |\n|---|---|---|");
@@ -198,14 +225,19 @@ fn kiln_compile_writes_wasmtime_compiles_bytes() {
     }
     let identical = rows.iter().filter(|row| row.2 == Some(true)).count();
     println!("{identical} of {} compiles byte-identical", rows.len());
-    assert!(differing.is_empty(), "differ from wasmtime compile: {differing:#?}");
+    assert!(
+        differing.is_empty(),
+        "differ from wasmtime compile: {differing:#?}"
+    );
     assert!(identical >= inputs.len() * 3, "too few compiles succeeded");
 }
 
 /// Every `benchmark.wasm` under the Sightglass corpus.
 fn sightglass_benchmarks(corpus: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(corpus) else { return found };
+    let Ok(entries) = std::fs::read_dir(corpus) else {
+        return found;
+    };
     for entry in entries.flatten() {
         let path = entry.path().join("benchmark.wasm");
         if path.is_file() {
@@ -219,11 +251,15 @@ fn sightglass_benchmarks(corpus: &Path) -> Vec<PathBuf> {
 #[test]
 fn stock_wasmtime_runs_kiln_artifacts_with_the_expected_output() {
     let Some(wasmtime) = wasmtime_cli(full()) else {
-        eprintln!("wasmtime-cli 48.0.8 is not installed: skipping `wasmtime run` of Kiln artifacts");
+        eprintln!(
+            "wasmtime-cli 48.0.8 is not installed: skipping `wasmtime run` of Kiln artifacts"
+        );
         return;
     };
     let Some(corpus) = corpus() else {
-        eprintln!("corpus absent (../shared/corpus/sightglass): skipping `wasmtime run` of Kiln artifacts");
+        eprintln!(
+            "corpus absent (../shared/corpus/sightglass): skipping `wasmtime run` of Kiln artifacts"
+        );
         return;
     };
     let work = temp_dir();
@@ -243,18 +279,38 @@ fn stock_wasmtime_runs_kiln_artifacts_with_the_expected_output() {
         let artifact = work.path().join(format!("{name}.cwasm"));
         let output = run(
             Path::new(env!("CARGO_BIN_EXE_kiln")),
-            &["compile", wasm.to_str().unwrap(), "--target", "x86_64-unknown-linux-gnu", "-o", artifact.to_str().unwrap()],
+            &[
+                "compile",
+                wasm.to_str().unwrap(),
+                "--target",
+                "x86_64-unknown-linux-gnu",
+                "-o",
+                artifact.to_str().unwrap(),
+            ],
             None,
         );
-        assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         // Sightglass's `bench.start`/`bench.end` markers take nothing and
         // return nothing: Wasmtime's default stand-ins for unknown imports.
         let output = run(
             &wasmtime,
-            &["run", "--allow-precompiled", "-W", "unknown-imports-default=y", "--dir", ".", artifact.to_str().unwrap()],
+            &[
+                "run",
+                "--allow-precompiled",
+                "-W",
+                "unknown-imports-default=y",
+                "--dir",
+                ".",
+                artifact.to_str().unwrap(),
+            ],
             Some(dir),
         );
-        if output.stdout == expected_out && output.stderr == expected_err && output.status.success() {
+        if output.stdout == expected_out && output.stderr == expected_err && output.status.success()
+        {
             ran.push(name);
         } else if expected_inputs_missing(dir) {
             eprintln!("{name}: an input of its is not in this corpus: not run");
@@ -266,7 +322,10 @@ fn stock_wasmtime_runs_kiln_artifacts_with_the_expected_output() {
             );
         }
     }
-    println!("stock `wasmtime run` gave the expected output for: {}", ran.join(", "));
+    println!(
+        "stock `wasmtime run` gave the expected output for: {}",
+        ran.join(", ")
+    );
     assert!(!ran.is_empty(), "nothing ran");
 }
 

@@ -134,7 +134,9 @@ fn artifact_facts_describe_the_input() {
 /// `base` with Wasmtime's `flags`.
 fn flags(base: &Options, flags: &[&str]) -> Options {
     Options {
-        wasmtime: host::WasmtimeOptions::from_args(flags.iter().copied()).unwrap().0,
+        wasmtime: host::WasmtimeOptions::from_args(flags.iter().copied())
+            .unwrap()
+            .0,
         ..base.clone()
     }
 }
@@ -166,7 +168,10 @@ fn options_change_the_artifact_and_stay_identical_to_native() {
 #[test]
 fn fuel_instrumented_artifact_loads_with_the_same_options_only() {
     let input = fixture("math.wat");
-    let fuel = flags(&Options::for_target("x86_64-unknown-linux-gnu"), &["-W", "fuel=1"]);
+    let fuel = flags(
+        &Options::for_target("x86_64-unknown-linux-gnu"),
+        &["-W", "fuel=1"],
+    );
     let artifact = sandbox().compile(&input, &fuel).unwrap();
     let matching = load::engine(&fuel).unwrap();
     // SAFETY: produced by the sandbox from a test fixture.

@@ -39,9 +39,11 @@ pub use keys::{
     SigningKey, TrustedKeys, VerifyingKey, default_key, default_trust, generate, key_id,
     parse_public_key, public_key_text, read_private_key, write_private_key,
 };
+pub use signed::{
+    CompileFacts, expected, load_unverified, load_verified, signed_statement, signed_target,
+};
 pub use statement::{
     EngineRecord, InputRecord, LimitsRecord, PREDICATE_TYPE, Predicate, STATEMENT_TYPE,
     SettingsRecord, Statement, Subject, rfc3339_utc, sha256_hex,
 };
-pub use signed::{CompileFacts, expected, load_unverified, load_verified, signed_statement};
 pub use verify::{Expected, read_envelope, statement_path, verify};

@@ -108,6 +108,17 @@ pub fn expected(options: &Options) -> Expected {
     }
 }
 
+/// The target a validly signed statement records: what a loader given no
+/// target loads for. Only the signature is checked here; [`verify`] checks
+/// the rest.
+///
+/// # Errors
+///
+/// [`ProvenanceError`] when no trusted key validly signed the statement.
+pub fn signed_target(envelope: &[u8], trust: &TrustedKeys) -> Result<String, ProvenanceError> {
+    Ok(super::open(envelope, trust)?.predicate.target)
+}
+
 /// The ISA flags `options` turn on, as the statement records them.
 fn cpu_flags(options: &Options) -> Vec<String> {
     kiln_settings::enabled_isa_flags(&options.triple, &options.cpu_features)

@@ -40,8 +40,8 @@ use crate::bindings::{KilnPre, wit};
 use crate::cache::IncrementalCache;
 use crate::{Artifact, ArtifactKind, CompileError, Error, LimitKind, Limits, Options, guest_cache};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use threaded::ThreadedGuest;
@@ -92,12 +92,23 @@ pub struct CompileStats {
 
 /// A handle on the sandboxed compiler, cheap to share across threads.
 pub struct Sandbox {
-    pre: KilnPre<GuestState>,
-    component: Component,
+    /// The compiler component, loaded on its first use: the CLI compiles
+    /// on the threaded guest only, and every cached build loaded costs the
+    /// start the read and check of its whole entry (`guest_cache.rs`).
+    component: OnceLock<ComponentGuest>,
+    engine: Engine,
+    cache_dir: Option<PathBuf>,
+    config_dir: Option<PathBuf>,
     threaded: ThreadedGuest,
     limits: Limits,
     jobs: usize,
     _ticker: EpochTicker,
+}
+
+/// The loaded compiler component, ready to instantiate.
+struct ComponentGuest {
+    pre: KilnPre<GuestState>,
+    component: Component,
 }
 
 impl Sandbox {
@@ -119,23 +130,58 @@ impl Sandbox {
     ///
     /// As [`Sandbox::new`].
     pub fn with_cache_dir(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, Error> {
+        Self::with_dirs(limits, cache_dir, crate::user_dirs::config_dir())
+    }
+
+    /// Like [`Sandbox::with_cache_dir`], with the config directory that
+    /// holds the key of the cache entries' MACs (`None`: nothing is cached).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::new`].
+    pub fn with_dirs(
+        limits: Limits,
+        cache_dir: Option<PathBuf>,
+        config_dir: Option<PathBuf>,
+    ) -> Result<Self, Error> {
         let engine = Engine::new(&component_engine_config()).map_err(Error::sandbox)?;
         let threaded_engine = Engine::new(&threaded_engine_config()).map_err(Error::sandbox)?;
-        let component = guest_cache::load_component(&engine, cache_dir.as_deref())?;
-        let threaded = guest_cache::load_threaded(&threaded_engine, cache_dir.as_deref())?;
+        let threaded = guest_cache::load_threaded(
+            &threaded_engine,
+            cache_dir.as_deref(),
+            config_dir.as_deref(),
+        )?;
         let threaded = ThreadedGuest::new(&threaded_engine, threaded)?;
-        let mut linker = Linker::<GuestState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::sandbox)?;
-        let pre = linker.instantiate_pre(&component).map_err(Error::sandbox)?;
-        let pre = KilnPre::new(pre).map_err(Error::sandbox)?;
         Ok(Self {
-            pre,
-            component,
+            component: OnceLock::new(),
+            engine: engine.clone(),
+            cache_dir,
+            config_dir,
             threaded,
             limits,
             jobs: available_cores(),
             _ticker: EpochTicker::start(engine),
         })
+    }
+
+    /// The compiler component, loaded (and its cache entry checked) once.
+    fn component(&self) -> Result<&ComponentGuest, Error> {
+        if let Some(loaded) = self.component.get() {
+            return Ok(loaded);
+        }
+        let component = guest_cache::load_component(
+            &self.engine,
+            self.cache_dir.as_deref(),
+            self.config_dir.as_deref(),
+        )?;
+        let mut linker = Linker::<GuestState>::new(&self.engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(Error::sandbox)?;
+        let pre = linker.instantiate_pre(&component).map_err(Error::sandbox)?;
+        let pre = KilnPre::new(pre).map_err(Error::sandbox)?;
+        // Two threads may load it at once; one result is kept, both equal.
+        Ok(self
+            .component
+            .get_or_init(|| ComponentGuest { pre, component }))
     }
 
     /// Sets how many threads one compile may use (at least 1). By default,
@@ -168,13 +214,18 @@ impl Sandbox {
     }
 
     /// The interfaces the compiler component imports, as `namespace:package/interface@version`.
-    pub fn guest_imports(&self) -> Vec<String> {
-        let engine = self.pre.engine();
-        self.component
+    ///
+    /// # Errors
+    ///
+    /// As [`Sandbox::new`], when the component cannot be loaded.
+    pub fn guest_imports(&self) -> Result<Vec<String>, Error> {
+        let guest = self.component()?;
+        Ok(guest
+            .component
             .component_type()
-            .imports(engine)
+            .imports(&self.engine)
             .map(|(name, _)| name.to_string())
-            .collect()
+            .collect())
     }
 
     /// Compiles `input` in the sandbox, on [`Sandbox::threads_for`] threads.
@@ -331,12 +382,13 @@ impl Sandbox {
     ) -> Result<R, Error> {
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
         let state = GuestState::new(limits.max_memory, stderr.clone());
-        let mut store = Store::new(self.pre.engine(), state);
+        let guest = self.component()?;
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(Deadline::after(limits.timeout).ticks_left());
         store.epoch_deadline_trap();
 
-        let result = self
+        let result = guest
             .pre
             .instantiate(&mut store)
             .and_then(|kiln| f(&kiln, &mut store));

@@ -50,11 +50,9 @@ pub fn define_stand_ins<T: 'static>(
         let item: Extern = match import.ty() {
             // Functions are defined by `define_unknown_imports_as_traps`.
             ExternType::Func(_) => continue,
-            ExternType::Memory(ty) if ty.is_shared() => {
-                SharedMemory::new(store.engine(), ty)
-                    .map_err(|e| stand_in_error(&name, e))?
-                    .into()
-            }
+            ExternType::Memory(ty) if ty.is_shared() => SharedMemory::new(store.engine(), ty)
+                .map_err(|e| stand_in_error(&name, e))?
+                .into(),
             ExternType::Memory(ty) => Memory::new(&mut *store, ty)
                 .map_err(|e| stand_in_error(&name, e))?
                 .into(),
@@ -66,7 +64,10 @@ pub fn define_stand_ins<T: 'static>(
             }
             ExternType::Global(ty) => {
                 let value = Val::default_for_ty(ty.content()).ok_or_else(|| {
-                    stand_in_error(&name, "its type has no default value (a non-null reference)")
+                    stand_in_error(
+                        &name,
+                        "its type has no default value (a non-null reference)",
+                    )
                 })?;
                 Global::new(&mut *store, ty, value)
                     .map_err(|e| stand_in_error(&name, e))?

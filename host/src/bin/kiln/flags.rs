@@ -113,11 +113,10 @@ impl CompileFlags {
             wasi: self.wasi.clone(),
             config_toml,
         };
-        let (wasmtime, ignored) = WasmtimeOptions::from_given(&given).map_err(|error| {
-            host::Error::Usage {
+        let (wasmtime, ignored) =
+            WasmtimeOptions::from_given(&given).map_err(|error| host::Error::Usage {
                 message: error.to_string(),
-            }
-        })?;
+            })?;
         for option in ignored {
             eprintln!("note: `{option}` cannot change an artifact; ignored");
         }

@@ -1,11 +1,11 @@
 //! `kiln compile`: compile one input in the sandbox and write the artifact.
 
 use crate::flags::{CompileFlags, LimitFlags, read_input};
-use clap::Args;
-use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
-use host::artifact::{CompileFacts, signed_statement, statement_path};
-use host::{ArtifactKind, CompileStats, Sandbox, parse_size, write_atomically};
 use crate::keys::signing_key;
+use clap::Args;
+use host::artifact::{CompileFacts, signed_statement, statement_path};
+use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
+use host::{ArtifactKind, CompileStats, Sandbox, parse_size, write_atomically};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -101,9 +101,10 @@ impl CompileCommand {
             finished: SystemTime::now(),
             tenant: self.cache.as_ref().map(|_| self.tenant.as_str()),
         };
-        let artifact_name = output
-            .file_name()
-            .map_or_else(|| output.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let artifact_name = output.file_name().map_or_else(
+            || output.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let statement = signed_statement(&facts, &artifact_name, &artifact.bytes, &key)?;
         let statement_file = statement_path(&output);
         // The artifact first: an artifact whose statement is missing or

@@ -31,8 +31,7 @@ impl KeyCommand {
             Some(path) => path,
             None => {
                 let dir = host::user_dirs::config_dir().ok_or_else(|| host::Error::Usage {
-                    message: "no config directory: give -o FILE or set KILN_CONFIG_DIR"
-                        .to_string(),
+                    message: "no config directory: give -o FILE or set KILN_CONFIG_DIR".to_string(),
                 })?;
                 let path = dir.join(host::artifact::keys::SIGNING_KEY_FILE);
                 if path.exists() {

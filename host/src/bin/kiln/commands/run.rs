@@ -3,8 +3,10 @@
 
 use crate::flags::{CompileFlags, LimitFlags, RunFlags, read_input};
 use crate::keys::TrustFlags;
-use host::artifact::{expected, load_verified, read_envelope, statement_path, verify};
 use clap::Args;
+use host::artifact::{
+    expected, load_verified, read_envelope, signed_target, statement_path, verify,
+};
 use host::emulate::Runner;
 use host::load::{self, Loaded};
 use host::run::{Outcome, run};
@@ -159,15 +161,13 @@ impl RunCommand {
     /// or else the target the artifact records.
     fn load_signed(&self, bytes: &[u8]) -> Result<(Engine, Loaded), host::Error> {
         let envelope = read_envelope(&self.statement_file())?;
+        let trust = self.trust.trust()?;
         let target = match &self.target {
             Some(target) => target.clone(),
-            None => host::inspect::inspect(bytes)
-                .map(|info| info.target)
-                .unwrap_or_default(),
+            None => signed_target(&envelope, &trust)?,
         };
         let options = self.options.resolve()?.options(&target);
-        let (engine, loaded, _statement) =
-            load_verified(bytes, &envelope, &self.trust.trust()?, &options)?;
+        let (engine, loaded, _statement) = load_verified(bytes, &envelope, &trust, &options)?;
         Ok((engine, loaded))
     }
 }

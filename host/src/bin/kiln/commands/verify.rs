@@ -4,7 +4,7 @@
 use crate::flags::{CompileFlags, read_input};
 use crate::keys::TrustFlags;
 use clap::Args;
-use host::artifact::{expected, read_envelope, statement_path, verify};
+use host::artifact::{expected, read_envelope, signed_target, statement_path, verify};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,13 +83,12 @@ impl VerifyCommand {
             .clone()
             .unwrap_or_else(|| statement_path(&self.artifact));
         let envelope = read_envelope(&statement_file)?;
+        let trust = self.trust.trust()?;
         let target = match &self.target {
             Some(target) => target.clone(),
-            None => host::inspect::inspect(&artifact)
-                .map(|info| info.target)
-                .unwrap_or_default(),
+            None => signed_target(&envelope, &trust)?,
         };
         let options = self.options.resolve()?.options(&target);
-        Ok(verify(&artifact, &envelope, &self.trust.trust()?, &expected(&options))?)
+        Ok(verify(&artifact, &envelope, &trust, &expected(&options))?)
     }
 }
