@@ -10,7 +10,10 @@
 # (byte identity of `kiln compile` and `wasmtime compile`, and running
 # Kiln's artifacts under a stock `wasmtime run --allow-precompiled`).
 # It is built from crates.io with `cargo install --locked` and its default
-# Cargo features, so that its engine has stock Wasmtime's defaults; the
+# Cargo features, so that its engine has stock Wasmtime's defaults, plus
+# `all-arch` (Cranelift's other backends, which change no default): a
+# default build compiles only for this machine and Pulley, and the
+# comparison covers aarch64, riscv64gc and s390x too. The
 # build takes a while and happens once per cache directory: the directory
 # is named by the version and the toolchain that built it.
 set -euo pipefail
@@ -20,7 +23,7 @@ version=48.0.8
 export PATH="$HOME/.cargo/bin:$PATH"
 cache=${KILN_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln}
 toolchain=$(rustc --version | tr -c 'A-Za-z0-9.\n' '-' | tr -d '\n')
-root="$cache/tools/wasmtime-cli-$version-$toolchain"
+root="$cache/tools/wasmtime-cli-$version-all-arch-$toolchain"
 bin="$root/bin/wasmtime"
 
 if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "^wasmtime $version"; then
@@ -35,7 +38,7 @@ log "building wasmtime-cli $version into $root (once; several minutes)"
 mkdir -p "$cache/tools"
 staging=$(mktemp -d "$cache/tools/.wasmtime-cli-XXXXXX")
 trap 'rm -rf "$staging"' EXIT
-cargo install --locked --quiet wasmtime-cli --version "=$version" --root "$staging" >&2
+cargo install --locked --quiet wasmtime-cli --version "=$version" --features all-arch --root "$staging" >&2
 "$staging/bin/wasmtime" --version | grep -q "^wasmtime $version"
 rm -rf "$root"
 mv "$staging" "$root"

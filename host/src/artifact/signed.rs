@@ -121,7 +121,14 @@ pub fn signed_target(envelope: &[u8], trust: &TrustedKeys) -> Result<String, Pro
 
 /// The ISA flags `options` turn on, as the statement records them.
 fn cpu_flags(options: &Options) -> Vec<String> {
-    kiln_settings::enabled_isa_flags(&options.triple, &options.cpu_features)
+    let requested: Vec<String> = options
+        .wasmtime
+        .enabled_flags()
+        .iter()
+        .chain(&options.cpu_features)
+        .cloned()
+        .collect();
+    kiln_settings::enabled_isa_flags(&options.triple, &requested)
         .map(|flags| flags.into_iter().collect())
         .unwrap_or_default()
 }

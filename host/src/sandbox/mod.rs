@@ -568,7 +568,15 @@ impl Deadline {
 fn to_wit_options(options: &Options) -> wit::Options {
     wit::Options {
         triple: options.triple.clone(),
-        cpu_features: options.cpu_features.clone(),
+        // The contract's TOML cannot carry `-C cranelift-NAME` without a
+        // value; a CPU feature there is the same request.
+        cpu_features: options
+            .wasmtime
+            .enabled_flags()
+            .iter()
+            .chain(&options.cpu_features)
+            .cloned()
+            .collect(),
         wasmtime_config: options.wasmtime.as_toml().to_string(),
     }
 }
