@@ -119,9 +119,10 @@ impl RunCommand {
                 return self.load_signed(bytes);
             }
             warn_unsigned(&self.file);
+            let settings = self.options.resolve()?;
             let mut first_error = None;
             for triple in &runnable {
-                let engine = load::engine(&self.options.resolve()?.options(triple))?;
+                let engine = load::engine(&settings.options(triple))?;
                 // SAFETY: the user passed --allow-unsigned and so vouches for
                 // this file, as `wasmtime run --allow-precompiled` does.
                 match unsafe { load::deserialize(&engine, bytes, kind) } {
