@@ -390,6 +390,7 @@ fn outputs_are_readable_as_a_compilers_are() {
         let probe = dir.path().join("probe");
         std::fs::OpenOptions::new()
             .create(true)
+            .truncate(true)
             .write(true)
             .open(&probe)
             .unwrap();
