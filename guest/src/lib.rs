@@ -11,6 +11,9 @@
 
 mod error;
 mod facts;
+#[cfg(any(test, target_pointer_width = "32"))]
+mod length_guard;
+pub mod sections;
 #[cfg(any(test, all(target_arch = "wasm32", target_os = "unknown")))]
 mod split_pool;
 pub mod thread_cache;
@@ -118,6 +121,13 @@ pub fn compile_configured(
         message: format!("{e:#}"),
     })?;
     let binary = facts::to_binary(input)?;
+    // On 32 bits (in the sandbox) a declared length near 2^32 would wrap
+    // the parsers' offset arithmetic; the guard rewrites it to one that
+    // fails the same way without wrapping (`length_guard.rs` says why).
+    // Natively there is nothing to guard, and the native build stays
+    // plain Wasmtime: the oracle the sandbox is fuzzed against.
+    #[cfg(target_pointer_width = "32")]
+    let binary = length_guard::guard(binary)?;
     // Wasmtime keeps SIMD on for riscv64 without the V extension, as Kiln
     // does so that its artifacts match `wasmtime compile`'s, but Cranelift
     // has no lowering for it there and panics on the first vector

@@ -149,15 +149,27 @@ fn mac_path(entry: &Path) -> PathBuf {
 /// it cannot be written.
 fn cache_key(config_dir: &Path) -> Option<[u8; 32]> {
     let path = config_dir.join("cache-key");
-    if let Ok(text) = std::fs::read_to_string(&path)
-        && let Ok(key) = blake3::Hash::from_hex(text.trim())
-    {
-        return Some(*key.as_bytes());
+    let read = || {
+        let text = std::fs::read_to_string(&path).ok()?;
+        blake3::Hash::from_hex(text.trim()).ok().map(|key| *key.as_bytes())
+    };
+    if let Some(key) = read() {
+        return Some(key);
     }
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).ok()?;
-    user_dirs::write_private(&path, blake3::Hash::from_bytes(key).to_hex().as_bytes()).ok()?;
-    Some(key)
+    let text = blake3::Hash::from_bytes(key).to_hex();
+    match user_dirs::create_private(&path, text.as_bytes()) {
+        Ok(()) => Some(key),
+        // Another process made it first: its key is the one its entries
+        // are (or will be) checked with. A file there that holds no key
+        // (damaged) is replaced: every entry it vouched for is rebuilt.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => read().or_else(|| {
+            user_dirs::write_private(&path, text.as_bytes()).ok()?;
+            Some(key)
+        }),
+        Err(_) => None,
+    }
 }
 
 fn entry_name(engine: &Engine, build: &str, sha256: &str) -> String {

@@ -102,6 +102,25 @@ pub fn run_file(
     )
 }
 
+/// Hands `with` the script `text` (named `name`) as its directives and the
+/// modules it defines, or says why it is not a valid script. (The parsed
+/// script borrows the parser's buffer, so it is lent, not returned.)
+pub fn parse_script<R>(
+    name: &str,
+    text: &str,
+    with: impl FnOnce(json_from_wast::Wast<'_>) -> R,
+) -> Result<R, String> {
+    // Spec scripts test odd names on purpose (`names.wast`).
+    let mut lexer = wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    let buffer = wast::parser::ParseBuffer::new_with_lexer(lexer).map_err(|e| e.to_string())?;
+    let ast = wast::parser::parse::<wast::Wast>(&buffer).map_err(|e| e.to_string())?;
+    let script = json_from_wast::Opts::default()
+        .convert(name, text, ast)
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(with(script))
+}
+
 /// Runs the script `text`, named `file` (a path or file name), through Kiln
 /// and through the reference; Kiln's artifacts in `emulator` when given.
 ///
@@ -121,16 +140,22 @@ pub fn run_script(
         .and_then(|n| n.to_str())
         .unwrap_or("script.wast")
         .to_string();
-    let context = |e: &dyn std::fmt::Display| Error::run(format!("{file}: {e}"));
-    // Spec scripts test odd names on purpose (`names.wast`).
-    let mut lexer = wast::lexer::Lexer::new(text);
-    lexer.allow_confusing_unicode(true);
-    let buffer = wast::parser::ParseBuffer::new_with_lexer(lexer).map_err(|e| context(&e))?;
-    let ast = wast::parser::parse::<wast::Wast>(&buffer).map_err(|e| context(&e))?;
-    let script = json_from_wast::Opts::default()
-        .convert(&name, text, ast)
-        .map_err(|e| context(&format!("{e:#}")))?;
+    parse_script(&name, text, |script| {
+        run_parsed(sandbox, file, &name, text, &script, options, emulator)
+    })
+    .map_err(|e| Error::run(format!("{file}: {e}")))?
+}
 
+/// [`run_script`] once the script is parsed.
+fn run_parsed(
+    sandbox: &Sandbox,
+    file: &str,
+    name: &str,
+    text: &str,
+    script: &json_from_wast::Wast<'_>,
+    options: &Options,
+    emulator: Option<&Runner>,
+) -> Result<WastReport, Error> {
     // The reference runs here: for an emulated target, on this machine's
     // own architecture with otherwise the same options.
     let reference_options = match emulator {

@@ -6,7 +6,7 @@
 //! (default 200).
 
 #[path = "../support/fuzz_props.rs"]
-mod props;
+pub mod props;
 
 use crate::sandbox;
 use props::{Answer, compile_checked, engine, options, same_behaviour, terminating_module};

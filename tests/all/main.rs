@@ -21,6 +21,7 @@ mod sandbox_imports;
 mod spec;
 mod stock;
 mod targets;
+mod wide_lengths;
 
 use host::{Limits, Sandbox};
 use std::path::{Path, PathBuf};

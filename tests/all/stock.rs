@@ -132,22 +132,18 @@ fn spec_modules(dir: &Path, limit: usize) -> Vec<PathBuf> {
     let mut written = Vec::new();
     let engine = wasmtime::Engine::default();
     for file in spec(SpecVersion::Latest) {
-        let mut lexer = wast::lexer::Lexer::new(file.raw());
-        lexer.allow_confusing_unicode(true);
-        let Ok(buffer) = wast::parser::ParseBuffer::new_with_lexer(lexer) else {
-            continue;
-        };
-        let Ok(ast) = wast::parser::parse::<wast::Wast>(&buffer) else {
-            continue;
-        };
-        let Ok(script) = json_from_wast::Opts::default().convert(file.name(), file.raw(), ast)
-        else {
-            continue;
-        };
         // The first module of each script that Wasmtime accepts.
-        if let Some((_, bytes)) = script.wasms.iter().find(|(_, bytes)| {
-            !wasmparser::Parser::is_component(bytes) && engine.precompile_module(bytes).is_ok()
-        }) {
+        let first = host::wast::parse_script(file.name(), file.raw(), |script| {
+            script
+                .wasms
+                .into_iter()
+                .map(|(_, bytes)| bytes)
+                .find(|bytes| {
+                    !wasmparser::Parser::is_component(bytes)
+                        && engine.precompile_module(bytes).is_ok()
+                })
+        });
+        if let Ok(Some(bytes)) = first {
             let path = dir.join(format!("{}.wasm", file.name().trim_end_matches(".wast")));
             std::fs::write(&path, bytes).unwrap();
             written.push(path);

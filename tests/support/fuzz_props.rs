@@ -177,3 +177,64 @@ fn trap_text(error: &wasmtime::Error) -> String {
         None => "error".to_string(),
     }
 }
+
+/// What the sandbox and the native compile agreed on, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Agreement {
+    /// The same artifact, byte for byte.
+    Artifact,
+    /// The same refusal (kind, message and offset).
+    Refused,
+    /// The sandbox hit one of its limits; the native compile has none, so
+    /// there is nothing to compare.
+    SandboxLimit,
+}
+
+/// The 32-bit build against the 64-bit one: `compile` runs the sandboxed
+/// (wasm32) compiler, and its outcome must be the native (x86_64) build's:
+/// the same artifact bytes, or the same [`CompileError`] (kind, message and
+/// byte offset), never an internal error on either side.
+///
+/// # Errors
+///
+/// A description of the divergence.
+pub fn same_as_native(
+    compile: impl FnOnce() -> Result<host::Artifact, Error>,
+    input: &[u8],
+    options: &Options,
+) -> Result<Agreement, String> {
+    let sandboxed = compile();
+    let native = std::panic::catch_unwind(|| kiln_guest::compile(input, options))
+        .map_err(|panic| {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            format!("the native compile panicked: {message}")
+        })?;
+    match (sandboxed, native) {
+        (Ok(sandboxed), Ok(native)) if sandboxed.bytes == native.bytes => Ok(Agreement::Artifact),
+        (Ok(_), Ok(_)) => Err("the artifacts differ".to_string()),
+        (Err(Error::Limit(_)), _) => Ok(Agreement::SandboxLimit),
+        (Err(Error::Compile(CompileError::Internal { message })), _) => {
+            Err(format!("internal compiler error in the sandbox: {message}"))
+        }
+        (_, Err(CompileError::Internal { message })) => {
+            Err(format!("internal compiler error natively: {message}"))
+        }
+        (Err(Error::Compile(sandboxed)), Err(native)) if sandboxed == native => {
+            Ok(Agreement::Refused)
+        }
+        (Err(Error::Compile(sandboxed)), Err(native)) => Err(format!(
+            "different refusals:\n  sandbox: {sandboxed}\n  native:  {native}"
+        )),
+        (Err(Error::Compile(sandboxed)), Ok(_)) => {
+            Err(format!("the sandbox refused what compiles natively: {sandboxed}"))
+        }
+        (Ok(_), Err(native)) => Err(format!(
+            "the sandbox compiled what is refused natively: {native}"
+        )),
+        (Err(other), _) => Err(format!("the sandbox failed instead of answering: {other}")),
+    }
+}

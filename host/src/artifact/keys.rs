@@ -21,9 +21,8 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::io::{self, Read};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -31,6 +30,7 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::error::KeyError;
+use crate::user_dirs;
 use super::statement::hex;
 
 /// The first line of a Kiln private key file.
@@ -97,9 +97,7 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, KeyError> {
 /// The file is made with mode 0600 in `path`'s directory under a
 /// temporary name, synced, and renamed to `path`.
 pub fn write_private_key(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
-    let temp = write_temp(path, &private_key_text(key))?;
-    fs::rename(&temp, path).map_err(|source| {
-        let _ = fs::remove_file(&temp);
+    user_dirs::write_private(path, private_key_text(key).as_bytes()).map_err(|source| {
         KeyError::Io {
             path: path.to_owned(),
             source,
@@ -226,34 +224,11 @@ pub fn default_key(config_dir: &Path) -> Result<SigningKey, KeyError> {
         Err(KeyError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {}
         other => return other,
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(config_dir)
-        .map_err(|source| KeyError::Io {
-            path: config_dir.to_owned(),
-            source,
-        })?;
     let key = generate()?;
-    let temp = write_temp(&path, &private_key_text(&key))?;
-    // A hard link, unlike a rename, never replaces a key made meanwhile.
-    let linked = fs::hard_link(&temp, &path);
-    let _ = fs::remove_file(&temp);
-    match linked {
+    match user_dirs::create_private(&path, private_key_text(&key).as_bytes()) {
         Ok(()) => Ok(key),
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => read_private_key(&path),
-        Err(_) => {
-            // A file system without hard links: fall back to a rename.
-            let temp = write_temp(&path, &private_key_text(&key))?;
-            fs::rename(&temp, &path).map_err(|source| {
-                let _ = fs::remove_file(&temp);
-                KeyError::Io {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            Ok(key)
-        }
+        Err(source) => Err(KeyError::Io { path, source }),
     }
 }
 
@@ -308,65 +283,10 @@ fn read_key_file(path: &Path) -> Result<String, KeyError> {
     })
 }
 
-/// Writes `contents` to a new file of mode 0600 beside `path`, synced;
-/// returns the new file's path.
-fn write_temp(path: &Path, contents: &str) -> Result<PathBuf, KeyError> {
-    let io_error = |source| KeyError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        io_error(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "key path has no file name",
-        ))
-    })?;
-    let mut attempt = 0u32;
-    loop {
-        let mut suffix = [0u8; 6];
-        getrandom::fill(&mut suffix).map_err(|error| KeyError::Random {
-            detail: error.to_string(),
-        })?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.tmp", hex(&suffix)));
-        let temp = dir.join(temp_name);
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp);
-        let mut file = match file {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => {
-                attempt += 1;
-                continue;
-            }
-            Err(source) => return Err(io_error(source)),
-        };
-        let written = file
-            // The umask may have taken bits off 0600; a key file should
-            // not have fewer (or more) either.
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .and_then(|()| file.write_all(contents.as_bytes()))
-            .and_then(|()| file.sync_all());
-        return match written {
-            Ok(()) => Ok(temp),
-            Err(source) => {
-                let _ = fs::remove_file(&temp);
-                Err(io_error(source))
-            }
-        };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777

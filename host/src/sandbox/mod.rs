@@ -456,18 +456,16 @@ pub fn compile_threads(input: &[u8], jobs: usize) -> usize {
 }
 
 /// Bytes of function bodies in `input`: the code sections of every core
-/// module in it; its whole length when it is not binary wasm (text) or does
-/// not parse (the compiler will say why).
+/// module in it; its whole length when it is not binary wasm (text) or its
+/// section headers do not parse or fit (the compiler will say why).
+///
+/// This runs natively on untrusted bytes before the sandbox sees them, so
+/// it is no parser: a walk over section headers alone, with checked
+/// arithmetic and no indexing that can overrun ([`kiln_guest::sections`]).
 fn code_bytes(input: &[u8]) -> usize {
-    let mut code = 0;
-    for payload in wasmparser::Parser::new(0).parse_all(input) {
-        match payload {
-            Ok(wasmparser::Payload::CodeSectionStart { size, .. }) => code += size as usize,
-            Ok(_) => {}
-            Err(_) => return input.len(),
-        }
-    }
-    code
+    kiln_guest::sections::code_bytes(input)
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .unwrap_or(input.len())
 }
 
 /// The cores this process may use.

@@ -241,7 +241,13 @@ fn sha256_compress(
         ])
     });
     let mut block = sha2::digest::generic_array::GenericArray::default();
-    for at in (0..count).map(|i| blocks + 64 * i) {
+    for i in 0..count {
+        // In range by the check above; checked all the same, so that no
+        // guest-given offset is ever summed unchecked.
+        let at = i
+            .checked_mul(64)
+            .and_then(|offset| blocks.checked_add(offset))
+            .ok_or(Trap::MemoryOutOfBounds)?;
         read_into(&inside, at, &mut block)?;
         sha2::compress256(&mut words, std::slice::from_ref(&block));
     }
