@@ -13,7 +13,8 @@ use std::sync::OnceLock;
 
 fuzz_target!(|data: &[u8]| {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    let sandbox = SANDBOX.get_or_init(|| Sandbox::new(Limits::default()).expect("the sandbox starts"));
+    let sandbox =
+        SANDBOX.get_or_init(|| Sandbox::new(Limits::default()).expect("the sandbox starts"));
     if let Err(violation) = props::compile_checked(sandbox, data, &props::options()) {
         panic!("{violation}");
     }

@@ -12,11 +12,11 @@
 
 #![no_main]
 
+#[path = "../../tests/support/wide_lengths.rs"]
+mod generator;
 #[allow(dead_code)]
 #[path = "../../tests/support/fuzz_props.rs"]
 mod props;
-#[path = "../../tests/support/wide_lengths.rs"]
-mod generator;
 
 use arbitrary::Unstructured;
 use host::{Limits, Sandbox};
@@ -51,7 +51,8 @@ fn smith(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u8>> {
 
 fuzz_target!(|data: &[u8]| {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
-    let sandbox = SANDBOX.get_or_init(|| Sandbox::new(Limits::default()).expect("the sandbox starts"));
+    let sandbox =
+        SANDBOX.get_or_init(|| Sandbox::new(Limits::default()).expect("the sandbox starts"));
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };

@@ -32,6 +32,15 @@
 //! (`fuzz/fuzz_targets/wide_lengths.rs`) holds the sandbox to: the same
 //! outcome and the same bytes as an unguarded 64-bit compile.
 //!
+//! Why not the other ways out. A 64-bit guest (`wasm64-unknown-unknown`,
+//! which Debian's toolchain lists) would not do: the component has no
+//! 64-bit form (the component model's canonical ABI is defined on 32-bit
+//! memories), so the WIT compiler would still need this guard, and the
+//! threaded guest would pay explicit bounds checks on every access of a
+//! 64-bit memory. A newer wasmparser is out of reach (above). A pre-scan
+//! that refuses is wrong (above). What is left is to keep every length the
+//! parser will add from wrapping, which this does.
+//!
 //! Why 2^31 is safe: every offset in the input is below 2^31 (the guard
 //! refuses larger inputs, which a wasm32 compiler cannot hold anyway), so
 //! `offset + 2^31` stays below 2^32; and 2^31 exceeds every remaining-bytes
@@ -298,7 +307,11 @@ mod tests {
         assert_eq!(guarded_like_native(bytes), [9]);
         let guarded = guard(Cow::Borrowed(&bytes[..])).unwrap();
         assert_eq!(&guarded[9..], &CLAMPED);
-        assert!(validation(&guarded).unwrap_err().contains("unexpected end-of-file"));
+        assert!(
+            validation(&guarded)
+                .unwrap_err()
+                .contains("unexpected end-of-file")
+        );
     }
 
     #[test]

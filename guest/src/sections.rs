@@ -160,8 +160,8 @@ pub fn code_bytes(input: &[u8]) -> Option<u64> {
         let component = is_component(&input[start..]);
         for section in Walk::new(input, start + HEADER_LEN, end) {
             let section = section.ok()?;
-            let nested = component
-                && matches!(section.id, COMPONENT_CORE_MODULE | COMPONENT_COMPONENT);
+            let nested =
+                component && matches!(section.id, COMPONENT_CORE_MODULE | COMPONENT_COMPONENT);
             if nested {
                 let nested_end = section.end() as usize;
                 if nested_end - section.start < HEADER_LEN {
@@ -239,7 +239,12 @@ mod tests {
 
     #[test]
     fn malformed_headers_stop_the_walk() {
-        for tail in [&[0x80, 0x00][..], &[1], &[1, 0x80], &[1, 0xff, 0xff, 0xff, 0xff, 0x7f]] {
+        for tail in [
+            &[0x80, 0x00][..],
+            &[1],
+            &[1, 0x80],
+            &[1, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        ] {
             let mut bytes = MODULE.to_vec();
             bytes.extend_from_slice(tail);
             let walked: Vec<_> = Walk::new(&bytes, HEADER_LEN, bytes.len()).collect();

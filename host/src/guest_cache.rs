@@ -15,9 +15,10 @@
 //! that lives in Kiln's config directory (`cache-key`, 0600), not in the
 //! cache directory: whoever can write the cache (a shared volume, a disk
 //! error) cannot make an entry that passes. Before an entry is mapped, its
-//! bytes are read into memory once, hashed, and only those bytes are
-//! deserialized, so what was checked is what runs; a mismatch (or a
-//! missing MAC) is said on stderr and the entry rebuilt.
+//! bytes are copied once into a sealed memfd (`sealed_file.rs`), hashed
+//! there, and that same sealed copy is mapped, so what was checked is what
+//! runs; a mismatch (or a missing MAC) is said on stderr and the entry
+//! rebuilt.
 //!
 //! ```text
 //!   ~/.config/kiln/cache-key          32 random bytes, created on first use
@@ -27,6 +28,7 @@
 //!
 //! Without a config directory there is no key, and nothing is cached.
 
+use crate::sealed_file::SealedFile;
 use crate::{Error, guest, user_dirs, write_atomically};
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
@@ -52,10 +54,12 @@ pub(crate) fn load_component(
         &entry_name(engine, "guest", guest::GUEST_SHA256),
         |bytes| engine.precompile_component(bytes),
         guest::GUEST_COMPONENT,
-        // SAFETY: `load` passes only bytes this engine produced: just
-        // compiled, or read from an entry whose MAC, keyed by a secret the
-        // cache directory does not hold, matched them.
+        // SAFETY (both): `load` passes only bytes this engine produced:
+        // just compiled, or an entry whose MAC, keyed by a secret the cache
+        // directory does not hold, matched them, in memory or in a sealed
+        // copy that cannot change after the check.
         |bytes| unsafe { Component::deserialize(engine, bytes) },
+        |sealed| unsafe { Component::deserialize_file(engine, sealed.path()) },
     )
 }
 
@@ -72,8 +76,9 @@ pub(crate) fn load_threaded(
         &entry_name(engine, "threaded", guest::THREADED_SHA256),
         |bytes| engine.precompile_module(bytes),
         guest::THREADED_MODULE,
-        // SAFETY: as for the component.
+        // SAFETY (both): as for the component.
         |bytes| unsafe { Module::deserialize(engine, bytes) },
+        |sealed| unsafe { Module::deserialize_open_file(engine, sealed.into_file()) },
     )
 }
 
@@ -84,22 +89,14 @@ fn load<T>(
     precompile: impl Fn(&[u8]) -> wasmtime::Result<Vec<u8>>,
     wasm: &[u8],
     from_bytes: impl Fn(&[u8]) -> wasmtime::Result<T>,
+    from_sealed: impl FnOnce(SealedFile) -> wasmtime::Result<T>,
 ) -> Result<T, Error> {
     let key = dir.and(config_dir).and_then(cache_key);
     let path = dir.map(|dir| dir.join(name));
     if let (Some(path), Some(key)) = (&path, &key)
-        && let Ok(bytes) = std::fs::read(path)
+        && let Some(loaded) = load_entry(path, key, &from_bytes, from_sealed)
     {
-        if entry_is_intact(path, &bytes, key) {
-            if let Ok(loaded) = from_bytes(&bytes) {
-                return Ok(loaded);
-            }
-        } else {
-            eprintln!(
-                "kiln: the cached compiler {} failed its integrity check; rebuilding it",
-                path.display()
-            );
-        }
+        return Ok(loaded);
     }
     let bytes = precompile(wasm).map_err(Error::sandbox)?;
     let loaded = from_bytes(&bytes).map_err(Error::sandbox)?;
@@ -115,6 +112,39 @@ fn load<T>(
         }
     }
     Ok(loaded)
+}
+
+/// The entry at `path`, when it is there, matches its MAC and loads.
+///
+/// The entry is copied once into a sealed memfd, checked there, and mapped
+/// from there (`sealed_file.rs` says why); where that is not possible it is
+/// read into memory, checked, and deserialized from those bytes.
+fn load_entry<T>(
+    path: &Path,
+    key: &[u8; 32],
+    from_bytes: impl Fn(&[u8]) -> wasmtime::Result<T>,
+    from_sealed: impl FnOnce(SealedFile) -> wasmtime::Result<T>,
+) -> Option<T> {
+    match SealedFile::copy_of(path) {
+        Ok(sealed) => {
+            let intact = sealed.with_bytes(|bytes| entry_is_intact(path, bytes, key));
+            if intact.unwrap_or(false) {
+                return from_sealed(sealed).ok();
+            }
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(_) => {
+            let bytes = std::fs::read(path).ok()?;
+            if entry_is_intact(path, &bytes, key) {
+                return from_bytes(&bytes).ok();
+            }
+        }
+    }
+    eprintln!(
+        "kiln: the cached compiler {} failed its integrity check; rebuilding it",
+        path.display()
+    );
+    None
 }
 
 /// Whether `bytes`, read from the entry at `path`, match the MAC beside it.
@@ -151,7 +181,9 @@ fn cache_key(config_dir: &Path) -> Option<[u8; 32]> {
     let path = config_dir.join("cache-key");
     let read = || {
         let text = std::fs::read_to_string(&path).ok()?;
-        blake3::Hash::from_hex(text.trim()).ok().map(|key| *key.as_bytes())
+        blake3::Hash::from_hex(text.trim())
+            .ok()
+            .map(|key| *key.as_bytes())
     };
     if let Some(key) = read() {
         return Some(key);

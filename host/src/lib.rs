@@ -23,6 +23,7 @@ pub mod inspect;
 mod limits;
 mod output;
 mod sandbox;
+mod sealed_file;
 pub mod user_dirs;
 pub mod verify;
 pub mod wast;

@@ -46,7 +46,11 @@ fn the_fourteen_byte_input_is_invalid_input_with_an_offset() {
 fn the_templates_are_valid_and_compile() {
     // A hostile value must meet the parser where its slot stands: the
     // unmodified templates have to get that far, all the way to an artifact.
-    for template in [generator::module(true), generator::module(false), generator::component()] {
+    for template in [
+        generator::module(true),
+        generator::module(false),
+        generator::component(),
+    ] {
         let (bytes, _) = generator::write(&template, None);
         kiln_guest::compile(&bytes, &options()).unwrap_or_else(|e| panic!("{e}"));
         assert!(generator::slots(&template) > 20);
@@ -74,7 +78,9 @@ fn structured_hostile_lengths_agree_with_native() {
                     &options(),
                 ) {
                     Ok(agreement) => *tally.entry(format!("{agreement:?}")).or_default() += 1,
-                    Err(divergence) => divergences.push(format!("{path:?} {input:02x?}: {divergence}")),
+                    Err(divergence) => {
+                        divergences.push(format!("{path:?} {input:02x?}: {divergence}"))
+                    }
                 }
             }
         }

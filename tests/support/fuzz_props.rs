@@ -204,8 +204,8 @@ pub fn same_as_native(
     options: &Options,
 ) -> Result<Agreement, String> {
     let sandboxed = compile();
-    let native = std::panic::catch_unwind(|| kiln_guest::compile(input, options))
-        .map_err(|panic| {
+    let native =
+        std::panic::catch_unwind(|| kiln_guest::compile(input, options)).map_err(|panic| {
             let message = panic
                 .downcast_ref::<String>()
                 .cloned()
@@ -229,9 +229,9 @@ pub fn same_as_native(
         (Err(Error::Compile(sandboxed)), Err(native)) => Err(format!(
             "different refusals:\n  sandbox: {sandboxed}\n  native:  {native}"
         )),
-        (Err(Error::Compile(sandboxed)), Ok(_)) => {
-            Err(format!("the sandbox refused what compiles natively: {sandboxed}"))
-        }
+        (Err(Error::Compile(sandboxed)), Ok(_)) => Err(format!(
+            "the sandbox refused what compiles natively: {sandboxed}"
+        )),
         (Ok(_), Err(native)) => Err(format!(
             "the sandbox compiled what is refused natively: {native}"
         )),

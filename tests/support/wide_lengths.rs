@@ -157,7 +157,10 @@ pub fn module(imports: bool) -> Vec<Node> {
     };
     nodes.extend(section(
         1,
-        vec![Counted(vec![functype(&[], &[]), functype(&[0x7f], &[0x7f])])],
+        vec![Counted(vec![
+            functype(&[], &[]),
+            functype(&[0x7f], &[0x7f]),
+        ])],
     ));
     if imports {
         nodes.extend(section(
@@ -173,7 +176,10 @@ pub fn module(imports: bool) -> Vec<Node> {
         3,
         vec![Counted(vec![vec![Raw(vec![0])], vec![Raw(vec![1])]])],
     ));
-    nodes.extend(section(4, vec![Counted(vec![vec![Raw(vec![0x70, 0x00, 0x02])]])]));
+    nodes.extend(section(
+        4,
+        vec![Counted(vec![vec![Raw(vec![0x70, 0x00, 0x02])]])],
+    ));
     nodes.extend(section(5, vec![Counted(vec![vec![Raw(vec![0x00, 0x01])]])]));
     nodes.extend(section(
         6,
@@ -205,7 +211,10 @@ pub fn module(imports: bool) -> Vec<Node> {
     ];
     // g: (param i32) (result i32) local.get 0 end
     let g = vec![Counted(vec![]), Raw(vec![0x20, 0x00, 0x0b])];
-    nodes.extend(section(10, vec![Counted(vec![vec![Sized(f)], vec![Sized(g)]])]));
+    nodes.extend(section(
+        10,
+        vec![Counted(vec![vec![Sized(f)], vec![Sized(g)]])],
+    ));
     nodes.extend(section(
         11,
         vec![Counted(vec![
@@ -231,7 +240,10 @@ pub fn module(imports: bool) -> Vec<Node> {
             ]])]),
         ],
     ));
-    nodes.extend(section(0, vec![name("kiln.other"), Raw(b"payload".to_vec())]));
+    nodes.extend(section(
+        0,
+        vec![name("kiln.other"), Raw(b"payload".to_vec())],
+    ));
     nodes
 }
 

@@ -30,8 +30,8 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use super::error::KeyError;
-use crate::user_dirs;
 use super::statement::hex;
+use crate::user_dirs;
 
 /// The first line of a Kiln private key file.
 pub const PRIVATE_KEY_HEADER: &str = "kiln-ed25519-private-key";
