@@ -130,10 +130,10 @@ pub(crate) fn wrapping_lengths(binary: &[u8]) -> Vec<usize> {
             // Fits, so its end is a `usize` within `binary`.
             let contents = &binary[..section.end() as usize];
             match (component, section.id) {
-                (true, sections::COMPONENT_CORE_MODULE | sections::COMPONENT_COMPONENT) => {
-                    if contents.len() - section.start >= HEADER_LEN {
-                        pending.push((section.start, contents.len()));
-                    }
+                (true, sections::COMPONENT_CORE_MODULE | sections::COMPONENT_COMPONENT)
+                    if contents.len() - section.start >= HEADER_LEN =>
+                {
+                    pending.push((section.start, contents.len()));
                 }
                 (false, sections::MODULE_CODE) => code(contents, section, &mut sites),
                 (false, MODULE_DATA) => data(contents, section, &mut sites),

@@ -205,7 +205,7 @@ mod tests {
             &[0x80, 0x80],
             &[],
         ] {
-            let ours = read_u32(bytes, 0).map(|(value, next)| (value, next));
+            let ours = read_u32(bytes, 0);
             let mut reader = wasmparser::BinaryReader::new(bytes, 0);
             let theirs = reader
                 .read_var_u32()

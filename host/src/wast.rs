@@ -217,17 +217,17 @@ fn run_parsed(
         }
     }
 
-    let kiln_failures = run_counting(&execution, &name, &script.commands, &runnable, &kiln)?;
+    let kiln_failures = run_counting(&execution, name, &script.commands, &runnable, &kiln)?;
     // The reference is Wasmtime's runner on the script as it is, with plain
     // `Module::new`. Only where that fails somewhere are its directives
     // counted one by one, from its own in-process compiles.
     let reference_failures =
-        if runnable.len() == script.commands.len() && plain_run(&engine, &name, text) {
+        if runnable.len() == script.commands.len() && plain_run(&engine, name, text) {
             HashMap::new()
         } else {
             let reference = reference();
             let local = Execution::Local(&engine);
-            run_counting(&local, &name, &script.commands, &runnable, &reference)?
+            run_counting(&local, name, &script.commands, &runnable, &reference)?
         };
     report.failed = kiln_failures.len();
     report.passed = runnable.len() - report.failed;

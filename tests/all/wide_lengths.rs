@@ -125,7 +125,7 @@ fn mutated_real_modules_agree_with_native() {
         // near 2^32 written over what was there.
         for _ in 0..=(next(&mut state) % 3) {
             let at = 8 + (next(&mut state) as usize % (input.len() - 8));
-            if next(&mut state) % 2 == 0 {
+            if next(&mut state).is_multiple_of(2) {
                 input[at] ^= 1 << (next(&mut state) % 8);
             } else {
                 let value = u32::MAX - (next(&mut state) % 64) as u32;
