@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 log() { printf 'fuzz-wide-lengths: %s\n' "$*" >&2; }
 seconds=${1:-1800}
 export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-fuzz builds in release, which would build the fat-LTO guests; the
+# quicker guest profile is the one the tests build, and is reused.
+export KILN_GUEST_PROFILE=${KILN_GUEST_PROFILE:-guest}
 scripts/setup.sh
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
