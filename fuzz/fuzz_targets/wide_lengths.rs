@@ -12,6 +12,7 @@
 
 #![no_main]
 
+#[allow(dead_code)]
 #[path = "../../tests/support/wide_lengths.rs"]
 mod generator;
 #[allow(dead_code)]
@@ -43,7 +44,6 @@ fn smith(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<u8>> {
     // What Wasmtime 48 does not compile is refused alike on both sides;
     // keep the generator on what it does, so that most inputs compile.
     config.exceptions_enabled = false;
-    config.stack_switching_enabled = false;
     config.shared_everything_threads_enabled = false;
     config.max_funcs = config.max_funcs.min(50);
     Ok(wasm_smith::Module::new(config, u)?.to_bytes())
