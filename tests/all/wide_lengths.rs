@@ -112,7 +112,7 @@ fn mutated_real_modules_agree_with_native() {
     let cases: u64 = std::env::var("KILN_WIDE_LENGTHS_MUTATIONS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(1500);
     let originals: Vec<Vec<u8>> = ["math.wat", "primes.wat", "hello.wat"]
         .iter()
         .map(|name| wat::parse_bytes(&fixture(name)).unwrap().into_owned())
