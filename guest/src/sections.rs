@@ -143,34 +143,74 @@ impl Iterator for Walk<'_> {
     }
 }
 
+/// The sections of `input` and of every binary nested in it (a
+/// component's core modules and components, at any depth), each with
+/// whether the binary that holds it is a component.
+///
+/// Each binary's sections end as its [`Walk`] does, at its first `Err`; the
+/// other binaries are walked all the same. A binary too short for its
+/// header is one `Err(Stop::Malformed(its start))`. Nesting is kept on an
+/// explicit stack, so a deeply nested component costs memory in proportion
+/// to its depth, never native stack.
+pub fn nested_sections(input: &[u8]) -> NestedSections<'_> {
+    NestedSections {
+        input,
+        pending: vec![(0, input.len())],
+        current: None,
+    }
+}
+
+/// The iterator [`nested_sections`] returns.
+pub struct NestedSections<'a> {
+    input: &'a [u8],
+    /// Binaries still to walk, as `(start, end)` offsets in `input`.
+    pending: Vec<(usize, usize)>,
+    /// The binary being walked: whether it is a component, and its walk.
+    current: Option<(bool, Walk<'a>)>,
+}
+
+impl Iterator for NestedSections<'_> {
+    type Item = (bool, Result<Section, Stop>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((component, walk)) = &mut self.current {
+                let component = *component;
+                if let Some(item) = walk.next() {
+                    if let Ok(section) = item
+                        && component
+                        && matches!(section.id, COMPONENT_CORE_MODULE | COMPONENT_COMPONENT)
+                    {
+                        // Fits (the walk said so): its end is a `usize`.
+                        self.pending.push((section.start, section.end() as usize));
+                    }
+                    return Some((component, item));
+                }
+            }
+            let (start, end) = self.pending.pop()?;
+            if end - start < HEADER_LEN {
+                self.current = None;
+                return Some((false, Err(Stop::Malformed(start))));
+            }
+            let component = is_component(&self.input[start..]);
+            self.current = Some((component, Walk::new(self.input, start + HEADER_LEN, end)));
+        }
+    }
+}
+
 /// Bytes of function bodies in `input`: the sizes of the code sections of
 /// every core module in it, nested ones included; `None` when it is not a
 /// binary or a section header does not parse or fit (the compiler will say
 /// why).
-///
-/// Nesting is walked with an explicit stack, so a deeply nested component
-/// costs memory in proportion to its depth, never native stack.
 pub fn code_bytes(input: &[u8]) -> Option<u64> {
-    if input.get(..4) != Some(b"\0asm") || input.len() < HEADER_LEN {
+    if input.get(..4) != Some(b"\0asm") {
         return None;
     }
     let mut total = 0u64;
-    let mut pending = vec![(0usize, input.len())];
-    while let Some((start, end)) = pending.pop() {
-        let component = is_component(&input[start..]);
-        for section in Walk::new(input, start + HEADER_LEN, end) {
-            let section = section.ok()?;
-            let nested =
-                component && matches!(section.id, COMPONENT_CORE_MODULE | COMPONENT_COMPONENT);
-            if nested {
-                let nested_end = section.end() as usize;
-                if nested_end - section.start < HEADER_LEN {
-                    return None;
-                }
-                pending.push((section.start, nested_end));
-            } else if !component && section.id == MODULE_CODE {
-                total += u64::from(section.size);
-            }
+    for (component, section) in nested_sections(input) {
+        let section = section.ok()?;
+        if !component && section.id == MODULE_CODE {
+            total += u64::from(section.size);
         }
     }
     Some(total)

@@ -308,11 +308,11 @@ fn stock_wasmtime_runs_kiln_artifacts_with_the_expected_output() {
         if !full() && !["noop", "richards", "quicksort"].contains(&name.as_str()) {
             continue;
         }
-        if let Some(why) = not_runnable_here(wasm) {
+        let bytes = std::fs::read(wasm).unwrap();
+        if let Some(why) = not_runnable_here(&bytes) {
             not_runnable.push(format!("{name} ({why})"));
             continue;
         }
-        let bytes = std::fs::read(wasm).unwrap();
         let is_component = wasmparser::Parser::is_component(&bytes);
         // Sightglass's `bench.start`/`bench.end` markers take nothing and
         // return nothing: Wasmtime's default stand-ins for unknown imports
@@ -398,17 +398,16 @@ fn stock_wasmtime_runs_kiln_artifacts_with_the_expected_output() {
     assert!(!ran.is_empty(), "nothing ran");
 }
 
-/// Why stock `wasmtime run` cannot run `wasm` on its own, if it cannot:
+/// Why stock `wasmtime run` cannot run the module `bytes` on its own, if it cannot:
 /// it imports wasi-nn (which needs a machine-learning backend and `-S nn`),
 /// or it is a component importing Sightglass's `bench` markers (stock
 /// `wasmtime run` makes stand-ins for a core module's unknown imports, but
 /// refuses to for a component's).
-fn not_runnable_here(wasm: &Path) -> Option<&'static str> {
-    let bytes = std::fs::read(wasm).ok()?;
+fn not_runnable_here(bytes: &[u8]) -> Option<&'static str> {
     let has = |name: &[u8]| bytes.windows(name.len()).any(|window| window == name);
     if has(b"wasi_ephemeral_nn") || has(b"wasi:nn") {
         Some("imports wasi-nn")
-    } else if wasmparser::Parser::is_component(&bytes) && has(b"bench") {
+    } else if wasmparser::Parser::is_component(bytes) && has(b"bench") {
         Some("a component importing `bench`, which stock `wasmtime run` cannot stand in for")
     } else {
         None
