@@ -20,7 +20,7 @@ mod generator;
 mod props;
 
 use arbitrary::Unstructured;
-use host::{Limits, Sandbox};
+use host::{CompileRequest, Limits, Sandbox};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -76,9 +76,12 @@ fuzz_target!(
         return;
     };
     let options = props::options();
-    if let Err(divergence) =
-        props::same_as_native(|| sandbox.compile(&input, &options), &input, &options)
-    {
+    let compile = || {
+        sandbox
+            .compile(&CompileRequest::new(&input, &options))
+            .map(|compiled| compiled.artifact)
+    };
+    if let Err(divergence) = props::same_as_native(compile, &input, &options) {
         panic!("{divergence}");
     }
 });

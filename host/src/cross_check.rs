@@ -11,7 +11,7 @@
 
 use crate::emulate::{RunReport, Runner};
 use crate::run::RunConfig;
-use crate::{Artifact, Error, Options, Sandbox, host_triple};
+use crate::{Artifact, CompileRequest, Error, Options, Sandbox, host_triple};
 use kiln_runner::protocol::Stage;
 use serde::Serialize;
 use std::path::Path;
@@ -67,7 +67,9 @@ pub fn reference_run(
     runner: &Runner,
 ) -> Result<RunReport, Error> {
     let options = reference_options(options)?;
-    let artifact = sandbox.compile(input, &options)?;
+    let artifact = sandbox
+        .compile(&CompileRequest::new(input, &options))?
+        .artifact;
     run_captured(runner, &artifact, &options, config, cwd)
 }
 

@@ -13,6 +13,7 @@
 //! the point of the sandbox. Only [`verify`] does, on purpose.
 
 pub mod artifact;
+pub mod bench;
 mod bindings;
 pub mod cache;
 pub mod cross_check;
@@ -24,6 +25,8 @@ mod limits;
 mod output;
 mod sandbox;
 mod sealed_file;
+pub mod serve;
+mod settings;
 pub mod user_dirs;
 pub mod verify;
 pub mod wast;
@@ -34,7 +37,11 @@ pub use kiln_runner::{RunError, host_triple, load, run};
 pub use kiln_settings::{GivenOptions, SettingsError, WasmtimeOptions};
 pub use limits::{Limits, parse_size};
 pub use output::write_atomically;
-pub use sandbox::{CODE_BYTES_PER_THREAD, CompileStats, Sandbox, compile_threads};
+pub use sandbox::{
+    CODE_BYTES_PER_THREAD, CompileRequest, CompileStats, Compiled, Guest, Provenance, Sandbox,
+    Threads, compile_threads,
+};
+pub use settings::CompileSettings;
 
 /// The compiler component embedded in this host, and its hash.
 pub mod guest {

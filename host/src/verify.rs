@@ -8,7 +8,7 @@
 //! miscompiled compiler, a setting that drifted), never noise.
 
 use crate::load;
-use crate::{Error, Options, Sandbox};
+use crate::{CompileRequest, Error, Options, Sandbox};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -68,7 +68,9 @@ pub fn check_keeping(
     };
 
     let start = Instant::now();
-    let sandboxed = sandbox.compile(input, options);
+    let sandboxed = sandbox
+        .compile(&CompileRequest::new(input, options))
+        .map(|compiled| compiled.artifact);
     report.sandbox_ms = elapsed_ms(start);
     let sandboxed = match sandboxed {
         Ok(artifact) => artifact,

@@ -29,7 +29,7 @@
 //! the architectures' artifacts.
 
 use crate::emulate::Runner;
-use crate::{Error, Options, Sandbox, load};
+use crate::{CompileRequest, Error, Options, Sandbox, load};
 use json_from_wast::{Command, WasmFile, WasmFileType};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -172,8 +172,8 @@ fn run_parsed(
     };
     let kiln: HashMap<String, Compiled> = compile_all(&script.wasms, |bytes| {
         sandbox
-            .compile(bytes, options)
-            .map(|a| a.bytes)
+            .compile(&CompileRequest::new(bytes, options))
+            .map(|compiled| compiled.artifact.bytes)
             .map_err(|e| match e {
                 // A refusal by the compiler is what `assert_invalid` wants.
                 Error::Compile(error) => error.to_string(),

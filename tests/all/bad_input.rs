@@ -1,13 +1,13 @@
 //! Bad input gets a typed error naming the problem, and the same sandbox
 //! goes on compiling good input afterwards.
 
-use crate::{fixture, sandbox};
+use crate::{compile, fixture};
 use host::{CompileError, Error, Options};
 
 const X86: &str = "x86_64-unknown-linux-gnu";
 
 fn rejected(input: &[u8], options: &Options) -> CompileError {
-    match sandbox().compile(input, options) {
+    match compile(input, options) {
         Err(Error::Compile(error)) => error,
         other => panic!("expected a compile error, got {other:?}"),
     }
@@ -31,7 +31,7 @@ fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
 }
 
 fn assert_serves_good_input() {
-    let artifact = sandbox().compile(&fixture("math.wat"), &Options::for_target(X86));
+    let artifact = compile(&fixture("math.wat"), &Options::for_target(X86));
     assert!(
         artifact.is_ok(),
         "the sandbox stopped serving: {artifact:?}"
@@ -169,6 +169,6 @@ fn unknown_and_disabled_wasm_features() {
         "{error}"
     );
     // With the default features the same module compiles.
-    assert!(sandbox().compile(&simd, &Options::for_target(X86)).is_ok());
+    assert!(compile(&simd, &Options::for_target(X86)).is_ok());
     assert_serves_good_input();
 }

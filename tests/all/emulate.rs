@@ -3,7 +3,7 @@
 //! installed them; where they are not installed, the emulated test says so
 //! on stderr and checks only that the absence is reported as a typed error.
 
-use crate::sandbox;
+use crate::{compile, sandbox};
 use host::cross_check::{cross_check, reference_run};
 use host::emulate::{EmulateError, Runner, emulated_targets};
 use host::run::{Outcome, RunConfig};
@@ -44,7 +44,7 @@ fn invoke(name: &str, args: &[&str]) -> RunConfig {
 #[test]
 fn this_machines_runner_runs_commands_exports_and_traps() {
     let options = Options::for_target(host_triple().unwrap());
-    let artifact = sandbox().compile(&fixture(), &options).unwrap();
+    let artifact = compile(&fixture(), &options).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cross.cwasm");
     std::fs::write(&path, &artifact.bytes).unwrap();
@@ -186,7 +186,7 @@ fn emulated_artifacts_agree_with_this_machine() {
             Err(error) => panic!("{triple}: {error}"),
         };
         let options = Options::for_target(triple);
-        let artifact = sandbox().compile(&input, &options).unwrap();
+        let artifact = compile(&input, &options).unwrap();
         for (config, reference) in configs.iter().zip(&references) {
             let compared = cross_check(
                 &artifact,

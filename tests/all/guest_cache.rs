@@ -1,7 +1,7 @@
 //! The compiled guest is cached on disk: a warm start reuses the entry, and
 //! a corrupt entry is replaced rather than trusted.
 
-use host::{Limits, Options, Sandbox};
+use host::{CompileRequest, Guest, Limits, Options, Sandbox};
 use std::path::{Path, PathBuf};
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
@@ -17,12 +17,9 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 fn compiles(sandbox: &Sandbox) {
     let input = crate::fixture("math.wat");
     let options = Options::for_target("pulley64");
-    assert!(sandbox.compile(&input, &options).is_ok());
-    assert!(
-        sandbox
-            .compile_component(&input, &options, &Limits::default())
-            .is_ok()
-    );
+    let request = CompileRequest::new(&input, &options);
+    assert!(sandbox.compile(&request).is_ok());
+    assert!(sandbox.compile(&request.guest(Guest::Component)).is_ok());
 }
 
 #[test]
@@ -77,7 +74,7 @@ fn concurrent_compiles_share_one_sandbox() {
     let expected = kiln_guest::compile(&input, &options).unwrap().bytes;
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| crate::sandbox().compile(&input, &options).unwrap().bytes))
+            .map(|_| scope.spawn(|| crate::compile(&input, &options).unwrap().bytes))
             .collect();
         for worker in workers {
             assert_eq!(worker.join().unwrap(), expected);

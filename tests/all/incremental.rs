@@ -3,9 +3,9 @@
 //! never share entries; damaged or foreign entries are misses, never
 //! trusted; the cache stays under its bound.
 
-use crate::sandbox;
+use crate::{compile, sandbox};
 use host::cache::{CacheError, IncrementalCache};
-use host::{Error, Options};
+use host::{Artifact, CompileRequest, CompileStats, Error, Options};
 use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -42,6 +42,18 @@ fn open(dir: &Path, max_bytes: u64) -> Arc<IncrementalCache> {
     IncrementalCache::open(dir, max_bytes).unwrap()
 }
 
+/// Compiles `input` through `tenant`'s entries in `cache`.
+fn compile_cached(
+    input: &[u8],
+    cache: &Arc<IncrementalCache>,
+    tenant: &str,
+) -> Result<(Artifact, CompileStats), Error> {
+    let options = options();
+    let request = CompileRequest::new(input, &options).cache(cache, tenant);
+    let compiled = sandbox().compile(&request)?;
+    Ok((compiled.artifact, compiled.stats))
+}
+
 fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
@@ -51,9 +63,7 @@ fn recompile_after_one_change_reuses_the_rest() {
     let dir = temp_dir();
     let cache = open(dir.path(), 1 << 30);
     let original = module(None);
-    let (cold, stats) = sandbox()
-        .compile_incremental(&original, &options(), &cache, "t")
-        .unwrap();
+    let (cold, stats) = compile_cached(&original, &cache, "t").unwrap();
     assert!(cold.bytes == kiln_guest::compile(&original, &options()).unwrap().bytes);
     assert_eq!(stats.cache_hits, 0, "{stats:?}");
     assert!(stats.cache_misses > FUNCTIONS as u64, "{stats:?}");
@@ -61,9 +71,7 @@ fn recompile_after_one_change_reuses_the_rest() {
     assert!(stored.entries >= FUNCTIONS as u64, "{stored:?}");
 
     let changed = module(Some(FUNCTIONS / 2));
-    let (warm, stats) = sandbox()
-        .compile_incremental(&changed, &options(), &cache, "t")
-        .unwrap();
+    let (warm, stats) = compile_cached(&changed, &cache, "t").unwrap();
     assert!(
         warm.bytes == kiln_guest::compile(&changed, &options()).unwrap().bytes,
         "the recompile differs from a native compile"
@@ -79,12 +87,8 @@ fn recompile_after_one_change_reuses_the_rest() {
 fn cache_survives_reopening() {
     let dir = temp_dir();
     let input = module(None);
-    sandbox()
-        .compile_incremental(&input, &options(), &open(dir.path(), 1 << 30), "t")
-        .unwrap();
-    let (_, stats) = sandbox()
-        .compile_incremental(&input, &options(), &open(dir.path(), 1 << 30), "t")
-        .unwrap();
+    compile_cached(&input, &open(dir.path(), 1 << 30), "t").unwrap();
+    let (_, stats) = compile_cached(&input, &open(dir.path(), 1 << 30), "t").unwrap();
     assert!(stats.cache_hits >= FUNCTIONS as u64 - 3, "{stats:?}");
     assert!(stats.cache_misses <= 3, "{stats:?}");
 }
@@ -94,19 +98,13 @@ fn tenants_never_see_each_others_entries() {
     let dir = temp_dir();
     let cache = open(dir.path(), 1 << 30);
     let input = module(None);
-    sandbox()
-        .compile_incremental(&input, &options(), &cache, "alice")
-        .unwrap();
-    let (_, bob) = sandbox()
-        .compile_incremental(&input, &options(), &cache, "bob")
-        .unwrap();
+    compile_cached(&input, &cache, "alice").unwrap();
+    let (_, bob) = compile_cached(&input, &cache, "bob").unwrap();
     assert_eq!(bob.cache_hits, 0, "{bob:?}");
-    let (_, alice) = sandbox()
-        .compile_incremental(&input, &options(), &cache, "alice")
-        .unwrap();
+    let (_, alice) = compile_cached(&input, &cache, "alice").unwrap();
     assert!(alice.cache_hits >= FUNCTIONS as u64 - 3, "{alice:?}");
     for bad in ["", "a\0b"] {
-        let result = sandbox().compile_incremental(&input, &options(), &cache, bad);
+        let result = compile_cached(&input, &cache, bad);
         assert!(
             matches!(result, Err(Error::Cache(CacheError::BadTenant { .. }))),
             "{result:?}"
@@ -119,9 +117,7 @@ fn damaged_and_foreign_entries_are_misses_and_replaced() {
     let dir = temp_dir();
     let input = module(None);
     let expected = kiln_guest::compile(&input, &options()).unwrap().bytes;
-    sandbox()
-        .compile_incremental(&input, &options(), &open(dir.path(), 1 << 30), "t")
-        .unwrap();
+    compile_cached(&input, &open(dir.path(), 1 << 30), "t").unwrap();
 
     // Damage every entry behind the cache's back: a flipped payload byte
     // for half of them, another compiler's tag (bytes 4..12) for the rest.
@@ -154,14 +150,10 @@ fn damaged_and_foreign_entries_are_misses_and_replaced() {
     }
 
     let cache = open(dir.path(), 1 << 30);
-    let (artifact, stats) = sandbox()
-        .compile_incremental(&input, &options(), &cache, "t")
-        .unwrap();
+    let (artifact, stats) = compile_cached(&input, &cache, "t").unwrap();
     assert!(artifact.bytes == expected);
     assert_eq!(stats.cache_hits, 0, "damaged entries were used: {stats:?}");
-    let (artifact, stats) = sandbox()
-        .compile_incremental(&input, &options(), &cache, "t")
-        .unwrap();
+    let (artifact, stats) = compile_cached(&input, &cache, "t").unwrap();
     assert!(artifact.bytes == expected);
     assert!(
         stats.cache_hits >= FUNCTIONS as u64 - 3 && stats.cache_misses <= 3,
@@ -175,9 +167,7 @@ fn the_cache_stays_under_its_bound() {
     let bound = 48 << 10;
     let cache = open(dir.path(), bound);
     let input = module(None);
-    let (artifact, _) = sandbox()
-        .compile_incremental(&input, &options(), &cache, "t")
-        .unwrap();
+    let (artifact, _) = compile_cached(&input, &cache, "t").unwrap();
     assert!(artifact.bytes == kiln_guest::compile(&input, &options()).unwrap().bytes);
     let totals = cache.totals().unwrap();
     assert!(totals.payload_bytes <= bound, "{totals:?}");
@@ -186,9 +176,7 @@ fn the_cache_stays_under_its_bound() {
         "{totals:?}"
     );
     // What was kept is still good.
-    let (_, stats) = sandbox()
-        .compile_incremental(&input, &options(), &cache, "t")
-        .unwrap();
+    let (_, stats) = compile_cached(&input, &cache, "t").unwrap();
     assert!(stats.cache_hits > 0, "{stats:?}");
 }
 
@@ -207,5 +195,5 @@ fn a_cache_file_that_is_not_a_cache_is_a_typed_error() {
         std::fs::read(dir.path().join("kiln-cache.redb")).unwrap(),
         b"not a database at all"
     );
-    assert!(sandbox().compile(&module(None), &options()).is_ok());
+    assert!(compile(&module(None), &options()).is_ok());
 }

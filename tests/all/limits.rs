@@ -1,8 +1,8 @@
 //! Sandbox limits: each one hit gives its own error, promptly, and the same
 //! sandbox keeps serving.
 
-use crate::{GuestPath, fixture, sandbox};
-use host::{Error, LimitKind, Limits, Options};
+use crate::{GuestPath, compile, fixture, sandbox};
+use host::{CompileRequest, Error, LimitKind, Limits, Options};
 use std::fmt::Write;
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ fn options() -> Options {
 }
 
 fn assert_serves_good_input() {
-    let artifact = sandbox().compile(&fixture("math.wat"), &options());
+    let artifact = compile(&fixture("math.wat"), &options());
     assert!(
         artifact.is_ok(),
         "the sandbox stopped serving: {artifact:?}"
@@ -74,9 +74,7 @@ fn deadline_trips_within_a_second_of_the_timeout() {
 fn slow_module_compiles_without_the_deadline() {
     // The deadline test means something only if this input really is
     // slow-but-valid rather than rejected.
-    let artifact = sandbox()
-        .compile(slow_module().as_bytes(), &options())
-        .unwrap();
+    let artifact = compile(slow_module().as_bytes(), &options()).unwrap();
     assert_eq!(artifact.function_count, 300);
 }
 
@@ -116,7 +114,9 @@ fn output_cap_trips() {
         max_output: 1024,
         ..Limits::default()
     };
-    let result = sandbox().compile_with_limits(&fixture("primes.wat"), &options(), &limits);
+    let input = fixture("primes.wat");
+    let options = options();
+    let result = sandbox().compile(&CompileRequest::new(&input, &options).limits(limits));
     match result {
         Err(Error::Limit(LimitKind::Output { limit, size })) => {
             assert_eq!(limit, 1024);

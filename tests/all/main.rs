@@ -18,12 +18,16 @@ mod limits;
 mod parallel;
 mod provenance;
 mod sandbox_imports;
+mod serve;
 mod spec;
 mod stock;
 mod targets;
 mod wide_lengths;
 
-use host::{Limits, Sandbox};
+#[path = "../support/http.rs"]
+mod http;
+
+use host::{CompileRequest, Guest, Limits, Sandbox, Threads};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -65,11 +69,23 @@ impl GuestPath {
         options: &host::Options,
         limits: &Limits,
     ) -> Result<host::Artifact, host::Error> {
-        match self {
-            Self::Component => sandbox().compile_component(input, options, limits),
-            Self::Threads(jobs) => sandbox().compile_on_threads(input, options, jobs, limits),
-        }
+        let request = CompileRequest::new(input, options).limits(*limits);
+        let request = match self {
+            Self::Component => request.guest(Guest::Component),
+            Self::Threads(jobs) => request.threads(Threads::Exactly(jobs)),
+        };
+        sandbox()
+            .compile(&request)
+            .map(|compiled| compiled.artifact)
     }
+}
+
+/// Compiles `input` with the shared sandbox as `kiln compile` does (no
+/// cache, no statement), keeping the artifact.
+pub fn compile(input: &[u8], options: &host::Options) -> Result<host::Artifact, host::Error> {
+    sandbox()
+        .compile(&CompileRequest::new(input, options))
+        .map(|compiled| compiled.artifact)
 }
 
 /// A fixture from `tests/fixtures`.

@@ -2,11 +2,24 @@
 //! gives the native compile's exact bytes, really uses its threads, and
 //! serves concurrent jobs that share nothing.
 
-use crate::{GuestPath, fixture, sandbox};
-use host::{Limits, Options, Sandbox};
+use crate::{GuestPath, compile, fixture, sandbox};
+use host::{Artifact, CompileRequest, CompileStats, Error, Limits, Options, Sandbox, Threads};
 
 fn options(triple: &str) -> Options {
     Options::for_target(triple)
+}
+
+/// Compiles `input` on `sandbox` on exactly `threads` threads, with what
+/// the compile took.
+fn compile_on(
+    sandbox: &Sandbox,
+    input: &[u8],
+    options: &Options,
+    threads: usize,
+) -> Result<(Artifact, CompileStats), Error> {
+    let request = CompileRequest::new(input, options).threads(Threads::Exactly(threads));
+    let compiled = sandbox.compile(&request)?;
+    Ok((compiled.artifact, compiled.stats))
 }
 
 #[test]
@@ -34,15 +47,10 @@ fn every_path_gives_the_native_bytes() {
 #[test]
 fn parallel_compiles_start_their_threads() {
     let input = crate::limits::slow_module();
-    let limits = Limits::default();
     let opts = options("x86_64-unknown-linux-gnu");
-    let (_, one) = sandbox()
-        .compile_with_stats(input.as_bytes(), &opts, 1, &limits)
-        .unwrap();
+    let (_, one) = compile_on(sandbox(), input.as_bytes(), &opts, 1).unwrap();
     assert_eq!(one.threads, 0, "a one-thread compile starts no workers");
-    let (_, four) = sandbox()
-        .compile_with_stats(input.as_bytes(), &opts, 4, &limits)
-        .unwrap();
+    let (_, four) = compile_on(sandbox(), input.as_bytes(), &opts, 4).unwrap();
     assert_eq!(four.threads, 4, "{four:?}");
     assert!(
         four.guest_memory_bytes > one.guest_memory_bytes,
@@ -55,9 +63,7 @@ fn small_inputs_compile_on_one_thread() {
     let input = fixture("math.wat");
     assert!(input.len() < host::CODE_BYTES_PER_THREAD);
     assert_eq!(host::compile_threads(&input, 8), 1);
-    let artifact = sandbox()
-        .compile(&input, &options("x86_64-unknown-linux-gnu"))
-        .unwrap();
+    let artifact = compile(&input, &options("x86_64-unknown-linux-gnu")).unwrap();
     let native = kiln_guest::compile(&input, &options("x86_64-unknown-linux-gnu")).unwrap();
     assert!(artifact.bytes == native.bytes);
 }
@@ -103,8 +109,8 @@ fn concurrent_parallel_jobs_stay_apart() {
                 };
                 let opts = &opts;
                 scope.spawn(move || {
-                    let artifact = sandbox()
-                        .compile_on_threads(input, opts, 3, &Limits::default())
+                    let artifact = GuestPath::Threads(3)
+                        .compile(input, opts, &Limits::default())
                         .unwrap();
                     assert!(
                         &artifact.bytes == expected,
@@ -128,10 +134,9 @@ fn bad_input_is_a_typed_error_on_every_thread_count() {
     let at = text.rfind("i32.xor").unwrap();
     input.splice(at..at + "i32.xor".len(), b"f32.add".iter().copied());
     for jobs in [1, 2, 4] {
-        let result = sandbox().compile_on_threads(
+        let result = GuestPath::Threads(jobs).compile(
             &input,
             &options("x86_64-unknown-linux-gnu"),
-            jobs,
             &Limits::default(),
         );
         assert!(
@@ -164,13 +169,11 @@ fn a_job_on_a_used_memory_sees_a_new_one() {
         )
         .unwrap()
     };
-    let (first, alone) = fresh()
-        .compile_with_stats(&small, &opts, 1, &limits)
-        .unwrap();
+    let (first, alone) = compile_on(&fresh(), &small, &opts, 1).unwrap();
     let used = fresh();
-    let (_, big) = used.compile_with_stats(&large, &opts, 4, &limits).unwrap();
+    let (_, big) = compile_on(&used, &large, &opts, 4).unwrap();
     for _ in 0..3 {
-        let (again, after) = used.compile_with_stats(&small, &opts, 1, &limits).unwrap();
+        let (again, after) = compile_on(&used, &small, &opts, 1).unwrap();
         assert!(again.bytes == first.bytes, "differs from a fresh sandbox's");
         assert_eq!(after.guest_memory_bytes, alone.guest_memory_bytes);
         assert!(after.guest_memory_bytes < big.guest_memory_bytes);

@@ -4,7 +4,7 @@
 //! either is refused with its own typed error, before a byte is mapped.
 
 use crate::cli::{config_dir, fixture_path, kiln, path_str, stderr, stdout, temp_dir};
-use crate::{fixture, sandbox};
+use crate::{compile, fixture};
 use host::artifact::{
     CompileFacts, ProvenanceError, SigningKey, TrustedKeys, generate, load_verified,
     signed_statement,
@@ -25,7 +25,7 @@ struct Signed {
 
 fn signed(wat: &str, options: Options, key: &SigningKey) -> Signed {
     let input = fixture(wat);
-    let artifact = sandbox().compile(&input, &options).unwrap().bytes;
+    let artifact = compile(&input, &options).unwrap().bytes;
     let facts = CompileFacts {
         input_name: wat,
         input: &input,

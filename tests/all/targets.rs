@@ -2,7 +2,7 @@
 //! compile, and the targets that run here (x86_64, Pulley) give the right
 //! answers.
 
-use crate::{fixture, sandbox};
+use crate::{compile, fixture, sandbox};
 use host::load;
 use host::run::{Outcome, RunConfig, run};
 use host::verify::check;
@@ -16,7 +16,7 @@ fn invoke(
     args: &[&str],
 ) -> Result<Vec<String>, host::Error> {
     let options = Options::for_target(target);
-    let artifact = sandbox().compile(input, &options)?;
+    let artifact = compile(input, &options)?;
     let engine = load::engine(&options)?;
     // SAFETY: produced by the sandbox from a test fixture.
     let loaded = unsafe { load::deserialize(&engine, &artifact.bytes, artifact.kind) }?;
@@ -49,9 +49,7 @@ fn artifacts_differ_per_target() {
     let input = fixture("math.wat");
     let mut seen = Vec::new();
     for target in TARGETS {
-        let artifact = sandbox()
-            .compile(&input, &Options::for_target(target))
-            .unwrap();
+        let artifact = compile(&input, &Options::for_target(target)).unwrap();
         assert!(
             !seen.contains(&artifact.bytes),
             "{target} repeats another target's bytes"
@@ -99,9 +97,7 @@ fn component_input_compiles_and_runs() {
     for target in ["x86_64-unknown-linux-gnu", "pulley64"] {
         let report = check(sandbox(), &adder, &Options::for_target(target));
         assert!(report.ok && report.identical, "{target}: {report:?}");
-        let artifact = sandbox()
-            .compile(&adder, &Options::for_target(target))
-            .unwrap();
+        let artifact = compile(&adder, &Options::for_target(target)).unwrap();
         assert_eq!(artifact.kind, ArtifactKind::Component);
         assert_eq!(
             invoke(&adder, target, "add", &["2", "40"]).unwrap(),
@@ -113,21 +109,19 @@ fn component_input_compiles_and_runs() {
 
 #[test]
 fn artifact_facts_describe_the_input() {
-    let artifact = sandbox()
-        .compile(
-            &fixture("math.wat"),
-            &Options::for_target("x86_64-unknown-linux-gnu"),
-        )
-        .unwrap();
+    let artifact = compile(
+        &fixture("math.wat"),
+        &Options::for_target("x86_64-unknown-linux-gnu"),
+    )
+    .unwrap();
     assert_eq!(artifact.kind, ArtifactKind::Module);
     assert_eq!(artifact.function_count, 3);
     assert!(artifact.code_bytes > 0 && artifact.code_bytes < artifact.bytes.len() as u64);
-    let component = sandbox()
-        .compile(
-            &fixture("adder.wat"),
-            &Options::for_target("x86_64-unknown-linux-gnu"),
-        )
-        .unwrap();
+    let component = compile(
+        &fixture("adder.wat"),
+        &Options::for_target("x86_64-unknown-linux-gnu"),
+    )
+    .unwrap();
     assert_eq!(component.function_count, 1);
 }
 
@@ -145,7 +139,7 @@ fn flags(base: &Options, flags: &[&str]) -> Options {
 fn options_change_the_artifact_and_stay_identical_to_native() {
     let input = fixture("primes.wat");
     let base = Options::for_target("x86_64-unknown-linux-gnu");
-    let baseline = sandbox().compile(&input, &base).unwrap().bytes;
+    let baseline = compile(&input, &base).unwrap().bytes;
     let variants = [
         Options {
             cpu_features: vec!["x86-64-v3".to_string()],
@@ -158,7 +152,7 @@ fn options_change_the_artifact_and_stay_identical_to_native() {
         flags(&base, &["-W", "concurrency-support=n"]),
     ];
     for options in variants {
-        let sandboxed = sandbox().compile(&input, &options).unwrap().bytes;
+        let sandboxed = compile(&input, &options).unwrap().bytes;
         let native = kiln_guest::compile(&input, &options).unwrap().bytes;
         assert_eq!(sandboxed, native, "{options:?}");
         assert_ne!(sandboxed, baseline, "{options:?} made no difference");
@@ -172,7 +166,7 @@ fn fuel_instrumented_artifact_loads_with_the_same_options_only() {
         &Options::for_target("x86_64-unknown-linux-gnu"),
         &["-W", "fuel=1"],
     );
-    let artifact = sandbox().compile(&input, &fuel).unwrap();
+    let artifact = compile(&input, &fuel).unwrap();
     let matching = load::engine(&fuel).unwrap();
     // SAFETY: produced by the sandbox from a test fixture.
     assert!(unsafe { load::deserialize(&matching, &artifact.bytes, artifact.kind) }.is_ok());
@@ -202,7 +196,7 @@ fn baselines_are_recorded_in_the_artifact() {
         } else {
             assert_eq!(report.loaded, Some(false), "{}: {report:?}", level.name);
         }
-        let artifact = sandbox().compile(&input, &options).unwrap();
+        let artifact = compile(&input, &options).unwrap();
         let info = host::inspect::inspect(&artifact.bytes).unwrap();
         assert_eq!(info.target, level.triple);
         assert_eq!(info.baseline, Some(level.name), "{:?}", info.cpu_flags);
@@ -215,7 +209,7 @@ fn baselines_are_recorded_in_the_artifact() {
     // Flags beyond any baseline are recorded too, with no baseline named.
     let mut options = Options::for_target("x86_64-unknown-linux-gnu");
     options.cpu_features = vec!["x86-64-v2".to_string(), "has_avx".to_string()];
-    let artifact = sandbox().compile(&input, &options).unwrap();
+    let artifact = compile(&input, &options).unwrap();
     let info = host::inspect::inspect(&artifact.bytes).unwrap();
     assert!(info.cpu_flags.contains("has_avx"));
     assert_eq!(info.baseline, None);
@@ -262,7 +256,7 @@ fn riscv64_simd_needs_the_vector_baseline() {
     let scalar =
         wat::parse_str(r#"(module (func (export "f") (result i32) (i32.const 1)))"#).unwrap();
     let rv64gc = Options::for_target("riscv64gc-unknown-linux-gnu");
-    match sandbox().compile(&simd, &rv64gc) {
+    match compile(&simd, &rv64gc) {
         Err(host::Error::Compile(host::CompileError::UnsupportedFeature { message })) => {
             assert!(message.contains("--baseline rv64gcv"), "{message}")
         }

@@ -10,7 +10,7 @@
 //!   artifact as through Wasmtime's own in-process compile (fuel-bounded).
 
 use arbitrary::Unstructured;
-use host::{CompileError, Error, Options, Sandbox};
+use host::{CompileError, CompileRequest, Compiled, Error, Options, Sandbox};
 use wasmtime::{Engine, Instance, Module, Store, Val};
 
 /// Fuel for each store that runs generated code.
@@ -76,8 +76,8 @@ pub fn compile_checked(
     input: &[u8],
     options: &Options,
 ) -> Result<Answer, String> {
-    match sandbox.compile(input, options) {
-        Ok(artifact) => {
+    match sandbox.compile(&CompileRequest::new(input, options)) {
+        Ok(Compiled { artifact, .. }) => {
             let native = kiln_guest::compile(input, options).map_err(|e| {
                 format!("the sandbox compiled it but the native compile failed: {e}")
             })?;

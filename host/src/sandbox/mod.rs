@@ -5,9 +5,12 @@
 //! - the **threaded guest** (`threaded/`), a core module on a shared
 //!   memory whose worker threads are further instances on that memory, so
 //!   Wasmtime's parallel compilation runs inside the sandbox. This is the
-//!   path [`Sandbox::compile`] takes;
+//!   path a [`CompileRequest`] takes by default;
 //! - the **component**, the `kiln:compiler` WIT contract that browsers and
-//!   edge runtimes use, single-threaded ([`Sandbox::compile_component`]).
+//!   edge runtimes use, single-threaded ([`Guest::Component`]).
+//!
+//! [`Sandbox::compile`] is the one way in: every caller describes its
+//! compile as a [`CompileRequest`] and gets a [`Compiled`] back.
 //!
 //! One [`Sandbox`] is built per process and shared across threads. Both
 //! builds are compiled once (or loaded from the on-disk cache, see
@@ -34,16 +37,18 @@
 //!   stderr is where the guest's panic hook leaves a panic's message.
 
 mod guarded;
+mod request;
 mod threaded;
 
+pub use request::{CompileRequest, Compiled, Guest, Provenance, Threads};
+
 use crate::bindings::{KilnPre, wit};
-use crate::cache::IncrementalCache;
 use crate::{Artifact, ArtifactKind, CompileError, Error, LimitKind, Limits, Options, guest_cache};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use threaded::ThreadedGuest;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
@@ -228,65 +233,54 @@ impl Sandbox {
             .collect())
     }
 
-    /// Compiles `input` in the sandbox, on [`Sandbox::threads_for`] threads.
+    /// Runs one compile in the sandbox, as `request` describes it: on the
+    /// threaded guest or the component, with the sandbox's limits or the
+    /// request's, through a tenant's incremental cache, and signed, as
+    /// asked (`request.rs`).
     ///
     /// # Errors
     ///
     /// [`Error::Compile`] when the compiler rejects the input or fails on it
-    /// (a panic included), [`Error::Limit`] when a limit is hit, and
-    /// [`Error::Sandbox`] when the guest fails some other way.
-    pub fn compile(&self, input: &[u8], options: &Options) -> Result<Artifact, Error> {
-        self.compile_with_limits(input, options, &self.limits)
-    }
-
-    /// Like [`Sandbox::compile`], under `limits` instead of the sandbox's own.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sandbox::compile`].
-    pub fn compile_with_limits(
-        &self,
-        input: &[u8],
-        options: &Options,
-        limits: &Limits,
-    ) -> Result<Artifact, Error> {
-        self.compile_on_threads(input, options, self.threads_for(input), limits)
-    }
-
-    /// Compiles `input` with the threaded guest on exactly `jobs` threads
-    /// (1: the calling thread alone), whatever its size.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sandbox::compile`].
-    pub fn compile_on_threads(
-        &self,
-        input: &[u8],
-        options: &Options,
-        jobs: usize,
-        limits: &Limits,
-    ) -> Result<Artifact, Error> {
-        self.compile_with_stats(input, options, jobs, limits)
-            .map(|(artifact, _)| artifact)
-    }
-
-    /// Like [`Sandbox::compile_on_threads`], also saying what the compile
-    /// took inside the sandbox.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sandbox::compile`].
-    pub fn compile_with_stats(
-        &self,
-        input: &[u8],
-        options: &Options,
-        jobs: usize,
-        limits: &Limits,
-    ) -> Result<(Artifact, CompileStats), Error> {
-        let (artifact, stats) = self
-            .threaded
-            .compile(input, options, jobs.max(1), limits, None)?;
-        Ok((check_output(artifact, limits)?, stats))
+    /// (a panic included), [`Error::Limit`] when a limit is hit,
+    /// [`Error::Cache`] for a bad tenant name or a cache that cannot be
+    /// read or written, [`Error::Usage`] for a cache asked of the
+    /// component, [`Error::Provenance`] when the statement cannot be
+    /// made, and [`Error::Sandbox`] when the guest fails some other way.
+    pub fn compile(&self, request: &CompileRequest<'_>) -> Result<Compiled, Error> {
+        let limits = request.limits.unwrap_or(self.limits);
+        let started = SystemTime::now();
+        let start = Instant::now();
+        let (artifact, stats) = match request.guest {
+            Guest::Threaded => {
+                let jobs = match request.threads {
+                    Threads::Auto => self.threads_for(request.input),
+                    Threads::Exactly(jobs) => jobs.max(1),
+                };
+                let session = match request.cache {
+                    Some((cache, tenant)) => Some(cache.session(tenant).map_err(Error::Cache)?),
+                    None => None,
+                };
+                self.threaded
+                    .compile(request.input, request.options, jobs, &limits, session)?
+            }
+            Guest::Component => {
+                if request.cache.is_some() {
+                    return Err(Error::Usage {
+                        message: "the incremental cache serves the threaded guest only".to_string(),
+                    });
+                }
+                self.compile_component(request.input, request.options, &limits)?
+            }
+        };
+        let artifact = check_output(artifact, &limits)?;
+        let duration = start.elapsed();
+        let statement = request::sign(request, &limits, started, &artifact)?;
+        Ok(Compiled {
+            artifact,
+            statement,
+            stats,
+            duration,
+        })
     }
 
     /// Waits for the work that finished compiles left for after their
@@ -297,44 +291,16 @@ impl Sandbox {
         self.threaded.settle();
     }
 
-    /// Compiles `input` like [`Sandbox::compile`] (parallel when it pays),
-    /// reusing and extending `tenant`'s entries in `cache`: functions
-    /// unchanged since an earlier compile are not compiled again. The
-    /// artifact is the same as without the cache.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sandbox::compile`]; [`Error::Cache`] for a bad tenant name or
-    /// a cache that cannot be read or written.
-    pub fn compile_incremental(
-        &self,
-        input: &[u8],
-        options: &Options,
-        cache: &Arc<IncrementalCache>,
-        tenant: &str,
-    ) -> Result<(Artifact, CompileStats), Error> {
-        let jobs = self.threads_for(input);
-        let session = cache.session(tenant).map_err(Error::Cache)?;
-        let (artifact, stats) =
-            self.threaded
-                .compile(input, options, jobs, &self.limits, Some(session))?;
-        Ok((check_output(artifact, &self.limits)?, stats))
-    }
-
     /// Compiles `input` with the compiler component, the single-threaded
     /// build behind the WIT contract.
-    ///
-    /// # Errors
-    ///
-    /// As [`Sandbox::compile`].
-    pub fn compile_component(
+    fn compile_component(
         &self,
         input: &[u8],
         options: &Options,
         limits: &Limits,
-    ) -> Result<Artifact, Error> {
+    ) -> Result<(Artifact, CompileStats), Error> {
         let wit_options = to_wit_options(options);
-        let artifact = self.call(limits, |kiln, store| {
+        let (artifact, peak) = self.call(limits, |kiln, store| {
             kiln.kiln_compiler_compiler()
                 .call_compile_with(store, input, &wit_options)
         })?;
@@ -348,7 +314,13 @@ impl Sandbox {
             function_count: artifact.function_count,
             code_bytes: artifact.code_bytes,
         };
-        check_output(artifact, limits)
+        let stats = CompileStats {
+            guest_memory_bytes: peak as u64,
+            threads: 0,
+            cache_hits: 0,
+            cache_misses: 0,
+        };
+        Ok((artifact, stats))
     }
 
     /// The targets the guest reports.
@@ -360,6 +332,7 @@ impl Sandbox {
         self.call(&self.limits, |kiln, store| {
             kiln.kiln_compiler_compiler().call_targets(store)
         })
+        .map(|(targets, _)| targets)
     }
 
     /// The guest's version string.
@@ -371,15 +344,17 @@ impl Sandbox {
         self.call(&self.limits, |kiln, store| {
             kiln.kiln_compiler_compiler().call_version(store)
         })
+        .map(|(version, _)| version)
     }
 
     /// Runs `f` on a fresh instance in a fresh, limited store and sorts its
-    /// failure, if any, into an [`Error`].
+    /// failure, if any, into an [`Error`]; with its result, the most memory
+    /// the instance asked for.
     fn call<R>(
         &self,
         limits: &Limits,
         f: impl FnOnce(&crate::bindings::Kiln, &mut Store<GuestState>) -> wasmtime::Result<R>,
-    ) -> Result<R, Error> {
+    ) -> Result<(R, usize), Error> {
         let stderr = MemoryOutputPipe::new(STDIO_CAPACITY);
         let state = GuestState::new(limits.max_memory, stderr.clone());
         let guest = self.component()?;
@@ -392,7 +367,10 @@ impl Sandbox {
             .pre
             .instantiate(&mut store)
             .and_then(|kiln| f(&kiln, &mut store));
-        result.map_err(|error| sort_failure(&error, limits, store.data(), &stderr))
+        match result {
+            Ok(value) => Ok((value, store.data().memory.peak)),
+            Err(error) => Err(sort_failure(&error, limits, store.data(), &stderr)),
+        }
     }
 }
 
@@ -616,6 +594,7 @@ impl GuestState {
             memory: MemoryCap {
                 limit: usize::try_from(max_memory).unwrap_or(usize::MAX),
                 hit: false,
+                peak: 0,
             },
         }
     }
@@ -630,10 +609,12 @@ impl WasiView for GuestState {
     }
 }
 
-/// Refuses memory growth past `limit` and remembers that it did.
+/// Refuses memory growth past `limit` and remembers that it did, and the
+/// largest size it allowed.
 struct MemoryCap {
     limit: usize,
     hit: bool,
+    peak: usize,
 }
 
 impl ResourceLimiter for MemoryCap {
@@ -647,6 +628,7 @@ impl ResourceLimiter for MemoryCap {
             self.hit = true;
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

@@ -3,13 +3,15 @@
 use crate::flags::{CompileFlags, LimitFlags, read_input};
 use crate::keys::signing_key;
 use clap::Args;
-use host::artifact::{CompileFacts, signed_statement, statement_path};
+use host::artifact::statement_path;
 use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
-use host::{ArtifactKind, CompileStats, Sandbox, parse_size, write_atomically};
+use host::{
+    ArtifactKind, CompileRequest, CompileStats, Provenance, Sandbox, parse_size, write_atomically,
+};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Compile a `.wasm` or `.wat` module or component to a `.cwasm` artifact,
 /// inside the sandbox.
@@ -76,36 +78,40 @@ impl CompileCommand {
         let settings = self.options.resolve()?;
         let options = settings.options(&target);
         let key = signing_key(self.key.as_deref())?;
-        let started = SystemTime::now();
-        let start = Instant::now();
-        let (artifact, stats) = match &self.cache {
-            Some(dir) => {
-                let cache =
-                    IncrementalCache::open(dir, self.cache_size).map_err(host::Error::Cache)?;
-                let (artifact, stats) =
-                    sandbox.compile_incremental(&input, &options, &cache, &self.tenant)?;
-                (artifact, Some(stats))
-            }
-            None => (sandbox.compile(&input, &options)?, None),
-        };
-        let sandbox_ms = start.elapsed().as_secs_f64() * 1000.0;
-        let limits = self.limits.limits();
         let input_name = self.input.display().to_string();
-        let facts = CompileFacts {
-            input_name: &input_name,
-            input: &input,
-            options: &options,
-            given: &settings.given,
-            limits: &limits,
-            started,
-            finished: SystemTime::now(),
-            tenant: self.cache.as_ref().map(|_| self.tenant.as_str()),
-        };
         let artifact_name = output.file_name().map_or_else(
             || output.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let statement = signed_statement(&facts, &artifact_name, &artifact.bytes, &key)?;
+        let provenance = Provenance {
+            key: &key,
+            given: &settings.given,
+            input_name: &input_name,
+            artifact_name: &artifact_name,
+        };
+        let start = Instant::now();
+        let (compiled, opening) = match &self.cache {
+            Some(dir) => {
+                let cache =
+                    IncrementalCache::open(dir, self.cache_size).map_err(host::Error::Cache)?;
+                let opening = start.elapsed();
+                let request = CompileRequest::new(&input, &options)
+                    .cache(&cache, &self.tenant)
+                    .provenance(provenance);
+                (sandbox.compile(&request)?, opening)
+            }
+            None => {
+                let request = CompileRequest::new(&input, &options).provenance(provenance);
+                (sandbox.compile(&request)?, Duration::ZERO)
+            }
+        };
+        // Opening the cache counts, signing the statement does not.
+        let sandbox_ms = (opening + compiled.duration).as_secs_f64() * 1000.0;
+        let stats = self.cache.is_some().then_some(compiled.stats);
+        let artifact = compiled.artifact;
+        let statement = compiled
+            .statement
+            .expect("a request with provenance is answered with a statement");
         let statement_file = statement_path(&output);
         // The artifact first: an artifact whose statement is missing or
         // still the old one is refused by every verifying loader.

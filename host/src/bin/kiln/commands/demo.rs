@@ -10,7 +10,7 @@ use clap::Args;
 use host::load;
 use host::run::{Outcome, RunConfig, run};
 use host::verify::check;
-use host::{Options, Sandbox};
+use host::{CompileRequest, Options, Sandbox};
 use std::process::ExitCode;
 
 /// The built-in example: counts the primes below N.
@@ -60,7 +60,9 @@ impl DemoCommand {
 }
 
 fn run_example(sandbox: &Sandbox, options: &Options) -> Result<Vec<String>, host::Error> {
-    let artifact = sandbox.compile(DEMO_WAT.as_bytes(), options)?;
+    let artifact = sandbox
+        .compile(&CompileRequest::new(DEMO_WAT.as_bytes(), options))?
+        .artifact;
     let engine = load::engine(options)?;
     // SAFETY: produced by the sandbox from the built-in example, and just
     // verified identical to the native compile by `check`.

@@ -10,7 +10,7 @@ use host::artifact::{
 use host::emulate::Runner;
 use host::load::{self, Loaded};
 use host::run::{Outcome, run};
-use host::{Sandbox, host_triple};
+use host::{CompileRequest, Sandbox, host_triple};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use wasmtime::Engine;
@@ -92,9 +92,10 @@ impl RunCommand {
                 path
             }
         } else {
-            let compiled = Sandbox::new(self.limits.limits())?.compile(bytes, &options)?;
+            let compiled = Sandbox::new(self.limits.limits())?
+                .compile(&CompileRequest::new(bytes, &options))?;
             let path = work.path().join("artifact.cwasm");
-            host::write_atomically(&path, &compiled.bytes)?;
+            host::write_atomically(&path, &compiled.artifact.bytes)?;
             path
         };
         let report = runner.run(&artifact, &options, config, Path::new("."), false)?;
@@ -142,7 +143,9 @@ impl RunCommand {
             .into());
         }
         let options = self.options.resolve()?.options(triple);
-        let artifact = Sandbox::new(self.limits.limits())?.compile(bytes, &options)?;
+        let artifact = Sandbox::new(self.limits.limits())?
+            .compile(&CompileRequest::new(bytes, &options))?
+            .artifact;
         let engine = load::engine(&options)?;
         // SAFETY: the artifact was just produced by the sandboxed compiler
         // from the user's own input.

@@ -1,4 +1,4 @@
-//! A one-function edit of a module, for `kiln bench`'s recompile
+//! A one-function edit of a module, for the benchmark's recompile
 //! measurement: the kind of change a developer makes between two builds.
 //!
 //! The first `i32.const` of the middle function body gets another value,

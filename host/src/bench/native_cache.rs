@@ -1,5 +1,5 @@
 //! An incremental cache for native Wasmtime, held in memory: the anchor of
-//! `kiln bench`'s recompile measurement.
+//! the benchmark's recompile measurement.
 //!
 //! The sandboxed recompile has its goal as a fraction of a cold compile.
 //! What Wasmtime's incremental compilation itself achieves, natively and
@@ -21,12 +21,12 @@ pub struct NativeCache {
 
 impl wasmtime::CacheStore for NativeCache {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = crate::lock(&self.entries);
         entries.get(key).map(|value| Cow::Owned(value.clone()))
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = crate::lock(&self.entries);
         entries.insert(key.to_vec(), value);
         true
     }

@@ -1,0 +1,629 @@
+//! A catalogue of "compile bombs": small, valid WebAssembly modules whose
+//! compilation with Wasmtime/Cranelift takes a long time, a lot of memory,
+//! or both.
+//!
+//! Kiln's compile service must answer such an upload with a limit error
+//! (time, memory or output size) and go on serving; the load test and the
+//! tests feed it these modules. Each bomb is modelled on the shape of an
+//! input reported in Wasmtime's (or Cranelift's, or regalloc2's) public
+//! issue tracker and is named after that issue. The descriptions are our
+//! own words; the numbers quoted (function sizes, counts) are facts from
+//! the reports.
+//!
+//! Kiln pins Wasmtime 48 / Cranelift 0.135, and many of these bugs were
+//! fixed long before that. Each entry says whether its original bug is
+//! fixed in 48. Where it is, the bomb no longer relies on the bug: it is
+//! scaled up until the (now roughly linear) cost of compiling that shape
+//! still runs past a limit.
+//!
+//! Every builder takes a `scale`: `1` is the catalogue's size, chosen so
+//! that one compile on one thread inside Kiln's sandbox takes several
+//! seconds or needs more than a few hundred MiB; larger values multiply the
+//! input (the cost may grow faster than the input). `scale` 0 is treated as
+//! 1. Every module validates under Wasmtime's default features using only
+//! WebAssembly 2.0 features (multi-value, bulk memory, reference types), and
+//! is at most a few MiB at scale 1.
+//!
+//! This file is included with `#[path]` from more than one place, so it
+//! holds no tests; it uses nothing but `wasm_encoder`.
+
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, DataSection, ElementSection, Elements, EntityType,
+    ExportKind, ExportSection, Function, FunctionSection, GlobalType, HeapType, ImportSection,
+    InstructionSink, MemorySection, MemoryType, Module, RefType, TableSection, TableType,
+    TypeSection, ValType,
+};
+
+/// One compile bomb.
+pub struct Bomb {
+    /// Short name, e.g. "wasmtime-1234-deep-blocks".
+    pub name: &'static str,
+    /// The issue that reported the shape: URL.
+    pub issue: &'static str,
+    /// What the input is and why it is costly to compile, in plain words;
+    /// whether the original bug is fixed in Wasmtime 48.
+    pub what: &'static str,
+    /// Builds the module; `scale` multiplies its size (1 = the catalogue's
+    /// size, meant to take longer than ~2 s to compile with Cranelift on one
+    /// core, or more than ~256 MiB of compiler memory).
+    pub build: fn(scale: u32) -> Vec<u8>,
+}
+
+/// Every bomb in the catalogue.
+pub fn catalogue() -> Vec<Bomb> {
+    vec![
+        Bomb {
+            name: "wasmtime-4923-block-chain",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/4923",
+            what: "One function made of a long run of sibling `block`s, each of which \
+                   reads a local, adds one and writes it back. The report (15,000 blocks, \
+                   2.4 s) found that every local read walked back through the whole chain \
+                   of single-predecessor blocks while building SSA, which is quadratic. \
+                   Fixed in 2022 (PR #4939, Wasmtime 2.0), so in Wasmtime 48 the cost is \
+                   about linear; this bomb is that shape at 300,000 blocks.",
+            build: block_chain,
+        },
+        Bomb {
+            name: "wasmtime-3441-empty-loops",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/3441",
+            what: "One function that is nothing but a long sequence of empty `loop ... end` \
+                   pairs. The fuzz case (about 20,000 loops) spent its time in register \
+                   allocation and code emission, apparently quadratic in the number of \
+                   loop headers. The issue is closed (the old register allocator it blamed \
+                   was replaced by regalloc2 in 2022); in Wasmtime 48 each loop header is \
+                   still a block that every pass visits, so the bomb works by size \
+                   (1,000,000 loops).",
+            build: empty_loops,
+        },
+        Bomb {
+            name: "wasmtime-4060-deep-loop-nest",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/4060",
+            what: "One function whose body is a single nest of loops many thousands deep \
+                   (the fuzz case had about 11,000 levels); every level decrements a local \
+                   and branches back to its own header, so every level is a real loop with \
+                   a phi for the local. Loop analysis, code motion and register allocation \
+                   all see a loop depth in the thousands. Closed without a fix: the \
+                   maintainers judged such outliers expected and tuned the fuzzers instead, \
+                   so the shape is as costly in Wasmtime 48 as the CFG is deep.",
+            build: deep_loop_nest,
+        },
+        Bomb {
+            name: "wasmtime-3414-deep-blocks",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/3414",
+            what: "One function whose body is a single nest of `block`s a hundred \
+                   thousand deep with little branching: after each `end` the code bumps a \
+                   local and conditionally leaves the enclosing block, so every join point \
+                   carries a phi. The report found deeply nested blocks compiled slowly for \
+                   their size. Closed without a fix (expected outlier, see #4060); the bomb \
+                   works by depth in Wasmtime 48.",
+            build: deep_blocks,
+        },
+        Bomb {
+            name: "wasmtime-4291-alternating-call-args",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/4291",
+            what: "One function that calls an imported two-argument function hundreds of \
+                   thousands of times, passing the same value first as argument 0, then as \
+                   argument 1, then 0 again, and so on, so the register allocator must \
+                   split that one value at every call to meet alternating fixed-register \
+                   constraints. With regalloc2 the reported function needed 6.5 GB instead \
+                   of 200 MB, because each split cost time and memory proportional to the \
+                   value's whole live range. Fixed in regalloc2 in June 2022 (a cap on \
+                   splits per value, then one split into minimal pieces); in Wasmtime 48 \
+                   the cost is linear and the bomb works by size.",
+            build: alternating_call_args,
+        },
+        Bomb {
+            name: "wasmtime-4045-many-calls",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/4045",
+            what: "One function with hundreds of thousands of calls to an imported \
+                   function, while two dozen 64-bit values stay live across every call, so \
+                   each call clobbers every caller-saved register and every live value must \
+                   be spilled and reloaded around it. The fuzz case (12,442 calls) used \
+                   excessive memory in regalloc2, which split the physical-register ranges \
+                   at every call. Closed as an expected outlier; call clobbers became \
+                   cheaper in mid-2022, so in Wasmtime 48 the bomb works by size.",
+            build: many_calls,
+        },
+        Bomb {
+            name: "wasmtime-3415-many-rem-s",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/3415",
+            what: "One function that is a long dependent chain of `i64.rem_s` on values \
+                   that cannot be folded. Signed remainder needs a divide-by-zero trap and \
+                   a special case for a divisor of -1, so each one becomes a small \
+                   multi-instruction sequence with fixed-register constraints (rdx:rax on \
+                   x86-64). The fuzz report found many of these compiled slowly. Closed as \
+                   an expected outlier; the bomb works by size in Wasmtime 48.",
+            build: many_rem_s,
+        },
+        Bomb {
+            name: "wasmtime-14260-huge-elem-segment",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/14260",
+            what: "A module with no code at all, only one passive element segment holding \
+                   over a million `ref.null func` expressions. Wasmtime 48 compiles a \
+                   module's initialisation (globals, element and data segments) into one \
+                   generated startup function, and it unrolls this segment into a store per \
+                   element, so a 4 MB input becomes a single function of millions of IR \
+                   instructions. Open upstream when catalogued, and present in 48.",
+            build: huge_elem_segment,
+        },
+        Bomb {
+            name: "wasmtime-14260-active-elems-dynamic-offset",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/14260",
+            what: "A sibling of the previous bomb, derived by us from Wasmtime 48's startup \
+                   code rather than taken from the issue: one active element segment of \
+                   millions of function references (one byte each) placed at an offset read \
+                   from an imported global. The dynamic offset stops Wasmtime from \
+                   precomputing the table, so the startup function gets one bounds-checked \
+                   `table.set` per element. Same mechanism as #14260, present in 48.",
+            build: active_elems_dynamic_offset,
+        },
+        Bomb {
+            name: "wasmtime-14260-data-segments",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/14260",
+            what: "A sibling of the #14260 bombs, derived by us from Wasmtime 48's startup \
+                   code: the most data segments the format allows (100,000), each a single \
+                   byte at an offset read from an imported global, so no static memory \
+                   image can be built and the startup function gets a bounds check and a \
+                   copy per segment; larger scales add globals initialised from the import, \
+                   each another piece of startup code. Same mechanism as #14260, present \
+                   in 48.",
+            build: data_segments,
+        },
+        Bomb {
+            name: "wasmtime-13068-isub-rewrites",
+            issue: "https://github.com/bytecodealliance/wasmtime/issues/13068",
+            what: "One function that is a long dependent chain of differences of sums \
+                   and differences sharing an operand, such as `(x + y) - (x + b)` and \
+                   `(y - x) - (b - x)`, which are exactly the inputs of the egraph \
+                   rewrites that cancel a shared operand. When those rewrites were added \
+                   (#12926) a fuzz input's optimisation went from 0.07 s to about 10 s; \
+                   they were reverted (#13081) and the blow-up analysed (#13204). Cranelift \
+                   0.135 in Wasmtime 48 has these rewrites again, under the egraph's bounds \
+                   on rewrite depth and e-class size, and the cost is linear, so the bomb \
+                   works by size.",
+            build: isub_rewrites,
+        },
+        Bomb {
+            name: "cranelift-1243-br-table-nest",
+            issue: "https://github.com/bytecodealliance/cranelift/issues/1243",
+            what: "One function with a nest of about a thousand blocks where, at every \
+                   level, a `br_table` can jump to the end of any enclosing block, and a \
+                   local changes between levels, so every block end is a join with hundreds \
+                   of incoming jump-table edges carrying a phi argument. The table entries \
+                   grow with the square of the depth and each is a critical edge to split. \
+                   The report (Cranelift's old repository, on the spec test's wide \
+                   br_tables) was about compiling them without jump tables, quadratic in \
+                   the row count; Wasmtime 48 uses jump tables, so that bug is gone and the \
+                   bomb works by the number of edges.",
+            build: br_table_nest,
+        },
+    ]
+}
+
+fn scaled(base: u64, scale: u32) -> u64 {
+    base * u64::from(scale.max(1))
+}
+
+fn count(base: u64, scale: u32) -> u32 {
+    u32::try_from(scaled(base, scale)).expect("scale too large")
+}
+
+/// Most repetitions of a pattern put in one function body: bodies stay
+/// under wasmparser's limit of 7,654,321 bytes per function, so a large
+/// `scale` spreads the work over several identical functions.
+fn per_function(bytes_per_rep: u32) -> u32 {
+    7_000_000 / bytes_per_rep
+}
+
+/// A module with `imports.len()` imported functions (`env.f0`, `env.f1`,
+/// ...) and defined functions of one signature, the first exported as
+/// `run`. `total` repetitions of a pattern are spread over as few functions
+/// as `max_per_function` allows; `body(sink, reps)` writes one function's
+/// body for `reps` of them (the final `end` is added here).
+fn functions_of(
+    imports: &[(&[ValType], &[ValType])],
+    params: &[ValType],
+    results: &[ValType],
+    locals: &[(u32, ValType)],
+    total: u32,
+    max_per_function: u32,
+    body: impl Fn(&mut InstructionSink<'_>, u32),
+) -> Vec<u8> {
+    let mut types = TypeSection::new();
+    let mut import_section = ImportSection::new();
+    for (i, (p, r)) in imports.iter().enumerate() {
+        types.ty().function(p.iter().copied(), r.iter().copied());
+        let ty = u32::try_from(i).unwrap();
+        import_section.import("env", &format!("f{i}"), EntityType::Function(ty));
+    }
+    let run_type = u32::try_from(imports.len()).unwrap();
+    types
+        .ty()
+        .function(params.iter().copied(), results.iter().copied());
+
+    let mut functions = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let mut left = total.max(1);
+    while left > 0 {
+        let reps = left.min(max_per_function.max(1));
+        left -= reps;
+        functions.function(run_type);
+        let mut function = Function::new(locals.iter().copied());
+        {
+            let mut sink = function.instructions();
+            body(&mut sink, reps);
+            sink.end();
+        }
+        code.function(&function);
+    }
+    let mut exports = ExportSection::new();
+    exports.export(
+        "run",
+        ExportKind::Func,
+        u32::try_from(imports.len()).unwrap(),
+    );
+
+    let mut module = Module::new();
+    module.section(&types);
+    if !imports.is_empty() {
+        module.section(&import_section);
+    }
+    module.section(&functions);
+    module.section(&exports);
+    module.section(&code);
+    module.finish()
+}
+
+/// `(func (param i32) (result i32))` whose body is `n` sibling blocks, each
+/// `block local.get 0 i32.const 1 i32.add local.set 0 end` (10 bytes), then
+/// `local.get 0`. Scale 1: 300,000 blocks, about 3 MB.
+fn block_chain(scale: u32) -> Vec<u8> {
+    let n = count(25_000, scale);
+    let per = per_function(10);
+    functions_of(
+        &[],
+        &[ValType::I32],
+        &[ValType::I32],
+        &[],
+        n,
+        per,
+        |f, n| {
+            for _ in 0..n {
+                f.block(BlockType::Empty)
+                    .local_get(0)
+                    .i32_const(1)
+                    .i32_add()
+                    .local_set(0)
+                    .end();
+            }
+            f.local_get(0);
+        },
+    )
+}
+
+/// `(func)` whose body is `n` empty loops, `loop end` (3 bytes each).
+/// Scale 1: 1,000,000 loops, about 3 MB.
+fn empty_loops(scale: u32) -> Vec<u8> {
+    let n = count(1_000_000, scale);
+    functions_of(&[], &[], &[], &[], n, per_function(3), |f, n| {
+        for _ in 0..n {
+            f.loop_(BlockType::Empty).end();
+        }
+    })
+}
+
+/// `(func (param i32) (result i32))` whose body is `d` nested loops; each
+/// level's body is the next level, then `local.get 0 i32.const 1 i32.sub
+/// local.tee 0 br_if 0` (a back edge to its own header). 12 bytes a level.
+/// Scale 1: 20,000 levels.
+fn deep_loop_nest(scale: u32) -> Vec<u8> {
+    let d = count(2_000, scale);
+    let per = per_function(12);
+    functions_of(
+        &[],
+        &[ValType::I32],
+        &[ValType::I32],
+        &[],
+        d,
+        per,
+        |f, d| {
+            for _ in 0..d {
+                f.loop_(BlockType::Empty);
+            }
+            for _ in 0..d {
+                f.local_get(0)
+                    .i32_const(1)
+                    .i32_sub()
+                    .local_tee(0)
+                    .br_if(0)
+                    .end();
+            }
+            f.local_get(0);
+        },
+    )
+}
+
+/// `(func (param i32) (result i32))` whose body is `d` nested blocks; after
+/// each inner block's `end`: `local.get 0 i32.const 1 i32.add local.tee 0
+/// br_if 0` (a conditional exit from the enclosing block). 12 bytes a level.
+/// Scale 1: 100,000 levels.
+fn deep_blocks(scale: u32) -> Vec<u8> {
+    let d = count(20_000, scale);
+    let per = per_function(12);
+    functions_of(
+        &[],
+        &[ValType::I32],
+        &[ValType::I32],
+        &[],
+        d,
+        per,
+        |f, d| {
+            for _ in 0..d {
+                f.block(BlockType::Empty);
+            }
+            for level in 0..d {
+                f.end();
+                if level + 1 < d {
+                    f.local_get(0).i32_const(1).i32_add().local_tee(0).br_if(0);
+                }
+            }
+            f.local_get(0);
+        },
+    )
+}
+
+/// Imports `env.f0: (i32, i32) -> ()`; `(func (param i32))` calls it `n`
+/// times with `(local.get 0, i32.const 0)` and `(i32.const 0, local.get 0)`
+/// alternately (6 bytes a call). Scale 1: 500,000 calls, about 3 MB.
+fn alternating_call_args(scale: u32) -> Vec<u8> {
+    let n = count(500_000, scale);
+    let callee: &[ValType] = &[ValType::I32, ValType::I32];
+    let imports: &[(&[ValType], &[ValType])] = &[(callee, &[])];
+    functions_of(
+        imports,
+        &[ValType::I32],
+        &[],
+        &[],
+        n,
+        per_function(6),
+        |f, n| {
+            for i in 0..n {
+                if i % 2 == 0 {
+                    f.local_get(0).i32_const(0);
+                } else {
+                    f.i32_const(0).local_get(0);
+                }
+                f.call(0);
+            }
+        },
+    )
+}
+
+/// Imports `env.f0: (i64) -> i64`; `(func (param i64) (result i64))` with
+/// 24 `i64` locals seeded from the parameter, then `n` times `local.get a
+/// call 0 local.get b i64.add local.set b` for locals `a`, `b` that cycle
+/// through all 24 (9 bytes), then the sum of all 24. Scale 1: 300,000
+/// calls, about 2.7 MB.
+fn many_calls(scale: u32) -> Vec<u8> {
+    const LIVE: u32 = 24;
+    let n = count(60_000, scale);
+    let callee: &[ValType] = &[ValType::I64];
+    let imports: &[(&[ValType], &[ValType])] = &[(callee, callee)];
+    let locals = [(LIVE, ValType::I64)];
+    let (params, results) = (&[ValType::I64], &[ValType::I64]);
+    functions_of(
+        imports,
+        params,
+        results,
+        &locals,
+        n,
+        per_function(9),
+        |f, n| {
+            for j in 0..LIVE {
+                f.local_get(0)
+                    .i64_const(i64::from(j) * 0x9E37_79B9)
+                    .i64_add()
+                    .local_set(1 + j);
+            }
+            for i in 0..n {
+                let a = 1 + i % LIVE;
+                let b = 1 + (i.wrapping_mul(7) + 3) % LIVE;
+                f.local_get(a).call(0).local_get(b).i64_add().local_set(b);
+            }
+            f.local_get(1);
+            for j in 1..LIVE {
+                f.local_get(1 + j).i64_add();
+            }
+        },
+    )
+}
+
+/// `(func (param i64 i64) (result i64))` whose body is `n` times `local.get 0
+/// local.get 1 i64.rem_s local.get 0 i64.add local.set 0` (10 bytes), then
+/// `local.get 0`. Scale 1: 400,000 remainders, about 4 MB.
+fn many_rem_s(scale: u32) -> Vec<u8> {
+    let n = count(300_000, scale);
+    let (params, results) = (&[ValType::I64, ValType::I64], &[ValType::I64]);
+    functions_of(&[], params, results, &[], n, per_function(10), |f, n| {
+        for _ in 0..n {
+            f.local_get(0)
+                .local_get(1)
+                .i64_rem_s()
+                .local_get(0)
+                .i64_add()
+                .local_set(0);
+        }
+        f.local_get(0);
+    })
+}
+
+/// No functions; one passive `funcref` element segment of `n` `ref.null
+/// func` expressions (3 bytes each). Scale 1: 1,300,000 elements, about
+/// 3.9 MB.
+fn huge_elem_segment(scale: u32) -> Vec<u8> {
+    let n = scaled(500_000, scale);
+    let exprs = vec![ConstExpr::ref_null(HeapType::FUNC); usize::try_from(n).unwrap()];
+    let mut elements = ElementSection::new();
+    elements.passive(Elements::Expressions(RefType::FUNCREF, exprs.into()));
+    let mut module = Module::new();
+    module.section(&elements);
+    module.finish()
+}
+
+/// Imports an immutable `i32` global `env.base`; defines one empty function
+/// and as many `funcref` tables of `PER_TABLE` entries as `n` needs, each
+/// filled by one active element segment of references to that function at
+/// offset `global.get 0` (1 byte an element). Scale 1: 2,000,000 elements in
+/// one table, about 2 MB.
+fn active_elems_dynamic_offset(scale: u32) -> Vec<u8> {
+    const PER_TABLE: u64 = 2_000_000;
+    let n = scaled(1_000_000, scale);
+
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut imports = ImportSection::new();
+    imports.import(
+        "env",
+        "base",
+        EntityType::Global(GlobalType {
+            val_type: ValType::I32,
+            mutable: false,
+            shared: false,
+        }),
+    );
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    let mut tables = TableSection::new();
+    let mut elements = ElementSection::new();
+    let offset = ConstExpr::global_get(0);
+    let mut left = n;
+    let mut table = 0u32;
+    while left > 0 {
+        let here = left.min(PER_TABLE);
+        tables.table(TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: here,
+            maximum: None,
+            shared: false,
+        });
+        let funcs = vec![0u32; usize::try_from(here).unwrap()];
+        elements.active(Some(table), &offset, Elements::Functions(funcs.into()));
+        left -= here;
+        table += 1;
+    }
+    let mut code = CodeSection::new();
+    let mut empty = Function::new([]);
+    empty.instructions().end();
+    code.function(&empty);
+
+    let mut module = Module::new();
+    module.section(&types);
+    module.section(&imports);
+    module.section(&functions);
+    module.section(&tables);
+    module.section(&elements);
+    module.section(&code);
+    module.finish()
+}
+
+/// Imports an immutable `i32` global `env.base`; one memory of one page;
+/// 100,000 active data segments of one byte each at offset `global.get 0`
+/// (6 bytes each, 600 KB). Each scale above 1 adds 400,000 immutable `i32`
+/// globals initialised with `global.get 0` (5 bytes each), since the format
+/// allows no more data segments.
+fn data_segments(scale: u32) -> Vec<u8> {
+    const SEGMENTS: u32 = 100_000;
+    let extra_globals = u32::try_from(u64::from(scale.max(1) - 1) * 400_000).unwrap();
+
+    let base = GlobalType {
+        val_type: ValType::I32,
+        mutable: false,
+        shared: false,
+    };
+    let mut imports = ImportSection::new();
+    imports.import("env", "base", EntityType::Global(base));
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType {
+        minimum: 1,
+        maximum: None,
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut globals = wasm_encoder::GlobalSection::new();
+    let from_base = ConstExpr::global_get(0);
+    for _ in 0..extra_globals {
+        globals.global(base, &from_base);
+    }
+    let mut data = DataSection::new();
+    for i in 0..SEGMENTS {
+        data.active(0, &from_base, [(i % 251) as u8]);
+    }
+
+    let mut module = Module::new();
+    module.section(&imports);
+    module.section(&memories);
+    if extra_globals > 0 {
+        module.section(&globals);
+    }
+    module.section(&data);
+    module.finish()
+}
+
+/// `(func (param i32 i32) (result i32) (local i32 i32 i32))`: locals 2 and
+/// 3 start as the parameters, then `n` times `x' = (x + y) - (x + b)` and
+/// `y' = (y - x) - (b - x)` (with `b` parameter 1; 30 bytes), then `x + y`.
+/// Scale 1: 120,000 steps, about 3.6 MB.
+fn isub_rewrites(scale: u32) -> Vec<u8> {
+    let n = count(130_000, scale);
+    let (params, results) = (&[ValType::I32, ValType::I32], &[ValType::I32]);
+    let locals = [(3, ValType::I32)];
+    functions_of(&[], params, results, &locals, n, per_function(30), |f, n| {
+        f.local_get(0).local_set(2).local_get(1).local_set(3);
+        for _ in 0..n {
+            // t = (x + y) - (x + b)
+            f.local_get(2).local_get(3).i32_add();
+            f.local_get(2).local_get(1).i32_add();
+            f.i32_sub().local_set(4);
+            // y = (y - x) - (b - x)
+            f.local_get(3).local_get(2).i32_sub();
+            f.local_get(1).local_get(2).i32_sub();
+            f.i32_sub().local_set(3);
+            f.local_get(4).local_set(2);
+        }
+        f.local_get(2).local_get(3).i32_add();
+    })
+}
+
+/// `(func (param i32 i32) (result i32) (local i32))`: `d` nested blocks. At
+/// level `i` (0-based), before opening the next level: `local.get 2
+/// i32.const i i32.add local.set 2`, then `block local.get 1 br_if 0
+/// local.get 0 br_table 1 2 .. i+1 0 end`, a table that can leave any of
+/// the `i + 1` enclosing blocks; after each level's `end`, `local.get 2
+/// i32.const 1 i32.xor local.set 2`. About `d * d / 2` table entries. Scale
+/// 1: `d` = 1,000 (about 500,000 entries, about 0.9 MB); scale `s`
+/// multiplies the entries by about `s` (`d` by the square root of `s`, in
+/// one function up to `d` = 2,000, then in several).
+fn br_table_nest(scale: u32) -> Vec<u8> {
+    let entries = scaled(50_000, scale) as f64;
+    let d = (2.0 * entries).sqrt() as u32;
+    let (params, results) = (&[ValType::I32, ValType::I32], &[ValType::I32]);
+    let locals = [(1, ValType::I32)];
+    functions_of(&[], params, results, &locals, d, 2_000, |f, d| {
+        for i in 0..d {
+            f.block(BlockType::Empty);
+            f.local_get(2).i32_const(i as i32).i32_add().local_set(2);
+            f.block(BlockType::Empty).local_get(1).br_if(0).local_get(0);
+            // Inside the guard block, label 0 is the guard and labels
+            // 1..=i+1 are the level blocks opened so far.
+            f.br_table(1..i + 2, 0);
+            f.end();
+        }
+        for _ in 0..d {
+            f.end();
+            f.local_get(2).i32_const(1).i32_xor().local_set(2);
+        }
+        f.local_get(2);
+    })
+}
