@@ -41,8 +41,6 @@ load=$PWD/target/debug/kiln-load
 out=$PWD/target/load-test
 rm -rf "$out"
 mkdir -p "$out/expected"
-export KILN_CONFIG_DIR=$out/config
-mkdir -p "$KILN_CONFIG_DIR"
 
 # Good inputs: the fixtures, and Sightglass modules of a few sizes when
 # the corpus is present. Each input's expected artifact is `kiln compile`'s.
@@ -55,7 +53,8 @@ pairs=()
 for input in "${inputs[@]}"; do
     name=$(echo "$input" | tr '/.' '__')
     "$kiln" compile "$input" --target $target -o "$out/expected/$name.cwasm" >/dev/null
-    pairs+=("$PWD/$input=$out/expected/$name.cwasm")
+    digest=$(sha256sum "$input" | cut -d' ' -f1)
+    pairs+=("$PWD/$input=$digest=$out/expected/$name.cwasm")
 done
 module=$out/module.wasm
 cp tests/fixtures/primes.wat "$module"

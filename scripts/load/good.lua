@@ -2,8 +2,12 @@
 -- /v1/compile and checks every 200 body byte for byte against the
 -- artifact `kiln compile` wrote for that input.
 --
--- wrk -s good.lua URL -- TARGET INPUT=EXPECTED [INPUT=EXPECTED ...]
+-- wrk -s good.lua URL -- TARGET INPUT=SHA256=EXPECTED [...]
 -- Prints one JSON line at the end (see done()).
+--
+-- A wrk thread drives several connections from one Lua state, so a
+-- response cannot be matched to "the last request sent"; it is matched by
+-- the input digest the service echoes in `kiln-input-sha256`.
 
 local threads = {}
 
@@ -22,24 +26,24 @@ function init(args)
   target = args[1]
   inputs, expected = {}, {}
   for i = 2, #args do
-    local input, artifact = args[i]:match("^([^=]+)=(.+)$")
+    local input, digest, artifact = args[i]:match("^([^=]+)=([0-9a-f]+)=(.+)$")
     table.insert(inputs, read_all(input))
-    table.insert(expected, read_all(artifact))
+    expected[digest] = read_all(artifact)
   end
-  turn, last = 0, 1
+  turn = 0
   ok, corrupt, other, statuses = 0, 0, 0, ""
 end
 
 function request()
   turn = turn % #inputs + 1
-  last = turn
   return wrk.format("POST", "/v1/compile?target=" .. target,
     { ["Content-Type"] = "application/wasm" }, inputs[turn])
 end
 
 function response(status, headers, body)
   if status == 200 then
-    if body == expected[last] then ok = ok + 1 else corrupt = corrupt + 1 end
+    local want = expected[headers["kiln-input-sha256"] or ""]
+    if want ~= nil and body == want then ok = ok + 1 else corrupt = corrupt + 1 end
   else
     other = other + 1
     if #statuses < 200 then statuses = statuses .. status .. " " end

@@ -36,8 +36,9 @@
 //! # fn main() -> Result<(), host::Error> {
 //! use host::bench::{Bench, BenchConfig};
 //! let config = BenchConfig::new(vec!["app.wasm".into()], "/usr/local/bin/kiln".into());
-//! let summary = Bench::new(config)?.run(|row| println!("{}: {:.1} ms", row.input, row.sandbox_ms))?;
-//! println!("{:.2}x", summary.concurrent_throughput_x);
+//! let bench = Bench::new(config)?;
+//! let summary = bench.run(|row| println!("{}: {:.2}x", row.input, row.ratio_parallel))?;
+//! println!("{:.2}x the throughput of one", summary.concurrent_throughput_x);
 //! # Ok(())
 //! # }
 //! ```

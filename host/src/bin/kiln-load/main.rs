@@ -70,8 +70,16 @@ struct Args {
 /// What one hostile request got.
 enum Outcome {
     Right,
-    Balancer(u16),
+    Balancer,
     Wrong(String),
+}
+
+/// Answers of one kind, by outcome.
+#[derive(Default)]
+struct Counts {
+    right: u64,
+    balancer: u64,
+    wrong: u64,
 }
 
 const KINDS: [&str; 9] = [
@@ -101,7 +109,7 @@ fn main() {
         .filter(|k| !skip.contains(k))
         .collect();
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
-    let tally: Arc<Mutex<BTreeMap<String, (u64, u64, u64)>>> = Arc::default();
+    let tally: Arc<Mutex<BTreeMap<String, Counts>>> = Arc::default();
     let wrong: Arc<Mutex<Vec<String>>> = Arc::default();
     std::thread::scope(|scope| {
         for thread in 0..args.threads {
@@ -116,10 +124,10 @@ fn main() {
                     let mut tally = tally.lock().unwrap();
                     let entry = tally.entry(kind.to_string()).or_default();
                     match outcome {
-                        Outcome::Right => entry.0 += 1,
-                        Outcome::Balancer(_) => entry.1 += 1,
+                        Outcome::Right => entry.right += 1,
+                        Outcome::Balancer => entry.balancer += 1,
                         Outcome::Wrong(what) => {
-                            entry.2 += 1;
+                            entry.wrong += 1;
                             wrong.lock().unwrap().push(format!("{kind}: {what}"));
                         }
                     }
@@ -130,15 +138,17 @@ fn main() {
     let tally = tally.lock().unwrap();
     let kinds: serde_json::Map<String, serde_json::Value> = tally
         .iter()
-        .map(|(kind, (right, balancer, wrong))| {
-            (
-                kind.clone(),
-                json!({ "right": right, "balancer": balancer, "wrong": wrong }),
-            )
+        .map(|(kind, counts)| {
+            let json = json!({
+                "right": counts.right,
+                "balancer": counts.balancer,
+                "wrong": counts.wrong,
+            });
+            (kind.clone(), json)
         })
         .collect();
     let wrong = wrong.lock().unwrap();
-    let total_wrong: u64 = tally.values().map(|(_, _, w)| w).sum();
+    let total_wrong: u64 = tally.values().map(|counts| counts.wrong).sum();
     println!(
         "{}",
         json!({
@@ -172,7 +182,7 @@ fn send(
                 if matches!(response.status, 408 | 502 | 503 | 504)
                     && response.error_kind().is_empty() =>
             {
-                Outcome::Balancer(response.status)
+                Outcome::Balancer
             }
             Ok(response) => Outcome::Wrong(format!(
                 "{} {}",
