@@ -132,6 +132,13 @@ if [ $replicas = 0 ]; then
     printf '{"rss_start_kib":%s,"rss_after_good_kib":%s,"rss_end_kib":%s,"rss_peak_kib":%s,"healthz_after":%s,"compile_after":%s,"exit_after_sigterm":%s}\n' \
         "$rss_start" "$rss_mid" "$rss_end" "$hwm" "$healthy" "$check" "$exit_status" | tee "$out/server.json" >&2
     [ "$healthy" = 200 ] && [ "$check" = 200 ] && [ "$exit_status" = 0 ] || exit 1
+    # The bound on growth: what the sandbox keeps for reuse (pooled and
+    # zeroed guest memories, the compiled guests) stays under 256 MiB
+    # above the warm start, whatever the traffic was.
+    if [ $(( rss_end - rss_start )) -gt $(( 256 * 1024 )) ]; then
+        log "the server grew by $(( (rss_end - rss_start) / 1024 )) MiB, past the 256 MiB bound"
+        exit 1
+    fi
 else
     start_server a; port_a=$port; pid_a=$pid
     start_server b; port_b=$port; pid_b=$pid

@@ -318,7 +318,7 @@ fn functions_of(
 /// / 60,000 blocks took 3.5 / 6.5 to 8 / 10 / 24 / 35 s of CPU, and the
 /// artifact is the same 13.6 KB for all of them.
 fn block_chain(scale: u32) -> Vec<u8> {
-    let n = count(25_000, scale);
+    let n = count(35_000, scale);
     let per = per_function(10);
     functions_of(
         &[],
@@ -364,7 +364,7 @@ fn empty_loops(scale: u32) -> Vec<u8> {
 /// Measured in Kiln: 1,000 / 2,000 levels took 1.4 / 10.5 s of CPU at 72
 /// MiB of peak RSS; 5,000 and 20,000 levels ran past 60 s.
 fn deep_loop_nest(scale: u32) -> Vec<u8> {
-    let d = count(2_000, scale);
+    let d = count(2_400, scale);
     let per = per_function(12);
     functions_of(
         &[],
@@ -398,7 +398,7 @@ fn deep_loop_nest(scale: u32) -> Vec<u8> {
 /// Measured in Kiln: 20,000 / 40,000 levels took 5 to 6 / 15 s of CPU;
 /// 100,000 levels ran past 60 s.
 fn deep_blocks(scale: u32) -> Vec<u8> {
-    let d = count(20_000, scale);
+    let d = count(30_000, scale);
     let per = per_function(12);
     functions_of(
         &[],
@@ -429,7 +429,7 @@ fn deep_blocks(scale: u32) -> Vec<u8> {
 /// Measured in Kiln: 500,000 / 1,000,000 calls took 5.8 / 10.9 s and 1.1 /
 /// 2.2 GiB of peak RSS; the 512 MiB limit stops scale 1 after about 2 s.
 fn alternating_call_args(scale: u32) -> Vec<u8> {
-    let n = count(500_000, scale);
+    let n = count(650_000, scale);
     let callee: &[ValType] = &[ValType::I32, ValType::I32];
     let imports: &[(&[ValType], &[ValType])] = &[(callee, &[])];
     functions_of(
@@ -462,7 +462,7 @@ fn alternating_call_args(scale: u32) -> Vec<u8> {
 /// MiB of peak RSS); 300,000 calls ran past 60 s.
 fn many_calls(scale: u32) -> Vec<u8> {
     const LIVE: u32 = 24;
-    let n = count(60_000, scale);
+    let n = count(90_000, scale);
     let callee: &[ValType] = &[ValType::I64];
     let imports: &[(&[ValType], &[ValType])] = &[(callee, callee)];
     let locals = [(LIVE, ValType::I64)];
@@ -502,7 +502,7 @@ fn many_calls(scale: u32) -> Vec<u8> {
 /// 9.8 s of CPU and 490 / 720 / 900 MiB of peak RSS; the artifact is about
 /// 3.7 times the input.
 fn many_rem_s(scale: u32) -> Vec<u8> {
-    let n = count(300_000, scale);
+    let n = count(400_000, scale);
     let (params, results) = (&[ValType::I64, ValType::I64], &[ValType::I64]);
     functions_of(&[], params, results, &[], n, per_function(10), |f, n| {
         for _ in 0..n {
@@ -523,7 +523,7 @@ fn many_rem_s(scale: u32) -> Vec<u8> {
 /// Measured in Kiln: 500,000 / 1,300,000 elements took 5.5 / 17 s of CPU
 /// and 390 MiB / 1 GiB of peak RSS.
 fn huge_elem_segment(scale: u32) -> Vec<u8> {
-    let n = scaled(500_000, scale);
+    let n = scaled(1_000_000, scale);
     let exprs = vec![ConstExpr::ref_null(HeapType::FUNC); usize::try_from(n).unwrap()];
     let mut elements = ElementSection::new();
     elements.passive(Elements::Expressions(RefType::FUNCREF, exprs.into()));
@@ -659,7 +659,7 @@ fn data_segments(scale: u32) -> Vec<u8> {
 /// 70,000 panicked within a second.
 fn many_globals(scale: u32) -> Vec<u8> {
     const WINDOW: u32 = 50_000;
-    let functions_count = scale.max(1);
+    let functions_count = scale.max(1).saturating_mul(2);
     let globals_count = WINDOW.saturating_mul(functions_count).min(950_000);
 
     let mut types = TypeSection::new();
@@ -751,7 +751,7 @@ fn isub_rewrites(scale: u32) -> Vec<u8> {
 /// Measured in Kiln: 25,000 / 50,000 / 100,000 entries took 2.4 / 6 to 8 /
 /// 32 s of CPU at about 100 MiB of peak RSS; 500,000 ran past 60 s.
 fn br_table_nest(scale: u32) -> Vec<u8> {
-    let entries = scaled(50_000, scale) as f64;
+    let entries = scaled(70_000, scale) as f64;
     let d = (2.0 * entries).sqrt() as u32;
     let (params, results) = (&[ValType::I32, ValType::I32], &[ValType::I32]);
     let locals = [(1, ValType::I32)];

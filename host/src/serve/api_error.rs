@@ -197,7 +197,7 @@ impl From<Error> for ApiError {
             Error::Limit(LimitKind::Output { .. }) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "output-limit", message).limit("output")
             }
-            Error::Usage { .. } => Self::invalid_option(message),
+            Error::Usage { message } => Self::invalid_option(message),
             _ => Self::internal(message),
         }
     }

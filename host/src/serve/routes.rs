@@ -353,7 +353,7 @@ mod tests {
         let settings = parse_settings(&pairs(&[
             ("target", "aarch64-unknown-linux-gnu"),
             ("W", "simd=n"),
-            ("codegen", "opt-level=0"),
+            ("optimize", "opt-level=0"),
             ("name", "app.wasm"),
         ]))
         .unwrap();
@@ -364,7 +364,7 @@ mod tests {
         for bad in [
             &[("W", "no-such-option=1")][..],
             &[("bogus", "1")][..],
-            &[("C", "opt-level=banana")][..],
+            &[("O", "opt-level=banana")][..],
         ] {
             let error = parse_settings(&pairs(bad)).err().expect("refused");
             assert_eq!(error.status, StatusCode::BAD_REQUEST, "{bad:?}");

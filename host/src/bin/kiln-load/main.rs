@@ -170,6 +170,12 @@ fn send(
     let path = format!("/v1/compile?target={}", args.target);
     let expect = |response: std::io::Result<http::Response>, statuses: &[u16], kinds: &[&str]| {
         match response {
+            Ok(response)
+                if matches!(response.status, 408 | 502 | 503 | 504)
+                    && response.error_kind().is_empty() =>
+            {
+                Outcome::Balancer
+            }
             Ok(response) if statuses.contains(&response.status) => {
                 let kind = response.error_kind();
                 if kinds.is_empty() || kinds.contains(&kind.as_str()) {
@@ -177,12 +183,6 @@ fn send(
                 } else {
                     Outcome::Wrong(format!("{} {kind}", response.status))
                 }
-            }
-            Ok(response)
-                if matches!(response.status, 408 | 502 | 503 | 504)
-                    && response.error_kind().is_empty() =>
-            {
-                Outcome::Balancer
             }
             Ok(response) => Outcome::Wrong(format!(
                 "{} {}",
@@ -259,6 +259,9 @@ fn send(
                         }
                         sent += chunk.len() as u64;
                     }
+                    // The end of the body: a client that sent too much
+                    // and finished, whose answer must still be the 413.
+                    let _ = stream.write_all(b"0\r\n\r\n");
                     http::read_response(&mut stream)
                 });
             expect(response, &[413], &["body-too-large"])
