@@ -618,3 +618,21 @@ fn http2_without_tls_serves_the_same_artifact() {
     });
     assert_eq!(body, cli_artifact("math.wat", &[]));
 }
+
+#[test]
+fn connections_past_the_cap_wait_for_a_free_one() {
+    let server = Server::start("max_connections = 1\nheader_timeout_s = 2\n");
+    // One connection that sends nothing holds the only place until its
+    // head's deadline closes it.
+    let mut idle = connect(server.addr, Duration::from_secs(30)).unwrap();
+    let start = Instant::now();
+    let response = server.get("/healthz");
+    let waited = start.elapsed();
+    assert_eq!(response.status, 200);
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "served after {waited:?}, while the only connection was held"
+    );
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+}

@@ -70,7 +70,7 @@ pub fn catalogue() -> Vec<Bomb> {
                    48 the shape is still clearly superlinear (doubling the blocks roughly \
                    triples the time), although the whole body folds to a few \
                    instructions: some later pass still scales badly on long chains of \
-                   blocks. Scale 1 is 25,000 blocks.",
+                   blocks. Scale 1 is 35,000 blocks.",
             build: block_chain,
         },
         Bomb {
@@ -95,7 +95,7 @@ pub fn catalogue() -> Vec<Bomb> {
                    back to its own header, so every level is a real loop with a phi for the \
                    local. Closed without a fix: the maintainers judged such outliers \
                    expected and tuned the fuzzers instead. In Wasmtime 48 the cost grows \
-                   about with the cube of the depth: 2,000 levels (24 KB) take about 10 s, \
+                   about with the cube of the depth: 2,400 levels (29 KB) take about 17 s, \
                    5,000 levels (60 KB) more than a minute. The smallest input per second \
                    of compile in the catalogue.",
             build: deep_loop_nest,
@@ -109,13 +109,13 @@ pub fn catalogue() -> Vec<Bomb> {
                    phi. The report found deeply nested blocks compiled slowly for their \
                    size. No fix was made (in 2022 such inputs were called expected \
                    outliers, see #4060); in Wasmtime 48 the cost grows faster than the \
-                   depth (doubling it triples the time). Scale 1 is 20,000 levels.",
+                   depth (doubling it triples the time). Scale 1 is 40,000 levels.",
             build: deep_blocks,
         },
         Bomb {
             name: "wasmtime-4291-alternating-call-args",
             issue: "https://github.com/bytecodealliance/wasmtime/issues/4291",
-            what: "One function that calls an imported two-argument function 500,000 \
+            what: "One function that calls an imported two-argument function 650,000 \
                    times, passing the same value first as argument 0, then as argument 1, \
                    then 0 again, and so on, so the register allocator must split that one \
                    value at every call to meet alternating fixed-register constraints. With \
@@ -137,7 +137,7 @@ pub fn catalogue() -> Vec<Bomb> {
                    excessive memory in regalloc2, which split physical-register ranges at \
                    every call. Closed as an expected outlier; call clobbers became cheaper \
                    in mid-2022, but in Wasmtime 48 the cost still grows faster than the \
-                   call count (doubling it triples the time). Scale 1 is 60,000 calls.",
+                   call count (doubling it triples the time). Scale 1 is 120,000 calls.",
             build: many_calls,
         },
         Bomb {
@@ -157,7 +157,7 @@ pub fn catalogue() -> Vec<Bomb> {
             name: "wasmtime-14260-huge-elem-segment",
             issue: "https://github.com/bytecodealliance/wasmtime/issues/14260",
             what: "A module with no code at all, only one passive element segment holding \
-                   half a million `ref.null func` expressions. Wasmtime 48 compiles a \
+                   a million `ref.null func` expressions. Wasmtime 48 compiles a \
                    module's initialisation (globals, element and data segments) into one \
                    generated startup function, and it unrolls this segment into a store \
                    per element, so the input becomes a single function of millions of IR \
@@ -192,7 +192,7 @@ pub fn catalogue() -> Vec<Bomb> {
         Bomb {
             name: "wasmtime-14210-many-globals",
             issue: "https://github.com/bytecodealliance/wasmtime/issues/14210",
-            what: "A function that reads and writes 50,000 distinct mutable globals. In \
+            what: "Functions that each read and write 50,000 distinct mutable globals. In \
                    Wasmtime 48 every global gets its own alias region, and alias analysis \
                    over a function's regions costs about the square of their number. The \
                    report (modules of many GC-allocating global initialisers, 8.6 s at \
@@ -202,7 +202,7 @@ pub fn catalogue() -> Vec<Bomb> {
                    still one per global). Our shape needs no GC: plain `i32` globals, \
                    kept under 65,536 per function, because past that Cranelift 0.135 \
                    panics (MemFlagsSetOverflow) rather than compiling slowly. Larger \
-                   scales add functions, each over its own 50,000 globals.",
+                   scale 1 has two such functions, and each scale adds two more.",
             build: many_globals,
         },
         Bomb {
@@ -216,13 +216,13 @@ pub fn catalogue() -> Vec<Bomb> {
                    (#13081) and the blow-up analysed (#13204). Cranelift 0.135 in Wasmtime \
                    48 has such rewrites again, under the egraph's bounds on rewrite depth \
                    and e-class size, and the cost is linear, so the bomb works by size \
-                   (130,000 steps).",
+                   (150,000 steps).",
             build: isub_rewrites,
         },
         Bomb {
             name: "cranelift-1243-br-table-nest",
             issue: "https://github.com/bytecodealliance/cranelift/issues/1243",
-            what: "One function with a nest of about 300 blocks where, at every level, a \
+            what: "One function with a nest of about 370 blocks where, at every level, a \
                    `br_table` can jump to the end of any enclosing block, and a local \
                    changes between levels, so every block end is a join with hundreds of \
                    incoming jump-table edges that carry a phi argument. The table entries \
@@ -312,7 +312,7 @@ fn functions_of(
 
 /// `(func (param i32) (result i32))` whose body is `n` sibling blocks, each
 /// `block local.get 0 i32.const 1 i32.add local.set 0 end` (10 bytes), then
-/// `local.get 0`. Scale 1: 25,000 blocks, 250 KB.
+/// `local.get 0`. Scale 1: 35,000 blocks, 350 KB.
 ///
 /// Measured in Kiln (see the module docs): 15,000 / 25,000 / 30,000 / 50,000
 /// / 60,000 blocks took 3.5 / 6.5 to 8 / 10 / 24 / 35 s of CPU, and the
@@ -359,7 +359,7 @@ fn empty_loops(scale: u32) -> Vec<u8> {
 /// `(func (param i32) (result i32))` whose body is `d` nested loops; each
 /// level's body is the next level, then `local.get 0 i32.const 1 i32.sub
 /// local.tee 0 br_if 0` (a back edge to its own header). 12 bytes a level.
-/// Scale 1: 2,000 levels, 24 KB.
+/// Scale 1: 2,400 levels, 29 KB.
 ///
 /// Measured in Kiln: 1,000 / 2,000 levels took 1.4 / 10.5 s of CPU at 72
 /// MiB of peak RSS; 5,000 and 20,000 levels ran past 60 s.
@@ -393,12 +393,12 @@ fn deep_loop_nest(scale: u32) -> Vec<u8> {
 /// `(func (param i32) (result i32))` whose body is `d` nested blocks; after
 /// each inner block's `end`: `local.get 0 i32.const 1 i32.add local.tee 0
 /// br_if 0` (a conditional exit from the enclosing block). 12 bytes a level.
-/// Scale 1: 20,000 levels, 240 KB.
+/// Scale 1: 40,000 levels, 480 KB.
 ///
 /// Measured in Kiln: 20,000 / 40,000 levels took 5 to 6 / 15 s of CPU;
 /// 100,000 levels ran past 60 s.
 fn deep_blocks(scale: u32) -> Vec<u8> {
-    let d = count(30_000, scale);
+    let d = count(40_000, scale);
     let per = per_function(12);
     functions_of(
         &[],
@@ -424,7 +424,7 @@ fn deep_blocks(scale: u32) -> Vec<u8> {
 
 /// Imports `env.f0: (i32, i32) -> ()`; `(func (param i32))` calls it `n`
 /// times with `(local.get 0, i32.const 0)` and `(i32.const 0, local.get 0)`
-/// alternately (6 bytes a call). Scale 1: 500,000 calls, 3 MB.
+/// alternately (6 bytes a call). Scale 1: 650,000 calls, 3.9 MB.
 ///
 /// Measured in Kiln: 500,000 / 1,000,000 calls took 5.8 / 10.9 s and 1.1 /
 /// 2.2 GiB of peak RSS; the 512 MiB limit stops scale 1 after about 2 s.
@@ -455,14 +455,14 @@ fn alternating_call_args(scale: u32) -> Vec<u8> {
 /// Imports `env.f0: (i64) -> i64`; `(func (param i64) (result i64))` with
 /// 24 `i64` locals seeded from the parameter, then `n` times `local.get a
 /// call 0 local.get b i64.add local.set b` for locals `a`, `b` that cycle
-/// through all 24 (9 bytes), then the sum of all 24. Scale 1: 60,000
-/// calls, 540 KB.
+/// through all 24 (9 bytes), then the sum of all 24. Scale 1: 120,000
+/// calls, 1.1 MB.
 ///
 /// Measured in Kiln: 60,000 / 120,000 calls took 5 / 16 s of CPU (270 / 490
 /// MiB of peak RSS); 300,000 calls ran past 60 s.
 fn many_calls(scale: u32) -> Vec<u8> {
     const LIVE: u32 = 24;
-    let n = count(90_000, scale);
+    let n = count(120_000, scale);
     let callee: &[ValType] = &[ValType::I64];
     let imports: &[(&[ValType], &[ValType])] = &[(callee, callee)];
     let locals = [(LIVE, ValType::I64)];
@@ -496,7 +496,7 @@ fn many_calls(scale: u32) -> Vec<u8> {
 
 /// `(func (param i64 i64) (result i64))` whose body is `n` times `local.get 0
 /// local.get 1 i64.rem_s local.get 0 i64.add local.set 0` (10 bytes), then
-/// `local.get 0`. Scale 1: 300,000 remainders, 3 MB.
+/// `local.get 0`. Scale 1: 400,000 remainders, 4 MB.
 ///
 /// Measured in Kiln: 200,000 / 300,000 / 400,000 remainders took 3.6 / 7.5 /
 /// 9.8 s of CPU and 490 / 720 / 900 MiB of peak RSS; the artifact is about
@@ -518,7 +518,7 @@ fn many_rem_s(scale: u32) -> Vec<u8> {
 }
 
 /// No functions; one passive `funcref` element segment of `n` `ref.null
-/// func` expressions (3 bytes each). Scale 1: 500,000 elements, 1.5 MB.
+/// func` expressions (3 bytes each). Scale 1: 1,000,000 elements, 3 MB.
 ///
 /// Measured in Kiln: 500,000 / 1,300,000 elements took 5.5 / 17 s of CPU
 /// and 390 MiB / 1 GiB of peak RSS.
@@ -644,11 +644,12 @@ fn data_segments(scale: u32) -> Vec<u8> {
     module.finish()
 }
 
-/// `G` mutable `i32` globals (constant initialiser 0) and `s` (the scale)
-/// functions `(func)`; function `k` walks a window of `WINDOW` = 50,000
-/// distinct globals, `global.get w_j global.set w_j+1` for each (about 12
+/// `G` mutable `i32` globals (constant initialiser 0) and `2 * s` (`s` the
+/// scale) functions `(func)`; function `k` walks a window of `WINDOW` =
+/// 50,000 distinct globals, `global.get w_j global.set w_j+1` for each (about 12
 /// bytes a step), window `k` starting at global `k * WINDOW` (mod `G`), `G`
-/// = `WINDOW * s` up to 950,000. Scale 1: 50,000 globals, 620 KB.
+/// = `WINDOW * 2 * s` up to 950,000. Scale 1: 100,000 globals in two
+/// functions, 1.3 MB.
 ///
 /// The window stays below 65,536 on purpose: in Wasmtime 48 every global
 /// gets its own alias region, a function's memory-flag sets are numbered
@@ -702,38 +703,40 @@ fn many_globals(scale: u32) -> Vec<u8> {
     module.finish()
 }
 
-/// `(func (param i32 i32) (result i32) (local i32 i32 i32))`: locals 2 and
-/// 3 start as the parameters, then `n` times `x' = (x + y) - (x + b)` and
-/// `y' = (y - x) - (b - x)` (with `b` parameter 1; 30 bytes), then `x + y`.
-/// Scale 1: 130,000 steps, 3.9 MB.
+/// `(func (param i64 i64) (result i64) (local i64 i64 i64))`: `x` starts
+/// as parameter 0 and `y` as parameter 1, then `n` times `x' = (x + y) - (x
+/// + b)` and `y' = (y - x) - (b - x)` (with `b` parameter 1; `x` and `x'`
+/// alternate between locals 2 and 4; 26 bytes a step), then the sum of the
+/// three locals. Scale 1: 150,000 steps, 3.9 MB.
 ///
-/// Measured in Kiln: 100,000 / 130,000 / 260,000 steps took 3.4 / 4.5 to 5
-/// / 9.5 s of CPU and 580 MiB / 610 MiB / 1.1 GiB of peak RSS.
+/// Measured in Kiln: 150,000 steps took 5.4 s of CPU and 640 MiB of peak
+/// RSS; the same steps on `i32` took 4.9 s, and 300,000 of them 10.9 s and
+/// 1.2 GiB (linear).
 fn isub_rewrites(scale: u32) -> Vec<u8> {
-    let n = count(130_000, scale);
-    let (params, results) = (&[ValType::I32, ValType::I32], &[ValType::I32]);
-    let locals = [(3, ValType::I32)];
+    let n = count(150_000, scale);
+    let (params, results) = (&[ValType::I64, ValType::I64], &[ValType::I64]);
+    let locals = [(3, ValType::I64)];
     functions_of(
         &[],
         params,
         results,
         &locals,
         n,
-        per_function(30),
+        per_function(26),
         |f, n| {
             f.local_get(0).local_set(2).local_get(1).local_set(3);
-            for _ in 0..n {
-                // t = (x + y) - (x + b)
-                f.local_get(2).local_get(3).i32_add();
-                f.local_get(2).local_get(1).i32_add();
-                f.i32_sub().local_set(4);
-                // y = (y - x) - (b - x)
-                f.local_get(3).local_get(2).i32_sub();
-                f.local_get(1).local_get(2).i32_sub();
-                f.i32_sub().local_set(3);
-                f.local_get(4).local_set(2);
+            for step in 0..n {
+                let (x, next) = if step % 2 == 0 { (2, 4) } else { (4, 2) };
+                // x' = (x + y) - (x + b)
+                f.local_get(x).local_get(3).i64_add();
+                f.local_get(x).local_get(1).i64_add();
+                f.i64_sub().local_set(next);
+                // y' = (y - x) - (b - x)
+                f.local_get(3).local_get(x).i64_sub();
+                f.local_get(1).local_get(x).i64_sub();
+                f.i64_sub().local_set(3);
             }
-            f.local_get(2).local_get(3).i32_add();
+            f.local_get(2).local_get(3).i64_add().local_get(4).i64_add();
         },
     )
 }
@@ -744,7 +747,7 @@ fn isub_rewrites(scale: u32) -> Vec<u8> {
 /// local.get 0 br_table 1 2 .. i+1 0 end`, a table that can leave any of
 /// the `i + 1` enclosing blocks; after each level's `end`, `local.get 2
 /// i32.const 1 i32.xor local.set 2`. About `d * d / 2` table entries. Scale
-/// 1: `d` = 316 (50,000 entries, 78 KB); scale `s` multiplies the entries by
+/// 1: `d` = 374 (70,000 entries, 112 KB); scale `s` multiplies the entries by
 /// about `s` (`d` by the square root of `s`, in one function up to `d` =
 /// 2,000, then in several).
 ///

@@ -260,12 +260,26 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let first_byte = state.config.header_timeout;
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            // The connection builder reads the first bytes to tell HTTP/1
+            // from HTTP/2 before either protocol's header deadline starts,
+            // so a client that connects and sends nothing would hold its
+            // place forever: it gets the header deadline for its first
+            // byte here.
+            let mut first = [0; 1];
+            if !matches!(
+                tokio::time::timeout(first_byte, stream.peek(&mut first)).await,
+                Ok(Ok(1))
+            ) {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let _ = watcher.watch(connection).await;
             drop(permit);
         });
     }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use host::run::{Preopen, RunConfig};
-use host::{GivenOptions, Limits, Options, WasmtimeOptions, parse_size};
+use host::{CompileSettings, GivenOptions, Limits, parse_size};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -65,26 +65,6 @@ pub struct CompileFlags {
     pub config: Option<PathBuf>,
 }
 
-/// [`CompileFlags`] resolved: the options for any target.
-#[derive(Debug, Clone)]
-pub struct CompileSettings {
-    cpu_features: Vec<String>,
-    wasmtime: WasmtimeOptions,
-    /// The options as given, for the provenance statement.
-    pub given: GivenOptions,
-}
-
-impl CompileSettings {
-    /// The options for `triple`.
-    pub fn options(&self, triple: &str) -> Options {
-        Options {
-            triple: triple.to_string(),
-            cpu_features: self.cpu_features.clone(),
-            wasmtime: self.wasmtime.clone(),
-        }
-    }
-}
-
 impl CompileFlags {
     /// Parses Wasmtime's options with Wasmtime's own parser, and says on
     /// stderr which given options cannot change an artifact.
@@ -113,23 +93,17 @@ impl CompileFlags {
             wasi: self.wasi.clone(),
             config_toml,
         };
-        let (wasmtime, ignored) =
-            WasmtimeOptions::from_given(&given).map_err(|error| host::Error::Usage {
-                message: error.to_string(),
-            })?;
-        for option in ignored {
+        let cpu_features = self
+            .baseline
+            .iter()
+            .chain(&self.cpu_features)
+            .cloned()
+            .collect();
+        let settings = CompileSettings::resolve(given, cpu_features)?;
+        for option in &settings.ignored {
             eprintln!("note: `{option}` cannot change an artifact; ignored");
         }
-        Ok(CompileSettings {
-            cpu_features: self
-                .baseline
-                .iter()
-                .chain(&self.cpu_features)
-                .cloned()
-                .collect(),
-            wasmtime,
-            given,
-        })
+        Ok(settings)
     }
 }
 
