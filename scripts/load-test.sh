@@ -68,7 +68,7 @@ header_timeout_s = 5
 body_timeout_s = 5
 grace_s = 30
 [limits]
-timeout_s = 5
+timeout_s = 3
 max_memory = "1GiB"
 EOF
 

@@ -24,6 +24,9 @@ mod stock;
 mod targets;
 mod wide_lengths;
 
+#[path = "../support/bombs.rs"]
+#[allow(dead_code)]
+mod bombs;
 #[path = "../support/http.rs"]
 mod http;
 

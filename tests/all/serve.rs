@@ -160,7 +160,10 @@ fn compile_answers_the_cli_artifact_with_a_verifiable_statement() {
     );
 
     // Settings travel as the CLI's option names.
-    let response = server.compile(&format!("target={X86}&O=opt-level=0&W=relaxed-simd=n"), &wat);
+    let response = server.compile(
+        &format!("target={X86}&O=opt-level=0&W=relaxed-simd=n"),
+        &wat,
+    );
     assert_eq!(response.status, 200);
     assert_eq!(
         response.body,
@@ -635,4 +638,34 @@ fn connections_past_the_cap_wait_for_a_free_one() {
     );
     let mut rest = Vec::new();
     let _ = idle.read_to_end(&mut rest);
+}
+
+#[test]
+fn compile_bombs_and_compiler_panics_leave_the_service_serving() {
+    let server = Server::start("[limits]\ntimeout_s = 1\nmax_memory = \"512MiB\"\n");
+    let bomb = crate::bombs::catalogue()
+        .into_iter()
+        .find(|bomb| bomb.name == "wasmtime-4060-deep-loop-nest")
+        .expect("the catalogue has the loop nest");
+    let response = server.compile(&format!("target={X86}"), &(bomb.build)(1));
+    assert_eq!(response.status, 408, "{}: {:?}", bomb.name, response.json());
+    assert_eq!(response.error_kind(), "time-limit");
+
+    let response = server.compile(&format!("target={X86}"), &crate::bombs::memflags_overflow());
+    assert_eq!(response.status, 500, "{:?}", response.json());
+    assert_eq!(response.error_kind(), "internal");
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("panicked")
+    );
+
+    assert_eq!(server.get("/healthz").status, 200);
+    assert_eq!(
+        server
+            .compile(&format!("target={X86}"), &fixture("math.wat"))
+            .status,
+        200
+    );
 }

@@ -775,3 +775,46 @@ fn br_table_nest(scale: u32) -> Vec<u8> {
         f.local_get(2);
     })
 }
+
+/// Not a slow compile but a crash: one function that reads and writes
+/// 70,000 distinct mutable globals makes Cranelift 0.135.8 (Wasmtime
+/// 48.0.8) panic on a valid module (`MemFlagsSetOverflow`, more than 65,535
+/// distinct memory-access flag sets in one function). Found while building
+/// this catalogue; Kiln's sandbox contains the panic and answers an
+/// internal error, where a native compile would take its process down.
+pub fn memflags_overflow() -> Vec<u8> {
+    const GLOBALS: u32 = 70_000;
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    let mut globals = GlobalSection::new();
+    let global = GlobalType {
+        val_type: ValType::I32,
+        mutable: true,
+        shared: false,
+    };
+    for _ in 0..GLOBALS {
+        globals.global(global, &ConstExpr::i32_const(0));
+    }
+    let mut function = Function::new([]);
+    {
+        let mut f = function.instructions();
+        for j in 0..GLOBALS {
+            f.global_get(j).global_set((j + 1) % GLOBALS);
+        }
+        f.end();
+    }
+    let mut code = CodeSection::new();
+    code.function(&function);
+    let mut exports = ExportSection::new();
+    exports.export("run", ExportKind::Func, 0);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&functions)
+        .section(&globals)
+        .section(&exports)
+        .section(&code);
+    module.finish()
+}

@@ -207,7 +207,10 @@ async fn compile_inner(
     for (name, value) in [
         ("kiln-statement", statement),
         ("kiln-artifact-sha256", sha256_hex(&compiled.artifact.bytes)),
-        ("kiln-input-sha256", log.input_sha256.clone().unwrap_or_default()),
+        (
+            "kiln-input-sha256",
+            log.input_sha256.clone().unwrap_or_default(),
+        ),
         ("kiln-cache-hits", compiled.stats.cache_hits.to_string()),
         (
             "kiln-compile-ms",

@@ -12,6 +12,7 @@
 //! | `oversized`      | a declared length over the cap            | 413                |
 //! | `oversized-chunked` | chunks past the cap, no length         | 413                |
 //! | `bomb`           | a compile bomb (`tests/support/bombs.rs`) | 408 or 503 (limit) |
+//! | `crash`          | a valid module Cranelift panics on        | 500 internal       |
 //! | `slow-upload`    | a body trickled past the body deadline    | 408                |
 //! | `slow-headers`   | a head that never ends                    | connection closed  |
 //! | `disconnect`     | a good compile, dropped mid-response      | (the server lives) |
@@ -82,7 +83,7 @@ struct Counts {
     wrong: u64,
 }
 
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 10] = [
     "garbage",
     "truncated",
     "oversized",
@@ -92,6 +93,7 @@ const KINDS: [&str; 9] = [
     "slow-headers",
     "disconnect",
     "garbage-h2",
+    "crash",
 ];
 
 fn main() {
@@ -274,6 +276,11 @@ fn send(
                 &["time-limit", "memory-limit", "output-limit", "overloaded"],
             )
         }
+        "crash" => expect(
+            http::request(args.addr, "POST", &path, &[], &bombs::memflags_overflow()),
+            &[500],
+            &["internal"],
+        ),
         "slow-upload" => {
             let response =
                 http::connect(args.addr, Duration::from_secs(60)).and_then(|mut stream| {
