@@ -704,8 +704,8 @@ fn many_globals(scale: u32) -> Vec<u8> {
 }
 
 /// `(func (param i64 i64) (result i64) (local i64 i64 i64))`: `x` starts
-/// as parameter 0 and `y` as parameter 1, then `n` times `x' = (x + y) - (x
-/// + b)` and `y' = (y - x) - (b - x)` (with `b` parameter 1; `x` and `x'`
+/// as parameter 0 and `y` as parameter 1, then `n` times
+/// `x' = (x + y) - (x + b)` and `y' = (y - x) - (b - x)` (with `b` parameter 1; `x` and `x'`
 /// alternate between locals 2 and 4; 26 bytes a step), then the sum of the
 /// three locals. Scale 1: 150,000 steps, 3.9 MB.
 ///
