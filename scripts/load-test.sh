@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The compile service's load test, on loopback only:
-#   scripts/load-test.sh [SECONDS]          one `kiln serve`
+#   scripts/load-test.sh [SECONDS]             both set-ups below, in turn
+#   scripts/load-test.sh --single [SECONDS]    one `kiln serve`
 #   scripts/load-test.sh --replicas [SECONDS]  two behind HAProxy, one killed mid-test
 #
 # Good load comes from `wrk` (Debian's), which checks every 200 body byte
@@ -16,8 +17,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf 'load-test: %s\n' "$*" >&2; }
 
-replicas=0
-if [ "${1:-}" = --replicas ]; then replicas=1; shift; fi
+case "${1:-}" in
+    --single) replicas=0; shift ;;
+    --replicas) replicas=1; shift ;;
+    *)
+        "$0" --single "$@"
+        cp -r target/load-test target/load-test-single
+        "$0" --replicas "$@"
+        rm -rf target/load-test-replicas
+        mv target/load-test target/load-test-replicas
+        mv target/load-test-single target/load-test
+        log "reports: target/load-test (single server), target/load-test-replicas"
+        exit 0 ;;
+esac
 seconds=${1:-30}
 target=x86_64-unknown-linux-gnu
 

@@ -17,19 +17,6 @@ fn binary(wat: &str) -> Vec<u8> {
     wat::parse_str(wat).unwrap()
 }
 
-/// Deterministic pseudo-random bytes (xorshift), so a failure reproduces.
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 fn assert_serves_good_input() {
     let artifact = compile(&fixture("math.wat"), &Options::for_target(X86));
     assert!(
@@ -51,7 +38,7 @@ fn empty_input() {
 #[test]
 fn random_input() {
     for seed in [1, 2, 3, 0xdead_beef] {
-        let error = rejected(&random_bytes(seed, 4096), &Options::for_target(X86));
+        let error = rejected(&crate::noise::noise(seed, 4096), &Options::for_target(X86));
         assert!(
             matches!(error, CompileError::InvalidInput { .. }),
             "seed {seed}: {error}"
@@ -59,7 +46,7 @@ fn random_input() {
     }
     // Random bytes behind a valid header reach the validator, which names an offset.
     let mut input = b"\0asm\x01\0\0\0".to_vec();
-    input.extend(random_bytes(7, 4096));
+    input.extend(crate::noise::noise(7, 4096));
     let error = rejected(&input, &Options::for_target(X86));
     assert!(
         matches!(error, CompileError::InvalidInput { offset: Some(o), .. } if o >= 8),

@@ -29,6 +29,8 @@ mod wide_lengths;
 mod bombs;
 #[path = "../support/http.rs"]
 mod http;
+#[path = "../support/noise.rs"]
+mod noise;
 
 use host::{CompileRequest, Guest, Limits, Sandbox, Threads};
 use std::path::{Path, PathBuf};

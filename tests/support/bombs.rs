@@ -662,7 +662,12 @@ fn many_globals(scale: u32) -> Vec<u8> {
     const WINDOW: u32 = 50_000;
     let functions_count = scale.max(1).saturating_mul(2);
     let globals_count = WINDOW.saturating_mul(functions_count).min(950_000);
+    global_windows(functions_count, WINDOW, globals_count)
+}
 
+/// `functions_count` functions, each moving values through `window`
+/// consecutive globals of `globals_count` (see `many_globals`).
+fn global_windows(functions_count: u32, window: u32, globals_count: u32) -> Vec<u8> {
     let mut types = TypeSection::new();
     types.ty().function([], []);
     let mut functions = FunctionSection::new();
@@ -679,13 +684,13 @@ fn many_globals(scale: u32) -> Vec<u8> {
     let mut code = CodeSection::new();
     for k in 0..functions_count {
         functions.function(0);
-        let start = u64::from(k) * u64::from(WINDOW);
+        let start = u64::from(k) * u64::from(window);
         let at = |j: u32| u32::try_from((start + u64::from(j)) % u64::from(globals_count)).unwrap();
         let mut function = Function::new([]);
         {
             let mut f = function.instructions();
-            for j in 0..WINDOW {
-                f.global_get(at(j)).global_set(at((j + 1) % WINDOW));
+            for j in 0..window {
+                f.global_get(at(j)).global_set(at((j + 1) % window));
             }
             f.end();
         }
@@ -783,38 +788,5 @@ fn br_table_nest(scale: u32) -> Vec<u8> {
 /// this catalogue; Kiln's sandbox contains the panic and answers an
 /// internal error, where a native compile would take its process down.
 pub fn memflags_overflow() -> Vec<u8> {
-    const GLOBALS: u32 = 70_000;
-    let mut types = TypeSection::new();
-    types.ty().function([], []);
-    let mut functions = FunctionSection::new();
-    functions.function(0);
-    let mut globals = GlobalSection::new();
-    let global = GlobalType {
-        val_type: ValType::I32,
-        mutable: true,
-        shared: false,
-    };
-    for _ in 0..GLOBALS {
-        globals.global(global, &ConstExpr::i32_const(0));
-    }
-    let mut function = Function::new([]);
-    {
-        let mut f = function.instructions();
-        for j in 0..GLOBALS {
-            f.global_get(j).global_set((j + 1) % GLOBALS);
-        }
-        f.end();
-    }
-    let mut code = CodeSection::new();
-    code.function(&function);
-    let mut exports = ExportSection::new();
-    exports.export("run", ExportKind::Func, 0);
-    let mut module = Module::new();
-    module
-        .section(&types)
-        .section(&functions)
-        .section(&globals)
-        .section(&exports)
-        .section(&code);
-    module.finish()
+    global_windows(1, 70_000, 70_000)
 }

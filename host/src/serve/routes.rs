@@ -108,6 +108,20 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// Reads an admitted request's body under the service's cap and deadline,
+/// counting its bytes.
+async fn read_body(state: &State, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    let input = read_capped(
+        headers,
+        body,
+        state.config.max_body,
+        state.config.body_timeout,
+    )
+    .await?;
+    state.metrics.bytes_in(input.len());
+    Ok(input)
+}
+
 /// `POST /v1/compile`.
 pub async fn compile(
     Shared(state): Shared<Arc<State>>,
@@ -143,14 +157,7 @@ async fn compile_inner(
     let settings = parse_settings(&query(params)?)?;
     log.target = Some(settings.target.clone());
     let ticket = state.admission.admit(tenant)?;
-    let input = read_capped(
-        headers,
-        body,
-        state.config.max_body,
-        state.config.body_timeout,
-    )
-    .await?;
-    state.metrics.bytes_in(input.len());
+    let input = read_body(state, headers, body).await?;
     log.input_sha256 = Some(sha256_hex(&input));
 
     let _slot = ticket.slot().await;
@@ -261,14 +268,7 @@ async fn check_inner(
     }
     let settings = parse_settings(&query(params)?)?;
     let ticket = state.admission.admit(None)?;
-    let input = read_capped(
-        headers,
-        body,
-        state.config.max_body,
-        state.config.body_timeout,
-    )
-    .await?;
-    state.metrics.bytes_in(input.len());
+    let input = read_body(state, headers, body).await?;
     let _slot = ticket.slot().await;
     let worker = state.clone();
     let report = tokio::task::spawn_blocking(move || {

@@ -29,6 +29,8 @@ mod bombs;
 #[path = "../../../../tests/support/http.rs"]
 #[allow(dead_code)]
 mod http;
+#[path = "../../../../tests/support/noise.rs"]
+mod noise;
 
 use clap::Parser;
 use serde_json::json;
@@ -196,7 +198,7 @@ fn send(
     };
     match kind {
         "garbage" => {
-            let body = noise(turn, 1 + turn % 4096);
+            let body = noise::noise(turn as u64, 1 + turn % 4096);
             expect(
                 http::request(args.addr, "POST", &path, &[], &body),
                 &[400],
@@ -210,7 +212,7 @@ fn send(
                 args.addr,
                 &[
                     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".as_slice(),
-                    &noise(turn, 512),
+                    &noise::noise(turn as u64, 512),
                 ]
                 .concat(),
             ) {
@@ -338,17 +340,4 @@ fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
         Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(rest),
         Err(error) => Err(error),
     }
-}
-
-/// `len` bytes of deterministic noise for request `seed`.
-fn noise(seed: usize, len: usize) -> Vec<u8> {
-    let mut state = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
