@@ -297,6 +297,25 @@ fn informational_endpoints_answer() {
     );
     assert_eq!(response.status, 200, "{:?}", response.json());
     assert_eq!(response.json()["identical"], true);
+    // Garbage and truncated input fail the check with the compiler's
+    // error; an unknown setting is refused before the body is read.
+    let truncated = &fixture("math.wat")[..40];
+    for body in [&b"\0asm\x01\0\0\0\xff"[..], truncated] {
+        let response = server.post(&format!("/v1/check?target={X86}"), &[], body);
+        assert_eq!(response.status, 422, "{:?}", response.json());
+        assert_eq!(response.json()["ok"], false);
+        assert!(
+            response.json()["error"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty())
+        );
+    }
+    let response = server.post(
+        &format!("/v1/check?target={X86}&W=nope=1"),
+        &[],
+        b"(module)",
+    );
+    assert_eq!(response.error_kind(), "invalid-option");
 
     // Metrics count what happened, in Prometheus's text format.
     server.compile(&format!("target={X86}"), &fixture("math.wat"));
