@@ -679,3 +679,36 @@ fn compile_bombs_and_compiler_panics_leave_the_service_serving() {
     assert_eq!(server.get("/healthz").status, 200);
     server.assert_serves();
 }
+
+#[test]
+fn a_taken_address_or_a_bad_config_is_a_clear_error() {
+    let server = Server::start("");
+    let addr = server.addr.to_string();
+    let output = kiln(&["serve", "--listen", &addr]);
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{}",
+        crate::cli::stderr(&output)
+    );
+    assert!(crate::cli::stderr(&output).contains(&addr));
+
+    let dir = temp_dir();
+    for bad in [
+        "concurrency = 0",
+        "max_body = \"lots\"",
+        "nonsense = 1",
+        "[[tenant]]\nname = \"a\"\ntoken = \"short\"",
+    ] {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, bad).unwrap();
+        let output = kiln(&["serve", "--config", path_str(&file)]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad}: {}",
+            crate::cli::stderr(&output)
+        );
+    }
+    server.assert_serves();
+}

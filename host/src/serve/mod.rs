@@ -78,6 +78,8 @@ pub enum ServeError {
     Config(ConfigError),
     /// The sandbox, the key or the cache could not be set up.
     Setup(Error),
+    /// The async runtime could not be started.
+    Runtime(std::io::Error),
     /// The listening socket could not be bound or accepted on.
     Listen {
         /// The address.
@@ -92,6 +94,7 @@ impl std::fmt::Display for ServeError {
         match self {
             Self::Config(error) => write!(f, "configuration: {error}"),
             Self::Setup(error) => error.fmt(f),
+            Self::Runtime(error) => write!(f, "starting the async runtime: {error}"),
             Self::Listen { addr, source } => write!(f, "listening on {addr}: {source}"),
         }
     }
@@ -312,17 +315,11 @@ pub fn run(config: ServeConfig) -> Result<(), ServeError> {
         .max_blocking_threads(state.config.concurrency + 4)
         .enable_all()
         .build()
-        .map_err(|source| ServeError::Listen {
-            addr: listen,
-            source,
-        })?;
+        .map_err(ServeError::Runtime)?;
     runtime.block_on(async move {
         // Listening for signals starts before the address is printed, so
         // that a SIGTERM sent as soon as a client sees it is a shutdown.
-        let shutdown = shutdown_signal().map_err(|source| ServeError::Listen {
-            addr: listen,
-            source,
-        })?;
+        let shutdown = shutdown_signal().map_err(ServeError::Runtime)?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ServeError::Listen {

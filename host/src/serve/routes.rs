@@ -260,7 +260,9 @@ async fn check_inner(
     let allowed = match &state.config.operator_token {
         Some(token) => authorization(headers)
             .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|given| given.trim() == token),
+            .is_some_and(|given| {
+                super::admission::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
+            }),
         None => !state.admission.needs_token(),
     };
     if !allowed {

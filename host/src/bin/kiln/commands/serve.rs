@@ -49,9 +49,12 @@ impl ServeCommand {
         match run(config) {
             Ok(()) => Ok(ExitCode::SUCCESS),
             Err(host::serve::ServeError::Setup(error)) => Err(error),
-            Err(error) => Err(host::Error::Sandbox {
-                message: error.to_string(),
-            }),
+            Err(host::serve::ServeError::Config(error)) => Err(usage(error.to_string())),
+            // The address is taken, or the process may not listen there.
+            Err(error) => {
+                eprintln!("error: {error}");
+                Ok(ExitCode::from(5))
+            }
         }
     }
 }
