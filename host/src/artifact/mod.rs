@@ -41,6 +41,7 @@ pub use keys::{
 };
 pub use signed::{
     CompileFacts, expected, load_unverified, load_verified, signed_statement, signed_target,
+    signing_key,
 };
 pub use statement::{
     EngineRecord, InputRecord, LimitsRecord, PREDICATE_TYPE, Predicate, STATEMENT_TYPE,

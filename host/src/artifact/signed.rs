@@ -83,6 +83,27 @@ pub fn statement(facts: &CompileFacts<'_>, artifact_name: &str, artifact: &[u8])
     Statement::new(artifact_name, artifact, predicate)
 }
 
+/// The signing key a compile uses: the one in `file` when given (`kiln
+/// compile --key`, the service's `key`), else the config directory's
+/// default key, made on first use.
+///
+/// # Errors
+///
+/// [`Error::Usage`] when no file is given and there is no config
+/// directory; [`Error::Provenance`] when the key cannot be read or made.
+pub fn signing_key(file: Option<&std::path::Path>) -> Result<SigningKey, Error> {
+    let key = match file {
+        Some(file) => super::read_private_key(file),
+        None => {
+            let dir = crate::user_dirs::config_dir().ok_or_else(|| Error::Usage {
+                message: "no config directory for Kiln's keys: set KILN_CONFIG_DIR".to_string(),
+            })?;
+            super::default_key(&dir)
+        }
+    };
+    key.map_err(|error| ProvenanceError::Key(error).into())
+}
+
 /// Signs the statement about `artifact` with `key`: the DSSE envelope's JSON.
 ///
 /// # Errors

@@ -129,16 +129,6 @@ impl<'a> CompileRequest<'a> {
         self
     }
 
-    /// The input.
-    pub fn input(&self) -> &'a [u8] {
-        self.input
-    }
-
-    /// The options.
-    pub fn options(&self) -> &'a Options {
-        self.options
-    }
-
     /// The tenant whose cache entries it uses, if any.
     pub fn tenant(&self) -> Option<&'a str> {
         self.cache.map(|(_, tenant)| tenant)

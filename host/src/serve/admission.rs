@@ -131,10 +131,7 @@ impl Admission {
         if self.tenants.is_empty() {
             return Ok(None);
         }
-        let token = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(Refusal::Unauthorized)?;
+        let token = bearer(authorization).ok_or(Refusal::Unauthorized)?;
         // Compared in constant time against each configured token, so
         // timing says nothing about how much of a guess was right.
         self.tenants
@@ -238,6 +235,13 @@ impl Tenant {
             retry_after: Duration::from_secs_f64(wait.min(86_400.0)),
         })
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header's value.
+pub(super) fn bearer(authorization: Option<&str>) -> Option<&str> {
+    authorization
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// Whether `a` and `b` are equal, in time that depends on their lengths

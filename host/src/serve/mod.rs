@@ -114,20 +114,7 @@ impl State {
         let sandbox = Sandbox::new(config.limits)
             .map_err(ServeError::Setup)?
             .with_jobs(config.jobs);
-        let key = match &config.key {
-            Some(path) => crate::artifact::read_private_key(path),
-            None => match crate::user_dirs::config_dir() {
-                Some(dir) => crate::artifact::default_key(&dir),
-                None => {
-                    return Err(ServeError::Setup(Error::Usage {
-                        message:
-                            "no config directory for the signing key: set KILN_CONFIG_DIR or `key`"
-                                .to_string(),
-                    }));
-                }
-            },
-        }
-        .map_err(|error| ServeError::Setup(crate::artifact::ProvenanceError::Key(error).into()))?;
+        let key = crate::artifact::signing_key(config.key.as_deref()).map_err(ServeError::Setup)?;
         let cache = match &config.cache {
             Some(dir) => Some(
                 IncrementalCache::open(dir, config.cache_size)

@@ -204,16 +204,17 @@ async fn compile_inner(
         .as_deref()
         .map(|json| base64::engine::general_purpose::STANDARD.encode(json))
         .unwrap_or_default();
+    let artifact_sha256 = sha256_hex(&compiled.artifact.bytes);
     let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/octet-stream")],
-        compiled.artifact.bytes.clone(),
+        compiled.artifact.bytes,
     )
         .into_response();
     let headers = response.headers_mut();
     for (name, value) in [
         ("kiln-statement", statement),
-        ("kiln-artifact-sha256", sha256_hex(&compiled.artifact.bytes)),
+        ("kiln-artifact-sha256", artifact_sha256),
         (
             "kiln-input-sha256",
             log.input_sha256.clone().unwrap_or_default(),
@@ -258,11 +259,9 @@ async fn check_inner(
         return Err(ApiError::shutting_down());
     }
     let allowed = match &state.config.operator_token {
-        Some(token) => authorization(headers)
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|given| {
-                super::admission::constant_time_eq(given.trim().as_bytes(), token.as_bytes())
-            }),
+        Some(token) => super::admission::bearer(authorization(headers)).is_some_and(|given| {
+            super::admission::constant_time_eq(given.as_bytes(), token.as_bytes())
+        }),
         None => !state.admission.needs_token(),
     };
     if !allowed {

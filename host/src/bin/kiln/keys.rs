@@ -1,27 +1,15 @@
-//! Which key signs a compile's statement and which keys a loader trusts:
-//! the CLI's side of `host::artifact::keys`.
+//! Which keys a loader trusts: the CLI's side of `host::artifact::keys`
+//! (the key that signs is `host::artifact::signing_key`).
 
 use clap::Args;
-use host::artifact::{
-    ProvenanceError, SigningKey, TrustedKeys, default_key, default_trust, parse_public_key,
-    read_private_key,
-};
-use std::path::{Path, PathBuf};
+use host::artifact::{ProvenanceError, TrustedKeys, default_trust, parse_public_key};
+use std::path::PathBuf;
 
 /// Kiln's config directory, or a usage error saying how to name one.
 fn config_dir() -> Result<PathBuf, host::Error> {
     host::user_dirs::config_dir().ok_or_else(|| host::Error::Usage {
         message: "no config directory for Kiln's keys: set KILN_CONFIG_DIR".to_string(),
     })
-}
-
-/// The key from `--key FILE`, else the default key (made on first use).
-pub fn signing_key(file: Option<&Path>) -> Result<SigningKey, host::Error> {
-    let key = match file {
-        Some(file) => read_private_key(file),
-        None => default_key(&config_dir()?),
-    };
-    key.map_err(|error| ProvenanceError::Key(error).into())
 }
 
 /// The keys a loader trusts.

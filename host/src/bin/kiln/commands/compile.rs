@@ -1,9 +1,8 @@
 //! `kiln compile`: compile one input in the sandbox and write the artifact.
 
 use crate::flags::{CompileFlags, LimitFlags, read_input};
-use crate::keys::signing_key;
 use clap::Args;
-use host::artifact::statement_path;
+use host::artifact::{signing_key, statement_path};
 use host::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
 use host::{
     ArtifactKind, CompileRequest, CompileStats, Provenance, Sandbox, parse_size, write_atomically,
@@ -11,7 +10,7 @@ use host::{
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Compile a `.wasm` or `.wat` module or component to a `.cwasm` artifact,
 /// inside the sandbox.
@@ -90,21 +89,19 @@ impl CompileCommand {
             artifact_name: &artifact_name,
         };
         let start = Instant::now();
-        let (compiled, opening) = match &self.cache {
+        let cache = match &self.cache {
             Some(dir) => {
-                let cache =
-                    IncrementalCache::open(dir, self.cache_size).map_err(host::Error::Cache)?;
-                let opening = start.elapsed();
-                let request = CompileRequest::new(&input, &options)
-                    .cache(&cache, &self.tenant)
-                    .provenance(provenance);
-                (sandbox.compile(&request)?, opening)
+                Some(IncrementalCache::open(dir, self.cache_size).map_err(host::Error::Cache)?)
             }
-            None => {
-                let request = CompileRequest::new(&input, &options).provenance(provenance);
-                (sandbox.compile(&request)?, Duration::ZERO)
-            }
+            None => None,
         };
+        let opening = start.elapsed();
+        let mut request = CompileRequest::new(&input, &options).provenance(provenance);
+        if let Some(cache) = &cache {
+            request = request.cache(cache, &self.tenant);
+        }
+        let compiled = sandbox.compile(&request)?;
+        drop(cache);
         // Opening the cache counts, signing the statement does not.
         let sandbox_ms = (opening + compiled.duration).as_secs_f64() * 1000.0;
         let stats = self.cache.is_some().then_some(compiled.stats);
