@@ -1,5 +1,8 @@
-//! Builds the two guest builds of `kiln-guest` and embeds them in the host:
-//! - the compiler component, for `wasm32-wasip2`;
+//! Builds the three guest builds and embeds them in the host:
+//! - the compiler component, `kiln-guest` for `wasm32-wasip2`;
+//! - the same compiler as a `wasi:http` handler component, `kiln-guest-http`
+//!   for `wasm32-wasip2` (not run by the host: `kiln component --http`
+//!   writes it out for `wasmtime serve` and other `wasi:http` hosts);
 //! - the threaded core module, for `wasm32-unknown-unknown` with atomics, a
 //!   shared imported memory and the thread-local-storage symbols exported,
 //!   then rewritten by `build/rewrite.rs` so that the host can interrupt
@@ -21,8 +24,9 @@
 //! feature changes it), so it always takes Debian's toolchain.
 //! `scripts/setup.sh` installs it.
 //! `KILN_GUEST_WASM=/path/to/guest.wasm` skips the component's build and
-//! embeds that file; `KILN_THREADED_WASM` does the same for the threaded
-//! module (as linked: the rewrite still runs).
+//! embeds that file; `KILN_HTTP_WASM` does the same for the `wasi:http`
+//! component, and `KILN_THREADED_WASM` for the threaded module (as linked:
+//! the rewrite still runs).
 //! `KILN_GUEST_PROFILE` picks the cargo profile; by default a release host
 //! gets `guest-lto` (fat LTO, one codegen unit: ~15% faster sandboxed
 //! compiles, a build of ~10-15 minutes on 2 cores) and every other build
@@ -98,11 +102,13 @@ const KEPT_ENV: &[&str] = &[
 fn main() {
     println!("cargo:rerun-if-env-changed=KILN_GUEST_WASM");
     println!("cargo:rerun-if-env-changed=KILN_THREADED_WASM");
+    println!("cargo:rerun-if-env-changed=KILN_HTTP_WASM");
     println!("cargo:rerun-if-env-changed=KILN_GUEST_PROFILE");
     println!("cargo:rerun-if-changed=build/rewrite.rs");
     println!("cargo:rerun-if-changed=build/short_copies.rs");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let component = given_or_built("KILN_GUEST_WASM", Build::Component);
+    let http = given_or_built("KILN_HTTP_WASM", Build::Http);
     let threaded = given_or_built("KILN_THREADED_WASM", Build::Threaded);
     let threaded = rewrite::rewrite(&threaded).unwrap_or_else(|e| panic!("{e}"));
     let mut source = String::new();
@@ -112,6 +118,12 @@ fn main() {
             "kiln_guest.wasm",
             "GUEST_COMPONENT",
             "The compiler component, built from `guest/` for `wasm32-wasip2`.",
+        ),
+        (
+            &http,
+            "kiln_guest_http.wasm",
+            "HTTP_COMPONENT",
+            "The compiler as a `wasi:http` handler component, built from `guest-http/` for `wasm32-wasip2`.",
         ),
         (
             &threaded,
@@ -144,7 +156,18 @@ fn main() {
 #[derive(Clone, Copy)]
 enum Build {
     Component,
+    Http,
     Threaded,
+}
+
+impl Build {
+    /// The package built, and the file name of its wasm (without `.wasm`).
+    fn package(self) -> (&'static str, &'static str) {
+        match self {
+            Build::Component | Build::Threaded => ("kiln-guest", "kiln_guest"),
+            Build::Http => ("kiln-guest-http", "kiln_guest_http"),
+        }
+    }
 }
 
 fn given_or_built(variable: &str, build: Build) -> Vec<u8> {
@@ -181,22 +204,16 @@ fn build_guest(build: Build) -> PathBuf {
         .join("kiln-guest");
 
     let (target, mut cargo) = match build {
-        Build::Component => (
+        Build::Component | Build::Http => (
             TARGET,
             rustup_cargo_with_target().unwrap_or_else(|| debian_cargo(&target_dir, TARGET)),
         ),
         Build::Threaded => (THREADED_TARGET, debian_cargo(&target_dir, THREADED_TARGET)),
     };
+    let (package, file) = build.package();
     cargo
         .current_dir(&workspace)
-        .args([
-            "rustc",
-            "-p",
-            "kiln-guest",
-            "--lib",
-            "--crate-type",
-            "cdylib",
-        ])
+        .args(["rustc", "-p", package, "--lib", "--crate-type", "cdylib"])
         .args(["--target", target, "--profile", &profile])
         .arg("--target-dir")
         .arg(&target_dir);
@@ -205,12 +222,12 @@ fn build_guest(build: Build) -> PathBuf {
         .unwrap_or_else(|e| panic!("failed to start the guest build ({cargo:?}): {e}"));
     assert!(
         status.success(),
-        "building the guest for {target} failed ({status}); run scripts/setup.sh to install the wasm toolchain"
+        "building {package} for {target} failed ({status}); run scripts/setup.sh to install the wasm toolchain"
     );
 
     let artifacts = target_dir.join(target).join(&profile);
-    emit_rerun_lines(&artifacts.join("kiln_guest.d"), &workspace);
-    artifacts.join("kiln_guest.wasm")
+    emit_rerun_lines(&artifacts.join(format!("{file}.d")), &workspace);
+    artifacts.join(format!("{file}.wasm"))
 }
 
 /// A cargo whose rustup toolchain already has the wasm std, if there is one.
@@ -306,6 +323,7 @@ fn emit_rerun_lines(dep_info: &Path, workspace: &Path) {
         "Cargo.toml",
         "Cargo.lock",
         "guest/Cargo.toml",
+        "guest-http/Cargo.toml",
         "settings/Cargo.toml",
         "wit",
     ] {

@@ -1,16 +1,10 @@
 //! The WIT export layer: converts between the `kiln:compiler` records and
-//! the plain library types. Exists only in the wasm build.
-//!
-//! The guest is built with `panic = "abort"`, so a panic traps the instance
-//! and cannot be caught here. Instead a panic hook writes the message to
-//! stderr with [`PANIC_PREFIX`]; the host captures the guest's stderr and
-//! turns a trap that follows such a line into an internal error carrying the
-//! message.
+//! the plain library types. Exists only in the component build (the `http`
+//! build exports `http.rs`'s handler instead). A panic traps the instance;
+//! [`crate::install_panic_hook`] says how its message still reaches the host.
 
-use crate::{ArtifactKind, CompileError, Options, PANIC_PREFIX};
+use crate::{ArtifactKind, CompileError, Options};
 use kiln_settings::WasmtimeOptions;
-use std::io::Write;
-use std::sync::Once;
 
 wit_bindgen::generate!({
     world: "kiln",
@@ -23,21 +17,9 @@ struct Compiler;
 
 export!(Compiler);
 
-fn install_panic_hook() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            let mut stderr = std::io::stderr().lock();
-            let message = info.to_string().replace('\n', " ");
-            let _ = writeln!(stderr, "{PANIC_PREFIX}{message}");
-            let _ = stderr.flush();
-        }));
-    });
-}
-
 impl wit::Guest for Compiler {
     fn compile(wasm: Vec<u8>, triple: String) -> Result<wit::Artifact, wit::CompileError> {
-        install_panic_hook();
+        crate::install_panic_hook();
         crate::quiet_cranelift_timing();
         to_wit(crate::compile(&wasm, &Options::for_target(&triple)))
     }
@@ -46,7 +28,7 @@ impl wit::Guest for Compiler {
         wasm: Vec<u8>,
         options: wit::Options,
     ) -> Result<wit::Artifact, wit::CompileError> {
-        install_panic_hook();
+        crate::install_panic_hook();
         crate::quiet_cranelift_timing();
         to_wit(from_wit(options).and_then(|options| crate::compile(&wasm, &options)))
     }

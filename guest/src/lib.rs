@@ -19,7 +19,7 @@ mod split_pool;
 pub mod thread_cache;
 pub mod wire;
 
-#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi", feature = "wit-export"))]
 mod export;
 #[cfg(target_arch = "wasm32")]
 mod platform;
@@ -60,6 +60,26 @@ impl std::fmt::Debug for Artifact {
     }
 }
 
+/// Installs, once, the component's panic hook.
+///
+/// The guest is built with `panic = "abort"`, so a panic traps the instance
+/// and cannot be caught. Instead the hook writes the message to stderr with
+/// [`PANIC_PREFIX`]; the host captures the guest's stderr and turns a trap
+/// that follows such a line into an internal error carrying the message.
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
+pub fn install_panic_hook() {
+    use std::io::Write;
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let mut stderr = std::io::stderr().lock();
+            let message = info.to_string().replace('\n', " ");
+            let _ = writeln!(stderr, "{PANIC_PREFIX}{message}");
+            let _ = stderr.flush();
+        }));
+    });
+}
+
 /// Switches off Cranelift's per-pass timing on the calling thread.
 ///
 /// Cranelift times every pass with `Instant::now()`; Kiln never reads those
@@ -68,7 +88,7 @@ impl std::fmt::Debug for Artifact {
 /// panics on `wasm32-unknown-unknown`). The profiler is per thread, so each
 /// compile thread calls this before it compiles.
 #[cfg(target_arch = "wasm32")]
-pub(crate) fn quiet_cranelift_timing() {
+pub fn quiet_cranelift_timing() {
     use cranelift_codegen::timing::{Pass, Profiler, set_thread_profiler};
     struct Quiet;
     impl Profiler for Quiet {

@@ -24,12 +24,14 @@
 
 mod baselines;
 mod options;
+mod query;
 mod wasmtime_options;
 
 pub use baselines::{
     BASELINES, Baseline, baseline, baselines_for, enabled_isa_flags, matching_baseline,
 };
 pub use options::{ArtifactKind, Options};
+pub use query::{QuerySettings, UnknownParameter};
 /// Wasmtime CLI's option structures, as `wasmtime-cli-flags` defines them.
 pub use wasmtime_cli_flags;
 pub use wasmtime_options::{GivenOptions, WasmtimeOptions};

@@ -25,13 +25,14 @@ use super::admission::Tenant;
 use super::api_error::ApiError;
 use super::body::read_capped;
 use crate::artifact::sha256_hex;
-use crate::{CompileRequest, CompileSettings, GivenOptions, Provenance};
+use crate::{CompileRequest, CompileSettings, Provenance};
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as Shared};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use kiln_settings::QuerySettings;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -55,36 +56,22 @@ struct Settings {
 }
 
 fn parse_settings(params: &[(String, String)]) -> Result<Settings, ApiError> {
-    let mut target = None;
-    let mut name = None;
-    let mut cpu_features = Vec::new();
-    let mut baseline = None;
-    let mut given = GivenOptions::default();
-    for (key, value) in params {
-        match key.as_str() {
-            "target" => target = Some(value.clone()),
-            "name" => name = Some(value.clone()),
-            "baseline" => baseline = Some(value.clone()),
-            "cpu-feature" => cpu_features.push(value.clone()),
-            "W" | "wasm" => given.wasm.push(value.clone()),
-            "C" | "codegen" => given.codegen.push(value.clone()),
-            "O" | "optimize" => given.optimize.push(value.clone()),
-            "D" | "debug" => given.debug.push(value.clone()),
-            "S" | "wasi" => given.wasi.push(value.clone()),
-            other => {
-                return Err(ApiError::invalid_option(format!(
-                    "unknown query parameter `{other}`; see the README's `kiln serve` section"
-                )));
-            }
-        }
-    }
-    let target = match target.or_else(|| crate::host_triple().map(str::to_string)) {
+    let query =
+        QuerySettings::from_pairs(params.iter().map(|(k, v)| (k, v.clone()))).map_err(|error| {
+            ApiError::invalid_option(format!("{error}; see the README's `kiln serve` section"))
+        })?;
+    let target = match query
+        .target
+        .clone()
+        .or_else(|| crate::host_triple().map(str::to_string))
+    {
         Some(target) => target,
         None => return Err(ApiError::invalid_option("give a `target`")),
     };
-    let cpu_features = baseline.into_iter().chain(cpu_features).collect();
-    let settings = CompileSettings::resolve(given, cpu_features).map_err(ApiError::from)?;
-    let name = name
+    let cpu_features = query.cpu_features();
+    let settings = CompileSettings::resolve(query.given, cpu_features).map_err(ApiError::from)?;
+    let name = query
+        .name
         .filter(|name| !name.is_empty() && name.len() <= 256)
         .unwrap_or_else(|| "upload.wasm".to_string());
     Ok(Settings {

@@ -42,6 +42,7 @@ enum Command {
     Key(commands::key::KeyCommand),
     Targets(commands::targets::TargetsCommand),
     Inspect(commands::inspect::InspectCommand),
+    Component(commands::component::ComponentCommand),
     Wast(commands::wast::WastCommand),
     Demo(commands::demo::DemoCommand),
     #[command(hide = true)]
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
         Command::Key(command) => command.execute(),
         Command::Targets(command) => command.execute(),
         Command::Inspect(command) => command.execute(),
+        Command::Component(command) => command.execute(),
         Command::Wast(command) => command.execute(),
         Command::Demo(command) => command.execute(),
         Command::NativePeak(command) => command.execute(),

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod compile;
+pub mod component;
 pub mod demo;
 pub mod inspect;
 pub mod key;
