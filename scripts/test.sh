@@ -17,4 +17,6 @@ if [ "${KILN_WASMTIME_CLI:-1}" != 0 ]; then
         echo "test: wasmtime-cli could not be installed; its tests will skip" >&2
     fi
 fi
-exec cargo test --workspace "$@"
+cargo test --workspace "$@"
+# The compiler component outside Kiln: Node, Chromium, wasi:http hosts.
+exec scripts/test-js.sh
