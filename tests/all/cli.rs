@@ -472,3 +472,56 @@ fn compile_with_a_cache_reuses_functions_on_the_second_run() {
     ]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }
+
+/// The names a component exports at its top level.
+fn component_exports(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut depth = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload.unwrap() {
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            wasmparser::Payload::ComponentExportSection(exports) if depth == 0 => {
+                for export in exports {
+                    names.push(export.unwrap().name.name.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+#[test]
+fn component_writes_each_embedded_build_with_its_own_export() {
+    let dir = temp_dir();
+    for (flag, embedded, export) in [
+        (
+            None,
+            host::guest::GUEST_COMPONENT,
+            "kiln:compiler/compiler@0.1.0",
+        ),
+        (
+            Some("--http"),
+            host::guest::HTTP_COMPONENT,
+            "wasi:http/incoming-handler@0.2.4",
+        ),
+    ] {
+        let out = dir.path().join("component.wasm");
+        let mut args = vec!["component", "--json", "-o", path_str(&out)];
+        args.extend(flag);
+        let output = kiln(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let written = std::fs::read(&out).unwrap();
+        assert!(
+            written == embedded,
+            "{flag:?}: the bytes differ from the embedded build"
+        );
+        assert_eq!(component_exports(&written), [export], "{flag:?}");
+        let facts: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+        assert_eq!(facts["bytes"], written.len());
+    }
+    // No output path is a usage error.
+    assert_eq!(kiln(&["component"]).status.code(), Some(2));
+}
