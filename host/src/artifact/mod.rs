@@ -26,6 +26,7 @@
 //! let statement = verify(&artifact, &envelope, &trust, &expected)?;
 //! ```
 
+pub mod disasm;
 pub mod dsse;
 pub mod error;
 pub mod keys;
