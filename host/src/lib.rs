@@ -20,7 +20,7 @@ pub mod cross_check;
 pub mod emulate;
 mod error;
 mod guest_cache;
-pub mod inspect;
+pub use artifact::inspect;
 mod limits;
 mod output;
 mod sandbox;

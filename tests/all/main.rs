@@ -14,6 +14,7 @@ mod emulate;
 mod fuzz;
 mod guest_cache;
 mod incremental;
+mod inspect;
 mod limits;
 mod parallel;
 mod provenance;

@@ -1,4 +1,9 @@
-//! Signed provenance of compiled artifacts.
+//! Reading, checking and signing compiled artifacts.
+//!
+//! [`inspect`] reads and checks every table inside an artifact (`kiln
+//! inspect`); the rest of this folder is signed provenance.
+//!
+//! # Signed provenance
 //!
 //! A `.cwasm` artifact is native code, and a loader cannot tell from the
 //! file alone whether Kiln made it, from what, or for which engine. So
@@ -29,6 +34,7 @@
 pub mod disasm;
 pub mod dsse;
 pub mod error;
+pub mod inspect;
 pub mod keys;
 pub mod signed;
 pub mod statement;

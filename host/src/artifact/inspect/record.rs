@@ -1,4 +1,4 @@
-//! What an artifact records about itself: kind, target, the Wasmtime
+//! The settings record (`.wasmtime.engine`): what an artifact records about itself: kind, target, the Wasmtime
 //! version that made it, and the CPU flags its code uses, so that `kiln`
 //! can name the baseline an artifact needs without being told.
 //!
@@ -11,12 +11,12 @@
 //! pinned Wasmtime (`kiln_settings::WASMTIME_VERSION`); a test reads it back
 //! from real artifacts, so a Wasmtime upgrade that moves it fails there.
 
+use super::error::InspectError;
 use crate::ArtifactKind;
 use crate::load::detect_precompiled;
 use object::{Object, ObjectSection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fmt;
 
 /// The section Wasmtime keeps its compile settings in.
 const ENGINE_SECTION: &str = ".wasmtime.engine";
@@ -35,31 +35,6 @@ pub struct ArtifactInfo {
     /// The Kiln baseline those flags are exactly, if one is.
     pub baseline: Option<&'static str>,
 }
-
-/// Why bytes could not be inspected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InspectError {
-    /// Not a Wasmtime precompiled module or component.
-    NotAnArtifact,
-    /// A Wasmtime artifact whose settings record cannot be read.
-    BadRecord {
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
-impl fmt::Display for InspectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotAnArtifact => write!(f, "not a Wasmtime precompiled module or component"),
-            Self::BadRecord { message } => {
-                write!(f, "unreadable {ENGINE_SECTION} section: {message}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for InspectError {}
 
 /// A flag's value, as Wasmtime records it.
 #[derive(Deserialize)]
