@@ -222,6 +222,87 @@ fn check_fails_on_a_trap_off_an_instruction_boundary() {
     assert_violation(&bytes, ".wasmtime.traps", "instruction boundary");
 }
 
+/// A `br_table` (an inline jump table on x86_64) and a vector constant (a
+/// constant pool after the last block on x86_64), with loads that trap.
+fn switch_module() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+             (memory 1)
+             (func (export "f") (param i32 i32) (result f64)
+               (block $d (block $c (block $b (block $a
+                 (br_table $a $b $c $d (local.get 0)))
+                 (return (f64.load (local.get 1))))
+                 (return (f64x2.extract_lane 1
+                   (f64x2.add (v128.load offset=8 (local.get 1)) (v128.const f64x2 1.5 2.5)))))
+                 (return (f64.const 2.5)))
+               (f64.const 3.5)))"#,
+    )
+    .unwrap()
+}
+
+/// The x86_64 jump table and constant pool of [`switch_module`], and its
+/// artifact.
+fn switch_data() -> (Vec<u8>, code::Gap, code::Gap) {
+    let bytes = compile(&switch_module(), X86);
+    let artifact = read(&bytes);
+    let code = code::decode(&artifact, &bytes, &|_| true).unwrap();
+    let f = &code.functions[0];
+    assert_eq!(f.function.symbol, "wasm[0]::function[0]");
+    let gap = |table: bool| {
+        f.gaps
+            .iter()
+            .find(|g| matches!(g.kind, code::GapKind::JumpTable(_)) == table)
+            .cloned()
+            .unwrap()
+    };
+    let (table, pool) = (gap(true), gap(false));
+    assert!(table.range.end < pool.range.start, "{table:?} {pool:?}");
+    // Decoding resumed after the table, and neither is code.
+    assert!(code.is_boundary(table.range.end));
+    for offset in [table.range.start, pool.range.start] {
+        assert!(!code.is_boundary(offset) && !code.is_trap_site(offset));
+    }
+    (bytes, table, pool)
+}
+
+/// Moves the first block of trap sites so that the first lies at `at`.
+fn move_first_trap(bytes: &mut [u8], at: u64) {
+    let first_trap = u64::from(read(bytes).traps[0].offset);
+    let traps = section(bytes, ".wasmtime.traps");
+    let first = get_u32(bytes, traps.start + 8);
+    put_u32(
+        bytes,
+        traps.start + 8,
+        (i64::from(first) + at as i64 - first_trap as i64) as u32,
+    );
+}
+
+#[test]
+fn check_passes_across_x86_64_jump_tables_and_constant_pools() {
+    let (bytes, table, _) = switch_data();
+    check(&bytes).unwrap();
+    let code::GapKind::JumpTable(targets) = &table.kind else {
+        unreachable!()
+    };
+    // Three targets, then the default.
+    assert_eq!(targets.len(), 4, "{table:?}");
+    assert_eq!(table.range.end - table.range.start, 16);
+}
+
+#[test]
+fn check_fails_on_a_trap_inside_a_jump_table() {
+    let (mut bytes, table, _) = switch_data();
+    move_first_trap(&mut bytes, table.range.start + 4);
+    assert_violation(&bytes, ".wasmtime.traps", "instruction boundary");
+}
+
+#[test]
+fn check_fails_on_a_trap_inside_a_constant_pool() {
+    let (mut bytes, _, pool) = switch_data();
+    move_first_trap(&mut bytes, pool.range.start);
+    assert_violation(&bytes, ".wasmtime.traps", "instruction boundary");
+}
+
 #[test]
 fn check_fails_on_an_unknown_trap_code() {
     let mut bytes = compile(&many_stores(), X86);
@@ -293,7 +374,7 @@ fn check_fails_on_a_wasm_offset_outside_the_input_code() {
     let v = check_with(&bytes, elsewhere).unwrap_err();
     assert_eq!(v.table, ".wasmtime.addrmap", "{v}");
     assert!(
-        v.message.contains("outside the input's code sections"),
+        v.message.contains("outside the code section of module 0"),
         "{v}"
     );
 }

@@ -16,13 +16,51 @@
 //!    the frame the exception table records for that call, every live slot
 //!    inside the frame;
 //! 5. address map: offsets never go backwards, lie inside `.text`, and
-//!    (given the input) every wasm offset lies in one of its code sections;
+//!    (given the input) every wasm offset of a function of the input's
+//!    module `M` lies in module `M`'s code section (modules past the
+//!    input's are Wasmtime's component adapters, whose offsets count in
+//!    bytes Wasmtime generated, so they are not held to the input);
 //! 6. exceptions: call sites sorted, unique and inside a function, handler
 //!    ranges in order and in bounds, every handler inside its call site's
 //!    function.
 //!
-//! Instruction boundaries come from the caller (the disassembler), so this
-//! file stays free of any architecture.
+//! Instruction boundaries come from the caller (the disassembler, through
+//! [`code`](super::code)), so this file stays free of any architecture.
+//!
+//! # What the boundary check proves
+//!
+//! [`code`](super::code) decodes each function in runs from offsets known
+//! to start an instruction: the function's start; on x86_64 every direct
+//! branch target and the entries of each jump table Cranelift emits inline
+//! (the `leaq`/`movslq`/`addq`/`jmpq` sequence whose table follows the
+//! `jmpq`); the exception table's return addresses and handlers; and
+//! except on x86_64 the address map's offsets. A site passes when it is
+//! the first byte of an instruction some run decoded; on s390x also the
+//! last byte of one, since Cranelift 0.135's s390x emitter records traps
+//! there (`put_with_trap` in `isa/s390x/inst/emit.rs`: the CPU reports
+//! the address after the instruction, and the trap is recorded one byte
+//! before it). A site fails when it lies inside a decoded instruction or
+//! inside a jump table, and on x86_64 also when it lies in bytes no run
+//! reached (there, the constant pool after the last block: every block
+//! is reached from the start, a branch or a table, so code nowhere else).
+//!
+//! It cannot prove more than the runs reach:
+//!
+//! - where bytes do not decode (an instruction the decoder lacks) or,
+//!   outside x86_64, no run reached them, a site there passes unchecked;
+//! - outside x86_64, data Cranelift puts inside a function (riscv64's
+//!   constant pool after the last block, aarch64's and s390x's literals
+//!   and jump tables) is decoded as if it were instructions, so a site in
+//!   it passes if it falls on one of those pseudo-instructions' starts;
+//! - the seeds are trusted in the order above: an exception-table or
+//!   address-map offset that lands where no better-trusted run reached
+//!   starts a run of its own, so a damaged entry there yields boundaries
+//!   that may be false (one that lands inside a decoded instruction is
+//!   ignored);
+//! - it says nothing of whether a site is the *right* instruction (that a
+//!   trap's code matches what the instruction can do), and with
+//!   `--function` only the functions listed are decoded, the others
+//!   passing unchecked.
 
 use super::Artifact;
 use super::functions::Function;
@@ -51,7 +89,10 @@ impl std::error::Error for Violation {}
 /// What `--check` may use beyond the artifact.
 #[derive(Default)]
 pub struct CheckInput<'a> {
-    /// The code sections of the input wasm (byte ranges in its file).
+    /// The code section of each core module of the input wasm, in the
+    /// order they appear in its file (Wasmtime's module indices), as byte
+    /// ranges in that file; empty for a module without one. Empty when
+    /// there is no input.
     pub code_sections: Vec<Range<u64>>,
     /// Whether a `.text` offset starts an instruction, when disassembly
     /// is available.
@@ -61,8 +102,9 @@ pub struct CheckInput<'a> {
     pub trap_site: Option<&'a dyn Fn(u64) -> bool>,
 }
 
-/// The byte ranges of the code sections of `wasm`, a module or a
-/// component (its nested modules' included).
+/// The code section of each core module of `wasm`, a module or a
+/// component (its nested modules, depth first, as Wasmtime numbers them),
+/// as byte ranges in `wasm`; an empty range for a module without one.
 ///
 /// # Errors
 ///
@@ -70,8 +112,17 @@ pub struct CheckInput<'a> {
 pub fn code_sections(wasm: &[u8]) -> Result<Vec<Range<u64>>, wasmparser::BinaryReaderError> {
     let mut ranges = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        if let wasmparser::Payload::CodeSectionStart { range, .. } = payload? {
-            ranges.push(range.start as u64..range.end as u64);
+        match payload? {
+            wasmparser::Payload::Version {
+                encoding: wasmparser::Encoding::Module,
+                ..
+            } => ranges.push(0..0),
+            wasmparser::Payload::CodeSectionStart { range, .. } => {
+                if let Some(last) = ranges.last_mut() {
+                    *last = range.start as u64..range.end as u64;
+                }
+            }
+            _ => {}
         }
     }
     Ok(ranges)
@@ -173,10 +224,11 @@ fn check_unwind(artifact: &Artifact) -> Result<(), Violation> {
                 ),
             ));
         }
-        if !artifact
-            .functions
+        let first = artifact.functions.partition_point(|f| f.start < fde.start);
+        if !artifact.functions[first..]
             .iter()
-            .any(|f| f.start == fde.start && f.end() == fde.end)
+            .take_while(|f| f.start == fde.start)
+            .any(|f| f.end() == fde.end)
         {
             return Err(violation(TABLE, entry(), "covers no function exactly"));
         }
@@ -303,11 +355,10 @@ fn check_stack_maps(artifact: &Artifact, input: &CheckInput<'_>) -> Result<(), V
                 ),
             ));
         }
-        let recorded = artifact
-            .exceptions
-            .call_sites
-            .iter()
-            .find(|site| site.offset == map.pc)
+        let sites = &artifact.exceptions.call_sites;
+        let recorded = sites
+            .get(sites.partition_point(|site| site.offset < map.pc))
+            .filter(|site| site.offset == map.pc)
             .and_then(|site| site.frame_offset);
         if let Some(frame) = recorded
             && map.frame_size > frame
@@ -354,18 +405,43 @@ fn check_address_map(artifact: &Artifact, input: &CheckInput<'_>) -> Result<(), 
         if u64::from(a.offset) > artifact.text.size {
             return Err(violation(TABLE, entry(), "lies past the end of .text"));
         }
-        if let Some(position) = a.wasm_offset
-            && !input.code_sections.is_empty()
-            && !input
-                .code_sections
-                .iter()
-                .any(|r| r.start <= u64::from(position) && u64::from(position) <= r.end)
-        {
-            return Err(violation(
-                TABLE,
-                entry(),
-                format!("wasm offset {position:#x} lies outside the input's code sections"),
-            ));
+        let Some(position) = a.wasm_offset.map(u64::from) else {
+            continue;
+        };
+        let inside = |r: &Range<u64>| r.start <= position && position <= r.end;
+        let sections = &input.code_sections;
+        let module = artifact
+            .function_at(u64::from(a.offset))
+            .and_then(|f| f.module)
+            .and_then(|m| usize::try_from(m).ok());
+        match module {
+            _ if sections.is_empty() => {}
+            // A function of the input's module `m`: inside its code.
+            Some(m) if m < sections.len() => {
+                if !inside(&sections[m]) {
+                    return Err(violation(
+                        TABLE,
+                        entry(),
+                        format!(
+                            "wasm offset {position:#x} lies outside the code section of module {m} \
+                             ({:#x}..{:#x})",
+                            sections[m].start, sections[m].end
+                        ),
+                    ));
+                }
+            }
+            // A module past the input's: one Wasmtime generates for a
+            // component's adapters, its offsets in its own bytes.
+            Some(_) => {}
+            None => {
+                if !sections.iter().any(inside) {
+                    return Err(violation(
+                        TABLE,
+                        entry(),
+                        format!("wasm offset {position:#x} lies outside the input's code sections"),
+                    ));
+                }
+            }
         }
     }
     Ok(())

@@ -17,6 +17,7 @@ pub mod code;
 pub mod elf;
 pub mod error;
 pub mod exceptions;
+pub mod flow;
 pub mod functions;
 mod reader;
 pub mod record;

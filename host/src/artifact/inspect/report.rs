@@ -188,7 +188,14 @@ pub fn annotated_listing<'a>(
     let mut address = artifact.address_map.iter().peekable();
     let mut wasm: Option<u32> = None;
     for line in lines {
-        if let Some(f) = artifact.functions.iter().find(|f| f.start == line.offset) {
+        // Binary searches: the tables are sorted (and where damage unsorts
+        // them, a note goes missing, nothing worse).
+        let first = artifact
+            .functions
+            .partition_point(|f| f.start < line.offset);
+        if let Some(f) = artifact.functions.get(first)
+            && f.start == line.offset
+        {
             let _ = writeln!(out, "\n{}:", f.symbol);
         }
         let mut notes = Vec::new();
@@ -200,21 +207,21 @@ pub fn annotated_listing<'a>(
                 }
             }
         }
-        if let Some(t) = artifact
+        let trap = artifact
             .traps
-            .iter()
-            .find(|t| u64::from(t.offset) == line.offset)
+            .partition_point(|t| u64::from(t.offset) < line.offset);
+        if let Some(t) = artifact.traps.get(trap)
+            && u64::from(t.offset) == line.offset
         {
             notes.push(format!(
                 "trap: {}",
                 t.kind.as_deref().unwrap_or("(unknown code)")
             ));
         }
-        if let Some(m) = artifact
-            .stack_maps
-            .entries
-            .iter()
-            .find(|m| u64::from(m.pc) == line.offset)
+        let maps = &artifact.stack_maps.entries;
+        let map = maps.partition_point(|m| u64::from(m.pc) < line.offset);
+        if let Some(m) = maps.get(map)
+            && u64::from(m.pc) == line.offset
         {
             notes.push(format!("safepoint: frame {:#x}", m.frame_size));
         }

@@ -79,11 +79,13 @@ impl InspectCommand {
                 });
             }
             for f in &code.functions {
-                let lines = f
+                let mut lines: Vec<(u64, String)> = f
                     .instructions
                     .iter()
-                    .map(|i| (i.offset, format!("{} {}", i.mnemonic, i.operands)));
-                let lines: Vec<(u64, String)> = lines.collect();
+                    .map(|i| (i.offset, format!("{} {}", i.mnemonic, i.operands)))
+                    .chain(f.gaps.iter().map(|g| (g.range.start, gap_text(g))))
+                    .collect();
+                lines.sort_by_key(|(offset, _)| *offset);
                 print!(
                     "{}",
                     report::annotated_listing(
@@ -94,12 +96,6 @@ impl InspectCommand {
                         })
                     )
                 );
-                if let Some((at, why)) = &f.stopped {
-                    println!(
-                        "  {at:8x}: ({why}: data or code the disassembler does not know, to {:#x})",
-                        f.function.end()
-                    );
-                }
             }
         }
         if self.check {
@@ -126,5 +122,20 @@ impl InspectCommand {
             }
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// A listing line for bytes that are no decoded instruction.
+fn gap_text(gap: &code::Gap) -> String {
+    let to = gap.range.end;
+    match &gap.kind {
+        code::GapKind::JumpTable(targets) => {
+            let targets: Vec<String> = targets.iter().map(|t| format!("{t:#x}")).collect();
+            format!("(jump table to {to:#x}: {})", targets.join(", "))
+        }
+        code::GapKind::NotDecodable(why) => format!("({why}, to {to:#x})"),
+        code::GapKind::NotReached => {
+            format!("(not reached from any instruction start, to {to:#x}: data or padding)")
+        }
     }
 }
