@@ -3,7 +3,7 @@
 // prints one table row per input and way with its ratio to native Wasmtime
 // on one thread:
 //
-//   node js/scripts/timing.mjs [--reps N] [--warmups N] [--liftoff] [--json] [FILE...]
+//   node js/scripts/timing.mjs [--reps N] [--warmups N] [--warm-ms MS] [--liftoff] [--json] [FILE...]
 //
 // By default the inputs are three Sightglass modules of different sizes from
 // ../shared/corpus/sightglass (relative to the repository): quicksort,
@@ -20,7 +20,7 @@
 //     input in a fresh Node process right after `load()`, one child process
 //     per input, run with Node's default V8 flags (this script run with
 //     `--node-child` prints its measurement as JSON); warm is the median of
-//     N compiles in this process after `--warmups` compiles. `load()`'s
+//     N compiles in this process after the warm-ups (below). `load()`'s
 //     time is reported beside them. With `--liftoff`, a second cold child
 //     per input runs under `node --liftoff-only` (V8 then keeps the
 //     compiler's wasm on its baseline compiler, Liftoff, and never tiers
@@ -29,7 +29,7 @@
 //     headless Chromium, driven through js/test/browser/harness.mjs: cold is
 //     the first compile after the page's compiler loaded, in a fresh browser
 //     context per input; warm is the median of N later compiles in that
-//     page after `--warmups`. Both are the page worker's own measurement
+//     page after the warm-ups. Both are the page worker's own measurement
 //     around the compile call; the page's load time is reported beside them.
 //  5. the `wasi:http` handler (js/dist/kiln-http.wasm) under `wasmtime serve`
 //     of wasmtime-cli 48.0.8 (scripts/install-wasmtime-cli.sh
@@ -40,11 +40,18 @@
 //     instance: the first request of each input is reported, and the median
 //     of N more. The server's start time is reported beside them.
 //
+// Warm-ups: V8 runs the compiler's wasm on its baseline code first and
+// compiles hot functions with TurboFan on background threads, so how soon
+// a compile is "warm" depends on wall time, not on a count (on a busy
+// 2-core machine a 189 kB input took a dozen compiles, seconds, to settle).
+// Each warm figure therefore follows at least `--warmups` compiles (default
+// 2) and at least `--warm-ms` of compiling (default 5000), per input.
+//
 // Every artifact of ways 3 to 5 must be byte-identical to `kiln compile`'s
 // for the same input and target (`kiln bench` checks ways 1 and 2 itself):
 // the run fails, exit 1, otherwise. A way whose pieces are missing (the
-// Node build, the page, Chromium, wasmtime-cli) is skipped with the reason
-// in its row. Medians are as `kiln bench` takes them (the upper middle of an
+// Node build, the page, Chromium, wasmtime-cli) is skipped, and the reason
+// printed under the table. Medians are as `kiln bench` takes them (the upper middle of an
 // even count). Progress goes to stderr; the table, or with `--json` one JSON
 // object per row and then a summary object without `input`, to stdout.
 // Nothing else runs in this script's steps at the same time: the ways run
@@ -142,7 +149,7 @@ async function nodeChild(file, out) {
   const coldMs = performance.now() - started;
   await writeFile(out, artifact.bytes);
   process.stdout.write(
-    `${JSON.stringify({ loadMs, coldMs, kind: artifact.kind, functionCount: artifact.functionCount, codeBytes: artifact.codeBytes, uptimeMs: process.uptime() * 1000 })}\n`,
+    `${JSON.stringify({ loadMs, coldMs, kind: artifact.kind, functionCount: artifact.functionCount, codeBytes: artifact.codeBytes })}\n`,
   );
 }
 
@@ -154,6 +161,7 @@ class Results {
   startup = [];
   skipped = [];
   mismatches = [];
+  checked = 0;
 
   add(input, way, ms, note, extra = {}) {
     this.rows.push({ input, way, ms, note, ...extra });
@@ -162,8 +170,11 @@ class Results {
   /** Checks `bytes` against the reference artifact of `input`; a mismatch fails the run at the end of the way. */
   check(input, way, bytes) {
     const reference = input.reference;
+    this.checked += 1;
     if (!sameBytes(bytes, reference)) {
-      const message = `${input.name}: the ${way} artifact (${bytes.length} bytes) differs from kiln compile's (${reference.length} bytes)`;
+      let at = 0;
+      while (at < bytes.length && at < reference.length && bytes[at] === reference[at]) at += 1;
+      const message = `${input.name}: the ${way} artifact (${bytes.length} bytes) differs from kiln compile's (${reference.length} bytes) from byte ${at}`;
       this.mismatches.push(message);
       log(`MISMATCH: ${message}`);
     }
@@ -249,28 +260,44 @@ async function nodeCold(inputs, results, work, { liftoff }) {
   });
 }
 
+/**
+ * Calls `compileOnce` (which checks its artifact and resolves to its ms)
+ * for the warm-ups, at least `warm.count` times and `warm.ms` of compiling,
+ * then `reps` times: { times, warmups } of the timed calls.
+ */
+async function warmThenTime(reps, warm, compileOnce) {
+  let warmups = 0;
+  let spent = 0;
+  while (warmups < warm.count || spent < warm.ms) {
+    spent += await compileOnce();
+    warmups += 1;
+  }
+  const times = [];
+  for (let i = 0; i < reps; i++) times.push(await compileOnce());
+  return { times, warmups };
+}
+
 /** Way 3, warm: N compiles per input in this process after the warm-ups. */
-async function nodeWarm(inputs, reps, warmups, results) {
+async function nodeWarm(inputs, reps, warm, results) {
   const started = performance.now();
   const compiler = await load();
   const loadMs = performance.now() - started;
   results.startup.push({ what: 'Node load(), this process', ms: loadMs, note: 'before its warm compiles' });
   for (const input of inputs) {
-    log(`Node warm: ${input.name} (${warmups} warm-ups, ${reps} timed)`);
-    const times = [];
-    for (let i = 0; i < warmups + reps; i++) {
+    log(`Node warm: ${input.name} (warm-ups, then ${reps} timed)`);
+    const { times, warmups } = await warmThenTime(reps, warm, () => {
       const begun = performance.now();
       const artifact = compiler.compile(input.bytes, { target: TARGET });
       const ms = performance.now() - begun;
       results.check(input, 'node-warm', artifact.bytes);
-      if (i >= warmups) times.push(ms);
-    }
-    results.add(input, 'node-warm', median(times), `median of ${reps} after ${warmups} warm-ups`, { times });
+      return ms;
+    });
+    results.add(input, 'node-warm', median(times), `median of ${reps} after ${warmups} warm-ups`, { times, warmups });
   }
 }
 
 /** Way 4: the page in headless Chromium, a fresh context per input. */
-async function browserWay(inputs, reps, warmups, results) {
+async function browserWay(inputs, reps, warm, results) {
   const harness = await import('../test/browser/harness.mjs');
   if (!existsSync(WEB_PAGE)) return 'the page is not built (node js/scripts/build-web.mjs)';
   try {
@@ -285,7 +312,7 @@ async function browserWay(inputs, reps, warmups, results) {
     results.browserVersion = browser.version();
     const loads = [];
     for (const input of inputs) {
-      log(`Chromium: ${input.name} (fresh context; cold, ${warmups} warm-ups, ${reps} timed)`);
+      log(`Chromium: ${input.name} (fresh context; cold, warm-ups, ${reps} timed)`);
       const { context, page } = await harness.openPage(browser, server.url);
       try {
         const { loadMs } = await harness.loadInPage(page);
@@ -293,13 +320,12 @@ async function browserWay(inputs, reps, warmups, results) {
         const cold = await harness.compileInPage(page, input.bytes, TARGET);
         results.check(input, 'browser-cold', cold.bytes);
         results.add(input, 'browser-cold', cold.ms, `1st compile after the page loaded (${Math.round(loadMs)} ms)`, { loadMs });
-        const times = [];
-        for (let i = 0; i < warmups + reps; i++) {
-          const warm = await harness.compileInPage(page, input.bytes, TARGET);
-          results.check(input, 'browser-warm', warm.bytes);
-          if (i >= warmups) times.push(warm.ms);
-        }
-        results.add(input, 'browser-warm', median(times), `median of ${reps} after ${warmups} more`, { times });
+        const { times, warmups } = await warmThenTime(reps, warm, async () => {
+          const again = await harness.compileInPage(page, input.bytes, TARGET);
+          results.check(input, 'browser-warm', again.bytes);
+          return again.ms;
+        });
+        results.add(input, 'browser-warm', median(times), `median of ${reps} after ${warmups} warm-ups`, { times, warmups });
         if (page.pageErrors.length > 0) throw new Error(`the page threw: ${page.pageErrors.map((e) => e.message).join('; ')}`);
       } finally {
         await context.close();
@@ -337,7 +363,8 @@ function startServe(wasmtime) {
     const timer = setTimeout(() => fail(new Error(`wasmtime serve did not start in time:\n${output}`)), SERVE_START_TIMEOUT_MS);
     const look = (chunk) => {
       output += chunk;
-      const base = output.match(/Serving HTTP on (http:\/\/[^/\s]+)/)?.[1];
+      // Up to the slash after the port: a chunk may end inside the port.
+      const base = output.match(/Serving HTTP on (http:\/\/[^/\s]+)\//)?.[1];
       if (base) {
         clearTimeout(timer);
         child.stdout.off('data', look);
@@ -379,7 +406,7 @@ async function postCompile(base, input) {
   const bytes = new Uint8Array(await response.arrayBuffer());
   const ms = performance.now() - begun;
   if (response.status !== 200) {
-    throw new Error(`wasmtime serve answered ${response.status} for ${input.name}: ${Buffer.from(bytes).toString('utf8').slice(0, 500)}`);
+    throw new Error(`wasmtime serve (${base}) answered ${response.status} for ${input.name}: ${Buffer.from(bytes).toString('utf8').slice(0, 500)}`);
   }
   return { ms, bytes };
 }
@@ -393,8 +420,16 @@ async function httpWay(inputs, reps, results) {
   results.wasmtimeVersion = version.stdout.trim();
   log(`wasmtime serve: starting (${results.wasmtimeVersion})`);
   const { child, ready } = startServe(wasmtime);
+  // The server has its own process group, which an interrupt at the
+  // terminal does not reach: stop it on the way out, however that is.
   const stopOnExit = () => stopServe(child);
+  const stopOnSignal = (signal) => {
+    stopServe(child);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
   process.once('exit', stopOnExit);
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
   try {
     const { base, startMs } = await ready;
     results.startup.push({ what: 'wasmtime serve start', ms: startMs, note: 'spawn to "Serving HTTP on"' });
@@ -414,6 +449,8 @@ async function httpWay(inputs, reps, results) {
   } finally {
     stopServe(child);
     process.off('exit', stopOnExit);
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
   }
   return null;
 }
@@ -451,6 +488,7 @@ function report(inputs, results, meta, asJson) {
         ratio_native_1t: input.native1tMs ? row.ms / input.native1tMs : null,
         note: row.note,
         ...(row.times ? { times_ms: row.times } : {}),
+        ...(row.warmups !== undefined ? { warmups: row.warmups } : {}),
         ...(row.loadMs !== undefined ? { load_ms: row.loadMs } : {}),
         ...(row.processMs !== undefined ? { process_ms: row.processMs } : {}),
       });
@@ -463,7 +501,7 @@ function report(inputs, results, meta, asJson) {
   }
   const body = rows.map((row) => [
     row.input,
-    `${(row.bytes / 1024).toFixed(0)} KiB`,
+    row.bytes >= 10_000 ? `${Math.round(row.bytes / 1000)} kB` : `${row.bytes} B`,
     labels.get(row.way),
     fmtMs(row.ms),
     row.ratio_native_1t === null ? '-' : `${row.ratio_native_1t.toFixed(2)}x`,
@@ -477,12 +515,12 @@ function report(inputs, results, meta, asJson) {
   out.push(table(['startup', 'ms', 'note'], results.startup.map((s) => [s.what, fmtMs(s.ms), s.note])));
   for (const skipped of results.skipped) out.push(`skipped: ${skipped}`);
   out.push('');
-  out.push(`artifacts: Node, Chromium and wasmtime serve byte-identical to kiln compile's for every input (${meta.artifacts_checked} checked)`);
+  out.push(`artifacts: all ${meta.artifacts_checked} from the ways measured here byte-identical to kiln compile's for their input`);
   out.push(
     `machine: ${meta.cores} cores (${meta.cpu}); Node ${meta.node}; ${meta.chromium ?? 'no Chromium'}; ${meta.wasmtime ?? 'no wasmtime-cli'}; kiln at ${meta.kiln}`,
   );
   out.push(`load average before: ${meta.loadavg_before}; after: ${meta.loadavg_after}`);
-  out.push(`reps ${meta.reps}, warm-ups ${meta.warmups}; whole run ${(meta.total_ms / 1000).toFixed(1)} s (kiln bench ${(meta.kiln_bench_ms / 1000).toFixed(1)} s of it)`);
+  out.push(`reps ${meta.reps}; warm-ups at least ${meta.warmups} and ${meta.warm_ms} ms per input; whole run ${(meta.total_ms / 1000).toFixed(1)} s (kiln bench ${(meta.kiln_bench_ms / 1000).toFixed(1)} s of it)`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
@@ -504,6 +542,7 @@ async function main() {
     options: {
       reps: { type: 'string', default: '5' },
       warmups: { type: 'string', default: '2' },
+      'warm-ms': { type: 'string', default: '5000' },
       liftoff: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'node-child': { type: 'boolean', default: false },
@@ -515,13 +554,16 @@ async function main() {
     return;
   }
   if (values.help) {
-    process.stdout.write('usage: node js/scripts/timing.mjs [--reps N] [--warmups N] [--liftoff] [--json] [FILE...]\n');
+    process.stdout.write('usage: node js/scripts/timing.mjs [--reps N] [--warmups N] [--warm-ms MS] [--liftoff] [--json] [FILE...]\n');
     return;
   }
   const reps = Number(values.reps);
   const warmups = Number(values.warmups);
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a whole number of at least 1, not ${values.reps}`);
   if (!Number.isInteger(warmups) || warmups < 0) throw new Error(`--warmups must be a whole number, not ${values.warmups}`);
+  const warmMs = Number(values['warm-ms']);
+  if (!(warmMs >= 0)) throw new Error(`--warm-ms must be a number of milliseconds, not ${values['warm-ms']}`);
+  const warm = { count: warmups, ms: warmMs };
 
   let files = positionals.map((file) => resolve(file));
   if (files.length === 0) {
@@ -548,13 +590,13 @@ async function main() {
     if (existsSync(NODE_BINDINGS)) {
       await nodeCold(inputs, results, work, { liftoff: false });
       if (values.liftoff) await nodeCold(inputs, results, work, { liftoff: true });
-      await nodeWarm(inputs, reps, warmups, results);
+      await nodeWarm(inputs, reps, warm, results);
     } else {
       results.skipped.push(`Node: the package is not built (${NODE_BINDINGS} is missing; npm run build in js/)`);
     }
     results.assertIdentical();
 
-    const noBrowser = await browserWay(inputs, reps, warmups, results);
+    const noBrowser = await browserWay(inputs, reps, warm, results);
     if (noBrowser) results.skipped.push(`Chromium: ${noBrowser}`);
     results.assertIdentical();
 
@@ -563,11 +605,11 @@ async function main() {
     results.assertIdentical();
 
     for (const skipped of results.skipped) log(`skipped ${skipped}`);
-    const checked = results.rows.filter((row) => !['native-1t', 'component'].includes(row.way)).length;
     const meta = {
       target: TARGET,
       reps,
       warmups,
+      warm_ms: warmMs,
       cores: availableParallelism(),
       cpu: cpus()[0]?.model ?? 'unknown',
       node: process.version,
@@ -578,7 +620,7 @@ async function main() {
       loadavg_after: procLoadavg(),
       kiln_bench_ms: bench.wallMs,
       kiln_bench_summary: bench.summary,
-      artifacts_checked: checked,
+      artifacts_checked: results.checked,
       identical: true,
       total_ms: performance.now() - startedAll,
     };

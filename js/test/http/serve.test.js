@@ -274,7 +274,7 @@ hostSuite('wasmtime serve', async () => {
     wasmtime,
     ['serve', '-Scli', '--addr', '127.0.0.1:0', '--env', `KILN_HTTP_MAX_BODY=${CAP}`, COMPONENT],
     {},
-    (output) => output.match(/Serving HTTP on (http:\/\/[^/\s]+)/)?.[1],
+    (output) => output.match(/Serving HTTP on (http:\/\/[^/\s]+)\//)?.[1],
   );
 });
 
