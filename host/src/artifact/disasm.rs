@@ -75,10 +75,13 @@
 //!   is [`DisasmError::Undecodable`], whose `decoded` holds every
 //!   instruction before (real code, then possibly some bogus ones).
 //! - aarch64's inline literals and jump tables are whole 32-bit words:
-//!   they decode as something (often `udf`) and the boundaries after them
-//!   stay exact.
+//!   most decode as something (often `udf`), so the boundaries after them
+//!   stay exact, but some do not decode at all.
 //! - s390x's jump tables and inline literals (32-bit words of small
-//!   numbers) decode as `00xx` `.insn` pairs, and boundaries stay exact.
+//!   numbers) mostly decode as `00xx` `.insn` pairs; some do not decode.
+//!
+//! Where decoding stops on data, `kiln inspect` starts again from offsets
+//! the artifact's tables say are instructions (`inspect/code.rs`).
 //!
 //! A caller that checks positions against instruction boundaries should
 //! know that Cranelift records an s390x trap site at the *last byte* of
