@@ -590,14 +590,8 @@ mod tests {
     use kiln_settings::Options;
     use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
-    const TRIPLES: [&str; 6] = [
-        "x86_64-unknown-linux-gnu",
-        "aarch64-unknown-linux-gnu",
-        "riscv64gc-unknown-linux-gnu",
-        "s390x-unknown-linux-gnu",
-        "pulley32",
-        "pulley64",
-    ];
+    /// Every target Kiln compiles for.
+    const TRIPLES: &[&str] = kiln_settings::TARGETS;
 
     /// Scalar code only: arithmetic, a loop, a call, a heap access (a trap
     /// site), a global; no `br_table` or float literals, which put data

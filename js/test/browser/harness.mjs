@@ -32,14 +32,8 @@ export const WEB_ROOT = DEFAULT_ROOT;
 export const FIXTURES = join(REPO_ROOT, 'tests', 'fixtures');
 export const ARTIFACTS = join(REPO_ROOT, 'target', 'test-artifacts');
 export const KILN = process.env.KILN || join(REPO_ROOT, 'target', 'debug', 'kiln');
-export const TARGETS = [
-  'x86_64-unknown-linux-gnu',
-  'aarch64-unknown-linux-gnu',
-  'riscv64gc-unknown-linux-gnu',
-  's390x-unknown-linux-gnu',
-  'pulley32',
-  'pulley64',
-];
+// Every target, as `kiln targets` lists them (one list, in the Node tests' support).
+export { TARGETS } from '../node/support.js';
 
 // Flags for a machine with no network: without the background-networking
 // ones Chromium's own connections are refused and slow it down.
