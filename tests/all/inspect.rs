@@ -427,7 +427,7 @@ fn cli_exits_4_naming_the_table_and_0_when_all_hold() {
     assert!(String::from_utf8_lossy(&failed.stderr).contains(".wasmtime.traps entry 128"));
     let json = kiln(&good, &["--json"]);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(value["record"]["target"], X86);
+    assert_eq!(value["target"], X86);
     std::fs::write(&bad, &bytes[..100]).unwrap();
     assert_eq!(kiln(&bad, &[]).status.code(), Some(1));
 }

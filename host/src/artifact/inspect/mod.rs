@@ -45,7 +45,9 @@ pub struct Text {
 /// Everything an artifact holds, decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Artifact {
-    /// The settings record.
+    /// The settings record (its fields at the top level of the JSON, as
+    /// `kiln inspect --json` has always printed them).
+    #[serde(flatten)]
     pub record: ArtifactInfo,
     /// The Kiln version that read it.
     pub kiln_version: &'static str,
