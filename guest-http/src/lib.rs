@@ -244,15 +244,10 @@ fn compile_error(error: CompileError) -> Reply {
         CompileError::InvalidInput { message, offset } => {
             Reply::error(400, "invalid-input", message, offset)
         }
-        CompileError::UnsupportedTarget { triple } => Reply::error(
-            422,
-            "unsupported-target",
-            format!(
-                "unsupported target `{triple}` (supported: {})",
-                TARGETS.join(", ")
-            ),
-            None,
-        ),
+        // Its `Display` is the message, supported targets named.
+        error @ CompileError::UnsupportedTarget { .. } => {
+            Reply::error(422, "unsupported-target", error.to_string(), None)
+        }
         CompileError::UnsupportedFeature { message } => {
             Reply::error(422, "unsupported-feature", message, None)
         }
