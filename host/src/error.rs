@@ -1,6 +1,7 @@
 //! The host's error type: what went wrong with a compile, a limit, a
 //! verification or a file, with enough context to act on.
 
+use crate::artifact::verify_code::{VerifyCodeError, Violation};
 use kiln_guest::CompileError;
 use std::fmt;
 use std::path::PathBuf;
@@ -47,6 +48,21 @@ pub enum Error {
         /// What differs or failed.
         message: String,
     },
+    /// The machine-code verifier found code that breaks its rules: after a
+    /// compile, the artifact is neither written nor signed; from `kiln
+    /// verify-code`, the artifact is refused.
+    CodeVerification {
+        /// Every rule broken, in `.text` order (never empty).
+        violations: Vec<Violation>,
+    },
+    /// The machine-code verifier could not verify a given artifact: it
+    /// does not read, or its target has no verifier yet.
+    CodeUnverifiable {
+        /// The artifact, as named.
+        artifact: PathBuf,
+        /// Why.
+        error: VerifyCodeError,
+    },
     /// Running an artifact failed (instantiation, a trap, a missing export).
     Run {
         /// What failed, with its cause chain.
@@ -90,7 +106,8 @@ impl Error {
             Self::Compile(CompileError::Internal { .. }) => 5,
             Self::Compile(_) | Self::Read { .. } | Self::Run { .. } => 1,
             Self::Limit(_) => 3,
-            Self::Verification { .. } => 4,
+            Self::Verification { .. } | Self::CodeVerification { .. } => 4,
+            Self::CodeUnverifiable { .. } => 1,
             Self::Cache(crate::cache::CacheError::BadTenant { .. }) | Self::Usage { .. } => 2,
             Self::Emulate(_) => 6,
             Self::Provenance(error) => provenance_exit_code(error),
@@ -132,6 +149,26 @@ impl fmt::Display for Error {
             Self::Cache(error) => error.fmt(f),
             Self::Emulate(error) => write!(f, "emulation: {error}"),
             Self::Verification { message } => write!(f, "verification failed: {message}"),
+            Self::CodeVerification { violations } => {
+                write!(
+                    f,
+                    "machine-code verification failed: {} violation(s): ",
+                    violations.len()
+                )?;
+                for (i, violation) in violations.iter().take(SHOWN_VIOLATIONS).enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{violation}")?;
+                }
+                if violations.len() > SHOWN_VIOLATIONS {
+                    write!(f, "; and {} more", violations.len() - SHOWN_VIOLATIONS)?;
+                }
+                Ok(())
+            }
+            Self::CodeUnverifiable { artifact, error } => {
+                write!(f, "cannot verify {}: {error}", artifact.display())
+            }
             Self::Run { message } => write!(f, "run failed: {message}"),
             Self::Usage { message } => write!(f, "usage: {message}"),
             Self::Provenance(error) => write!(f, "artifact refused: {error}"),
@@ -143,11 +180,16 @@ impl fmt::Display for Error {
     }
 }
 
+/// How many violations [`Error::CodeVerification`]'s message names; the
+/// rest are counted.
+const SHOWN_VIOLATIONS: usize = 8;
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Compile(error) => Some(error),
             Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
+            Self::CodeUnverifiable { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -184,5 +226,65 @@ impl From<kiln_runner::RunError> for Error {
             kiln_runner::RunError::Write { path, source } => Self::Write { path, source },
             other => Self::run(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::verify_code::Rule;
+
+    fn violation(offset: u64) -> Violation {
+        Violation {
+            function: "wasm[0]::function[1]".to_string(),
+            offset,
+            rule: Rule::HeapAccess,
+            detail: "no bounds check dominates the load".to_string(),
+        }
+    }
+
+    #[test]
+    fn code_verification_exits_4_naming_function_offset_and_rule() {
+        let error = Error::CodeVerification {
+            violations: vec![violation(0x40)],
+        };
+        assert_eq!(error.exit_code(), 4);
+        let text = error.to_string();
+        assert!(
+            text.starts_with("machine-code verification failed: 1 violation(s): "),
+            "{text}"
+        );
+        assert!(text.contains("wasm[0]::function[1]"), "{text}");
+        assert!(text.contains(".text+0x40"), "{text}");
+        assert!(text.contains(Rule::HeapAccess.name()), "{text}");
+    }
+
+    #[test]
+    fn code_verification_names_the_first_few_and_counts_the_rest() {
+        let violations: Vec<Violation> = (0..SHOWN_VIOLATIONS as u64 + 3).map(violation).collect();
+        let text = Error::CodeVerification { violations }.to_string();
+        assert!(
+            text.contains(&format!("{} violation(s)", SHOWN_VIOLATIONS + 3)),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("wasm[0]::function[1]").count(),
+            SHOWN_VIOLATIONS
+        );
+        assert!(text.ends_with("; and 3 more"), "{text}");
+    }
+
+    #[test]
+    fn an_unverifiable_artifact_exits_1_naming_it() {
+        let error = Error::CodeUnverifiable {
+            artifact: PathBuf::from("app.cwasm"),
+            error: VerifyCodeError::UnsupportedTarget {
+                target: "aarch64-unknown-linux-gnu".to_string(),
+            },
+        };
+        assert_eq!(error.exit_code(), 1);
+        let text = error.to_string();
+        assert!(text.contains("app.cwasm"), "{text}");
+        assert!(text.contains("aarch64-unknown-linux-gnu"), "{text}");
     }
 }

@@ -8,6 +8,7 @@
 mod bad_input;
 mod check_imports;
 mod cli;
+mod code_verification;
 mod copy_stand_ins;
 mod corpus;
 mod emulate;

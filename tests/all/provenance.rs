@@ -35,6 +35,7 @@ fn signed(wat: &str, options: Options, key: &SigningKey) -> Signed {
         started: SystemTime::now(),
         finished: SystemTime::now(),
         tenant: None,
+        code_verification: None,
     };
     let envelope = signed_statement(&facts, "app.cwasm", &artifact, key).unwrap();
     Signed {

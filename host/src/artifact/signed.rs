@@ -18,6 +18,7 @@
 //!   load:     app.cwasm + statement + trust ─ verify ─▶ deserialize ─▶ Module/Component
 //! ```
 
+use super::statement::CodeVerificationRecord;
 use super::{
     EngineRecord, Envelope, Expected, InputRecord, LimitsRecord, Predicate, ProvenanceError,
     SettingsRecord, SigningKey, Statement, TrustedKeys, rfc3339_utc, sha256_hex, sign, verify,
@@ -46,6 +47,9 @@ pub struct CompileFacts<'a> {
     pub finished: SystemTime,
     /// Whose compile it was, where there are tenants.
     pub tenant: Option<&'a str>,
+    /// What the machine-code verifier made of the artifact (`None`: the
+    /// statement says nothing about it).
+    pub code_verification: Option<&'a CodeVerificationRecord>,
 }
 
 /// The statement about `artifact` (named `artifact_name` in its subject).
@@ -79,6 +83,7 @@ pub fn statement(facts: &CompileFacts<'_>, artifact_name: &str, artifact: &[u8])
         started_on: rfc3339_utc(facts.started),
         finished_on: rfc3339_utc(facts.finished),
         tenant: facts.tenant.map(str::to_string),
+        code_verification: facts.code_verification.cloned(),
     };
     Statement::new(artifact_name, artifact, predicate)
 }

@@ -101,6 +101,61 @@ pub struct Predicate {
     /// The tenant the compile was made for, if any; left out when none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// What the machine-code verifier made of the artifact before it was
+    /// signed. Every compile records it; left out only by statements made
+    /// before the verifier existed, which still parse (as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_verification: Option<CodeVerificationRecord>,
+}
+
+/// The machine-code verifier's outcome on a compiled artifact, as the
+/// statement records it. A failing artifact is never signed, so there is
+/// no failed outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeVerificationOutcome {
+    /// Every rule held in every function.
+    Passed,
+    /// The compile was asked not to verify (`kiln compile --no-verify-code`).
+    Skipped,
+    /// The verifier does not read the artifact's target yet.
+    UnsupportedTarget,
+}
+
+impl CodeVerificationOutcome {
+    /// The outcome as the statement spells it: `passed`, `skipped`,
+    /// `unsupported-target`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Skipped => "skipped",
+            Self::UnsupportedTarget => "unsupported-target",
+        }
+    }
+}
+
+/// The machine-code verification of a compiled artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeVerificationRecord {
+    /// What the verifier found.
+    pub outcome: CodeVerificationOutcome,
+    /// The version of the verifier this Kiln carries (the one that ran,
+    /// or would have), e.g. `kiln-verify-code/1`.
+    pub verifier: String,
+    /// Functions whose code was checked (0 unless it passed).
+    pub functions: u64,
+    /// Instructions decoded and checked (0 unless it passed).
+    pub instructions: u64,
+    /// Functions the verifier left unchecked because it does not model
+    /// their calling convention yet (a component's own trampolines); left
+    /// out when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchecked: u64,
+}
+
+/// Whether `count` is zero: a count left out of the JSON.
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// The input module of a compile.
@@ -242,6 +297,13 @@ pub(crate) mod tests {
             started_on: "2026-12-02T17:20:00Z".into(),
             finished_on: "2026-12-02T17:20:03Z".into(),
             tenant: None,
+            code_verification: Some(CodeVerificationRecord {
+                outcome: CodeVerificationOutcome::Passed,
+                verifier: "kiln-verify-code/1".into(),
+                functions: 3,
+                instructions: 120,
+                unchecked: 0,
+            }),
         }
     }
 
@@ -295,6 +357,14 @@ pub(crate) mod tests {
         assert!(predicate["settings"]["resolved"].is_string());
         assert!(predicate["engine"]["sha256"].is_string());
         assert!(predicate.get("tenant").is_none(), "tenant None is left out");
+        assert_eq!(predicate["codeVerification"]["outcome"], "passed");
+        assert_eq!(
+            predicate["codeVerification"]["verifier"],
+            "kiln-verify-code/1"
+        );
+        assert_eq!(predicate["codeVerification"]["functions"], 3);
+        assert_eq!(predicate["codeVerification"]["instructions"], 120);
+        assert!(predicate["codeVerification"].get("unchecked").is_none());
 
         let mut with_tenant = statement.clone();
         with_tenant.predicate.tenant = Some("acme".into());
@@ -313,6 +383,41 @@ pub(crate) mod tests {
         let back: Statement =
             serde_json::from_slice(&serde_json::to_vec(&statement).unwrap()).unwrap();
         assert_eq!(back, statement);
+    }
+
+    #[test]
+    fn outcomes_are_spelled_as_recorded() {
+        for outcome in [
+            CodeVerificationOutcome::Passed,
+            CodeVerificationOutcome::Skipped,
+            CodeVerificationOutcome::UnsupportedTarget,
+        ] {
+            assert_eq!(
+                serde_json::to_value(outcome).unwrap(),
+                serde_json::Value::from(outcome.name())
+            );
+        }
+        assert_eq!(
+            CodeVerificationOutcome::UnsupportedTarget.name(),
+            "unsupported-target"
+        );
+    }
+
+    /// A statement from before the verifier (no `codeVerification`) still
+    /// parses, and says nothing about the code.
+    #[test]
+    fn statements_without_code_verification_still_parse() {
+        let mut json =
+            serde_json::to_value(Statement::new("app.cwasm", b"abc", sample_predicate())).unwrap();
+        let removed = json["predicate"]
+            .as_object_mut()
+            .unwrap()
+            .remove("codeVerification");
+        assert!(removed.is_some());
+        let old: Statement = serde_json::from_value(json).unwrap();
+        assert_eq!(old.predicate.code_verification, None);
+        let again = serde_json::to_value(&old).unwrap();
+        assert!(again["predicate"].get("codeVerification").is_none());
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod guarded;
 mod request;
 mod threaded;
 
+pub(crate) use request::check_code;
 pub use request::{CompileRequest, Compiled, Guest, Provenance, Threads};
 
 use crate::bindings::{KilnPre, wit};
@@ -235,13 +236,15 @@ impl Sandbox {
 
     /// Runs one compile in the sandbox, as `request` describes it: on the
     /// threaded guest or the component, with the sandbox's limits or the
-    /// request's, through a tenant's incremental cache, and signed, as
-    /// asked (`request.rs`).
+    /// request's, through a tenant's incremental cache, its machine code
+    /// verified, and signed, as asked (`request.rs`). Verification runs on
+    /// every artifact, those built from cached functions included.
     ///
     /// # Errors
     ///
     /// [`Error::Compile`] when the compiler rejects the input or fails on it
-    /// (a panic included), [`Error::Limit`] when a limit is hit,
+    /// (a panic included), [`Error::CodeVerification`] when the artifact's
+    /// machine code breaks a rule, [`Error::Limit`] when a limit is hit,
     /// [`Error::Cache`] for a bad tenant name or a cache that cannot be
     /// read or written, [`Error::Usage`] for a cache asked of the
     /// component, [`Error::Provenance`] when the statement cannot be
@@ -274,12 +277,17 @@ impl Sandbox {
         };
         let artifact = check_output(artifact, &limits)?;
         let duration = start.elapsed();
-        let statement = request::sign(request, &limits, started, &artifact)?;
+        // Before anything is signed or answered: code that breaks a rule
+        // never leaves here.
+        let (code_verification, verify_code_duration) = request::verify_code(request, &artifact)?;
+        let statement = request::sign(request, &limits, started, &artifact, &code_verification)?;
         Ok(Compiled {
             artifact,
             statement,
             stats,
             duration,
+            code_verification,
+            verify_code_duration,
         })
     }
 

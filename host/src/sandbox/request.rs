@@ -12,20 +12,29 @@
 //! | `guest`      | the threaded guest              | the benchmark, the WIT tests   |
 //! | `cache`      | none                            | `--cache DIR`, the service     |
 //! | `provenance` | none: no statement is made      | the CLI and the service        |
+//! | `verify_code`| on: the machine code is checked | `--no-verify-code`, the bench  |
 //!
 //! A statement is made inside [`Sandbox::compile`] rather than by the
 //! caller, so that its times, limits and tenant are the compile's own and
 //! no caller can sign an artifact with facts that were not those of its
 //! compile.
 //!
+//! Before that, the artifact's machine code goes through the verifier
+//! ([`verify_code`](crate::artifact::verify_code)): an artifact whose code
+//! breaks a rule is an error ([`Error::CodeVerification`]), so no caller
+//! gets it to write, sign or run. The statement records the outcome, and
+//! so does [`Compiled::code_verification`], for a compile without one.
+//!
 //! [`Sandbox`]: super::Sandbox
 //! [`Sandbox::compile`]: super::Sandbox::compile
 
+use crate::artifact::statement::{CodeVerificationOutcome, CodeVerificationRecord};
+use crate::artifact::verify_code::{self, VERIFIER_VERSION, VerifyCodeError};
 use crate::artifact::{CompileFacts, SigningKey, signed_statement};
 use crate::cache::IncrementalCache;
-use crate::{Artifact, CompileStats, Error, GivenOptions, Limits, Options};
+use crate::{Artifact, CompileError, CompileStats, Error, GivenOptions, Limits, Options};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How many threads a compile gets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,6 +83,7 @@ pub struct CompileRequest<'a> {
     pub(super) guest: Guest,
     pub(super) cache: Option<(&'a Arc<IncrementalCache>, &'a str)>,
     pub(super) provenance: Option<Provenance<'a>>,
+    pub(super) verify_code: bool,
 }
 
 impl<'a> CompileRequest<'a> {
@@ -88,6 +98,7 @@ impl<'a> CompileRequest<'a> {
             guest: Guest::Threaded,
             cache: None,
             provenance: None,
+            verify_code: true,
         }
     }
 
@@ -129,6 +140,15 @@ impl<'a> CompileRequest<'a> {
         self
     }
 
+    /// Whether the artifact's machine code is verified before it is
+    /// answered or signed (the default: yes). `false` skips it, and the
+    /// statement records `skipped`.
+    #[must_use]
+    pub fn verify_code(mut self, verify: bool) -> Self {
+        self.verify_code = verify;
+        self
+    }
+
     /// The tenant whose cache entries it uses, if any.
     pub fn tenant(&self) -> Option<&'a str> {
         self.cache.map(|(_, tenant)| tenant)
@@ -145,17 +165,86 @@ pub struct Compiled {
     pub statement: Option<Vec<u8>>,
     /// What the compile took inside the sandbox.
     pub stats: CompileStats,
-    /// Wall-clock time from the request to the artifact, statement not
-    /// included.
+    /// Wall-clock time from the request to the artifact, the machine-code
+    /// verification and the statement not included.
     pub duration: Duration,
+    /// What the machine-code verifier made of the artifact (as the
+    /// statement records it).
+    pub code_verification: CodeVerificationRecord,
+    /// Wall-clock time the machine-code verification took (zero when
+    /// skipped).
+    pub verify_code_duration: Duration,
 }
 
-/// Signs the statement about `artifact` as `request` asks, if it does.
+/// Verifies the machine code of `artifact` as `request` asks: the record
+/// for the statement, and how long it took.
+///
+/// # Errors
+///
+/// As [`check_code`].
+pub(super) fn verify_code(
+    request: &CompileRequest<'_>,
+    artifact: &Artifact,
+) -> Result<(CodeVerificationRecord, Duration), Error> {
+    if !request.verify_code {
+        let skipped = CodeVerificationRecord {
+            outcome: CodeVerificationOutcome::Skipped,
+            verifier: VERIFIER_VERSION.to_string(),
+            functions: 0,
+            instructions: 0,
+            unchecked: 0,
+        };
+        return Ok((skipped, Duration::ZERO));
+    }
+    let start = Instant::now();
+    let record = check_code(&artifact.bytes)?;
+    Ok((record, start.elapsed()))
+}
+
+/// Verifies the machine code of `artifact`, which Kiln's compiler just
+/// made: what a statement records of it.
+///
+/// # Errors
+///
+/// [`Error::CodeVerification`] naming every violation when a rule does
+/// not hold; [`Error::Compile`] (internal) when the verifier cannot read
+/// the artifact. A target the verifier does not read yet is no error: it
+/// is recorded as such.
+pub(crate) fn check_code(artifact: &[u8]) -> Result<CodeVerificationRecord, Error> {
+    let record = |outcome, functions, instructions, unchecked| CodeVerificationRecord {
+        outcome,
+        verifier: VERIFIER_VERSION.to_string(),
+        functions,
+        instructions,
+        unchecked,
+    };
+    match verify_code::verify(artifact) {
+        Ok(report) if report.passed() => Ok(record(
+            CodeVerificationOutcome::Passed,
+            report.functions as u64,
+            report.instructions,
+            report.unchecked.len() as u64,
+        )),
+        Ok(report) => Err(Error::CodeVerification {
+            violations: report.violations,
+        }),
+        Err(VerifyCodeError::UnsupportedTarget { .. }) => {
+            Ok(record(CodeVerificationOutcome::UnsupportedTarget, 0, 0, 0))
+        }
+        Err(error) => Err(Error::Compile(CompileError::Internal {
+            message: format!("the machine-code verifier cannot read the artifact: {error}"),
+        })),
+    }
+}
+
+/// Signs the statement about `artifact` as `request` asks, if it does,
+/// recording `code_verification`.
 pub(super) fn sign(
     request: &CompileRequest<'_>,
     limits: &Limits,
     started: SystemTime,
     artifact: &Artifact,
+    code_verification: &CodeVerificationRecord,
 ) -> Result<Option<Vec<u8>>, Error> {
     let Some(provenance) = request.provenance else {
         return Ok(None);
@@ -169,6 +258,7 @@ pub(super) fn sign(
         started,
         finished: SystemTime::now(),
         tenant: request.tenant(),
+        code_verification: Some(code_verification),
     };
     signed_statement(
         &facts,

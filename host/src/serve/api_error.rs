@@ -7,6 +7,8 @@
 //! | `invalid-option`       | 400    | an unknown or malformed setting        |
 //! | `unsupported-target`   | 422    | the compiler                           |
 //! | `unsupported-feature`  | 422    | the compiler                           |
+//! | `code-verification`    | 422    | the machine-code verifier (each        |
+//! |                        |        | violation named; no artifact answered) |
 //! | `body-too-large`       | 413    | the body cap, while streaming          |
 //! | `body-timeout`         | 408    | a body slower than `body_timeout`      |
 //! | `time-limit`           | 408    | the sandbox's deadline                 |
@@ -188,6 +190,13 @@ impl From<Error> for ApiError {
                 "unsupported-feature",
                 message,
             ),
+            // The compiler made code that breaks a verifier rule from this
+            // input: the same input gets the same refusal, so not 500.
+            Error::CodeVerification { .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "code-verification",
+                message,
+            ),
             Error::Limit(LimitKind::Time { .. }) => {
                 Self::new(StatusCode::REQUEST_TIMEOUT, "time-limit", message).limit("time")
             }
@@ -219,5 +228,36 @@ impl IntoResponse for ApiError {
         }
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::verify_code::{Rule, Violation};
+
+    #[test]
+    fn code_that_breaks_a_rule_is_422_naming_the_violation() {
+        let error = ApiError::from(Error::CodeVerification {
+            violations: vec![Violation {
+                function: "wasm[0]::function[2]".to_string(),
+                offset: 0x1c,
+                rule: Rule::BranchTarget,
+                detail: "into the middle of an instruction".to_string(),
+            }],
+        });
+        assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.kind, "code-verification");
+        assert!(
+            error.message.contains("wasm[0]::function[2]"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains(".text+0x1c"), "{}", error.message);
+        assert!(
+            error.message.contains(Rule::BranchTarget.name()),
+            "{}",
+            error.message
+        );
     }
 }

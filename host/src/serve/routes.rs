@@ -19,6 +19,12 @@
 //! (the DSSE envelope that `kiln compile` writes beside the artifact)
 //! travels base64-encoded in the `kiln-statement` response header, so the
 //! service keeps no state between requests.
+//!
+//! Every compile's machine code is verified before it is signed and
+//! answered, as `kiln compile` does by default; the service has no way to
+//! skip it. An artifact whose code breaks a rule is never answered (422
+//! `code-verification`, each violation named); the outcome of one that is
+//! travels in `kiln-code-verification` and in the statement.
 
 use super::State;
 use super::admission::Tenant;
@@ -207,6 +213,10 @@ async fn compile_inner(
             log.input_sha256.clone().unwrap_or_default(),
         ),
         ("kiln-cache-hits", compiled.stats.cache_hits.to_string()),
+        (
+            "kiln-code-verification",
+            compiled.code_verification.outcome.name().to_string(),
+        ),
         (
             "kiln-compile-ms",
             format!("{:.1}", compiled.duration.as_secs_f64() * 1000.0),

@@ -23,7 +23,8 @@ Exit codes:
   1  input rejected (invalid wasm, unsupported feature or target, unreadable file)
   2  usage error
   3  a sandbox limit was hit (time, memory, output size)
-  4  verification failed (`kiln check`)
+  4  verification failed (`kiln check`, `kiln inspect --check`), or machine code
+     broke a verifier rule (`kiln verify-code`, `kiln compile`: nothing written)
   5  internal error
   6  emulation not installed or failed (`--emulate`)
   7  artifact refused: no statement validly signed by a trusted key
@@ -39,6 +40,7 @@ enum Command {
     Serve(commands::serve::ServeCommand),
     Run(commands::run::RunCommand),
     Verify(commands::verify::VerifyCommand),
+    VerifyCode(commands::verify_code::VerifyCodeCommand),
     Key(commands::key::KeyCommand),
     Targets(commands::targets::TargetsCommand),
     Inspect(commands::inspect::InspectCommand),
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Serve(command) => command.execute(),
         Command::Run(command) => command.execute(),
         Command::Verify(command) => command.execute(),
+        Command::VerifyCode(command) => command.execute(),
         Command::Key(command) => command.execute(),
         Command::Targets(command) => command.execute(),
         Command::Inspect(command) => command.execute(),

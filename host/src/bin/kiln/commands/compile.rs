@@ -15,9 +15,16 @@ use std::time::Instant;
 /// Compile a `.wasm` or `.wat` module or component to a `.cwasm` artifact,
 /// inside the sandbox.
 ///
-/// The artifact is written atomically: on any failure no file, or the old
-/// one, is left at the output path.
+/// Before the artifact is written or signed, its machine code is verified
+/// (as `kiln verify-code` does); an artifact whose code breaks a rule is
+/// not written. The artifact is written atomically: on any failure no
+/// file, or the old one, is left at the output path.
 #[derive(Args)]
+#[command(
+    after_help = "Exit status: 0 written; 1 input rejected; 2 usage; 3 a sandbox limit hit; \
+    4 the machine code broke a verifier rule (each violation's function, offset and rule \
+    named; nothing written); 5 internal error."
+)]
 pub struct CompileCommand {
     /// The input: a `.wasm` binary or `.wat` text, module or component (`-` for stdin).
     input: PathBuf,
@@ -48,6 +55,10 @@ pub struct CompileCommand {
     /// generate`) instead of the default one.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Do not verify the artifact's machine code; the statement records
+    /// `skipped`.
+    #[arg(long)]
+    no_verify_code: bool,
     #[command(flatten)]
     options: CompileFlags,
     #[command(flatten)]
@@ -96,14 +107,19 @@ impl CompileCommand {
             None => None,
         };
         let opening = start.elapsed();
-        let mut request = CompileRequest::new(&input, &options).provenance(provenance);
+        let mut request = CompileRequest::new(&input, &options)
+            .provenance(provenance)
+            .verify_code(!self.no_verify_code);
         if let Some(cache) = &cache {
             request = request.cache(cache, &self.tenant);
         }
         let compiled = sandbox.compile(&request)?;
         drop(cache);
-        // Opening the cache counts, signing the statement does not.
+        // Opening the cache counts; verifying the code and signing the
+        // statement do not.
         let sandbox_ms = (opening + compiled.duration).as_secs_f64() * 1000.0;
+        let verify_code_ms = compiled.verify_code_duration.as_secs_f64() * 1000.0;
+        let code_verification = compiled.code_verification;
         let stats = self.cache.is_some().then_some(compiled.stats);
         let artifact = compiled.artifact;
         let statement = compiled
@@ -136,6 +152,8 @@ impl CompileCommand {
                 "sandbox_ms": sandbox_ms,
                 "cache_hits": stats.as_ref().map(|s: &CompileStats| s.cache_hits),
                 "cache_misses": stats.as_ref().map(|s: &CompileStats| s.cache_misses),
+                "code_verification": code_verification,
+                "verify_code_ms": verify_code_ms,
                 // Read back from the artifact's own record of its CPU flags.
                 "baseline": host::inspect::inspect(&artifact.bytes).ok().and_then(|i| i.baseline),
             });

@@ -13,4 +13,5 @@ pub mod runner;
 pub mod serve;
 pub mod targets;
 pub mod verify;
+pub mod verify_code;
 pub mod wast;

@@ -45,6 +45,8 @@ impl VerifyCommand {
                     "target": statement.predicate.target,
                     "input_sha256": statement.predicate.input.sha256,
                     "signed_on": statement.predicate.finished_on,
+                    // `null` for a statement from before the code verifier.
+                    "code_verification": statement.predicate.code_verification,
                 }),
                 Err(error) => json!({
                     "artifact": self.artifact,
