@@ -1,13 +1,19 @@
 //! One input's row: each compile path timed against native Wasmtime on
-//! the same input, its artifact checked against the native one, and the
-//! recompile after a one-function change.
+//! the same input, its artifact checked against the native one, the
+//! machine-code verification of that artifact, and the recompile after a
+//! one-function change.
+//!
+//! The compiles are timed without their verification (each request skips
+//! it), which has its own column: its cost as a share of the compile's.
 
 use super::inputs::short_name;
 use super::native_cache::NativeCache;
 use super::one_change::change_one_function;
 use super::timing::{interleaved_medians_ms, median};
 use super::{Bench, BenchRow, native_peak};
+use crate::artifact::statement::CodeVerificationOutcome;
 use crate::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
+use crate::sandbox::check_code;
 use crate::{Artifact, CompileRequest, Error, Guest, Threads};
 use std::path::Path;
 use std::sync::Arc;
@@ -32,7 +38,11 @@ impl Bench {
                 })
             }
         };
-        let request = CompileRequest::new(input, options);
+        // Verified apart, below: the compile columns are the compile's alone.
+        let request = CompileRequest::new(input, options).verify_code(false);
+        // Once untimed: a violation fails the run, as a wrong artifact
+        // does, and a target the verifier does not read has no column.
+        let verifies = check_code(&reference)?.outcome == CodeVerificationOutcome::Passed;
         let mut guest_peak_bytes = 0;
         let [
             native_parallel_ms,
@@ -40,6 +50,7 @@ impl Bench {
             component_ms,
             sandbox_ms,
             sandbox_parallel_ms,
+            verify_code_ms,
         ] = interleaved_medians_ms(
             self.config.reps,
             sandbox,
@@ -66,8 +77,16 @@ impl Bench {
                     guest_peak_bytes = guest_peak_bytes.max(compiled.stats.guest_memory_bytes);
                     same(&compiled.artifact, "parallel")
                 },
+                &mut || {
+                    // The sandboxed artifact: the same bytes as the reference.
+                    if verifies {
+                        check_code(&reference)?;
+                    }
+                    Ok(())
+                },
             ],
         )?;
+        let verify_code_ms = verifies.then_some(verify_code_ms);
         let recompiles = self.recompile_ms(input)?;
         let (recompile_ms, native_recompile_ms) = (
             recompiles.map(|(sandboxed, _)| sandboxed),
@@ -95,6 +114,8 @@ impl Bench {
             ratio_1t: sandbox_ms / native_1t_ms,
             ratio_recompile: recompile_ms.map(|ms: f64| ms / sandbox_parallel_ms),
             ratio_native_recompile: native_recompile_ms.map(|ms: f64| ms / native_parallel_ms),
+            verify_code_ms,
+            ratio_verify_code: verify_code_ms.map(|ms: f64| ms / sandbox_parallel_ms),
         })
     }
 
@@ -113,7 +134,11 @@ impl Bench {
             source,
         })?;
         let cache = IncrementalCache::open(dir.path(), DEFAULT_MAX_BYTES).map_err(Error::Cache)?;
-        sandbox.compile(&CompileRequest::new(input, options).cache(&cache, DEFAULT_TENANT))?;
+        sandbox.compile(
+            &CompileRequest::new(input, options)
+                .cache(&cache, DEFAULT_TENANT)
+                .verify_code(false),
+        )?;
         let native_cache = Arc::new(NativeCache::default());
         let native = |input: &[u8]| {
             pool.install(|| {
@@ -129,7 +154,9 @@ impl Bench {
         let (mut sandboxed, mut native_times) = (Vec::new(), Vec::new());
         for salt in 1..=self.config.reps.max(1) {
             let changed = change_one_function(input, salt as i32).unwrap_or_default();
-            let request = CompileRequest::new(&changed, options).cache(&cache, DEFAULT_TENANT);
+            let request = CompileRequest::new(&changed, options)
+                .cache(&cache, DEFAULT_TENANT)
+                .verify_code(false);
             let start = Instant::now();
             let recompiled = sandbox.compile(&request)?.artifact;
             sandboxed.push(start.elapsed().as_secs_f64() * 1000.0);

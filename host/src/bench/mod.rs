@@ -2,13 +2,17 @@
 //! against native Wasmtime, measured in one run on the same inputs.
 //!
 //! For each input, the median of [`BenchConfig::reps`] repetitions
-//! (interleaved: each repetition runs every one of the first five in turn)
+//! (interleaved: each repetition runs every one of the first six in turn)
 //! of:
 //! - native Wasmtime `precompile`, in-process, on [`BenchConfig::cores`]
 //!   threads and on one (the anchors);
 //! - the compiler component, one instance (the WIT contract's path);
 //! - the threaded guest on one thread, and as `kiln compile` runs it: on
 //!   one thread per 8 KiB of function bodies, up to the cores;
+//! - the machine-code verification of the sandboxed artifact that every
+//!   compile runs before writing it (x86_64 artifacts, for now), and its
+//!   ratio to the parallel compile's time; the compiles are timed
+//!   without it;
 //! - a recompile after a one-function change with the incremental cache
 //!   warm (when the input has a function body to change), sandboxed as
 //!   `kiln compile --cache` runs it and, interleaved with it, native
@@ -28,9 +32,9 @@
 //! job, `memory_pool.rs`), so that it never falls on the next step, a
 //! native one perhaps; the concurrency pair counts that work in its time.
 //!
-//! Every measured compile must succeed and every sandboxed artifact must be
-//! byte-identical to the native one, or the run fails: a fast wrong answer
-//! is not a result.
+//! Every measured compile must succeed, every sandboxed artifact must be
+//! byte-identical to the native one and its machine code must keep every
+//! verifier rule, or the run fails: a fast wrong answer is not a result.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), host::Error> {

@@ -43,6 +43,14 @@ pub struct BenchRow {
     /// `native_recompile_ms / native_parallel_ms`: what Wasmtime's
     /// incremental compilation gives natively.
     pub ratio_native_recompile: Option<f64>,
+    /// The machine-code verification of the sandboxed artifact, which
+    /// every compile runs before writing it (`None`: a target the verifier
+    /// does not read yet; x86_64 only, for now). Not in the compile
+    /// columns above.
+    pub verify_code_ms: Option<f64>,
+    /// `verify_code_ms / sandbox_parallel_ms`: what verification adds to
+    /// a compile of the same input.
+    pub ratio_verify_code: Option<f64>,
 }
 
 /// Measurements that are not per input.

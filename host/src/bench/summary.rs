@@ -69,7 +69,9 @@ impl Bench {
         let mut by_size: Vec<_> = inputs.iter().collect();
         by_size.sort_by_key(|(_, input)| input.len());
         let (file, input) = by_size[by_size.len() / 2];
-        let one_thread = CompileRequest::new(input, options).threads(Threads::Exactly(1));
+        let one_thread = CompileRequest::new(input, options)
+            .threads(Threads::Exactly(1))
+            .verify_code(false);
         // Throughput counts all the work, the zeroing after each answer
         // included.
         let [one, many] = interleaved_medians_ms(

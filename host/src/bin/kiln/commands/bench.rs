@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Measure sandboxed compile time and memory against native Wasmtime on the
-/// same inputs, in one run.
+/// same inputs, in one run; and what verifying the artifact's machine code
+/// costs against compiling it (`vrfy` ms, `vrfy/` its ratio to `sbx-par`;
+/// x86_64 only).
 #[derive(Args)]
 pub struct BenchCommand {
     /// Inputs; by default every benchmark under ../shared/corpus/sightglass.
@@ -88,7 +90,7 @@ impl BenchCommand {
 
 fn print_header() {
     println!(
-        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8}",
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7}",
         "input",
         "bytes",
         "nat-par",
@@ -101,7 +103,9 @@ fn print_header() {
         "/par",
         "/1t",
         "guest-MB",
-        "nat-MB"
+        "nat-MB",
+        "vrfy",
+        "vrfy/"
     );
 }
 
@@ -109,7 +113,7 @@ fn print_row(row: &BenchRow) {
     let mb = |bytes: u64| bytes as f64 / f64::from(1 << 20);
     let opt = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{v:.1}"));
     println!(
-        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8}",
+        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8} {:>8} {:>7}",
         row.input,
         row.bytes,
         row.native_parallel_ms,
@@ -123,5 +127,8 @@ fn print_row(row: &BenchRow) {
         row.ratio_1t,
         mb(row.guest_peak_bytes),
         opt(row.native_peak_bytes.map(mb)),
+        opt(row.verify_code_ms),
+        row.ratio_verify_code
+            .map_or("-".to_string(), |ratio| format!("{ratio:.3}x")),
     );
 }
