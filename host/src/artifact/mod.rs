@@ -39,6 +39,7 @@ pub mod keys;
 pub mod signed;
 pub mod statement;
 pub mod verify;
+pub mod verify_code;
 
 pub use dsse::{Envelope, MAX_STATEMENT_BYTES, PAYLOAD_TYPE, open, pae, sign};
 pub use error::{KeyError, ProvenanceError};

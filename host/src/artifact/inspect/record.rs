@@ -38,7 +38,7 @@ pub struct ArtifactInfo {
 
 /// A flag's value, as Wasmtime records it.
 #[derive(Deserialize)]
-enum FlagValue<'a> {
+pub(crate) enum FlagValue<'a> {
     Enum(#[allow(dead_code, reason = "decoded only to move past it")] &'a str),
     Num(#[allow(dead_code, reason = "decoded only to move past it")] u8),
     Bool(bool),

@@ -1,0 +1,130 @@
+//! The rules the verifier holds every function to, and which shapes of
+//! code each accepts and why they are safe.
+//!
+//! The analysis ([`analyze`](super::analyze)) walks each function's
+//! control-flow graph and tracks, for every general-purpose register and
+//! every 8-byte slot of the frame, what the value is known to be:
+//!
+//! ```text
+//! ┌──────────────────┬────────────────────────────────────────────────────┐
+//! │ abstract value   │ where it comes from                                │
+//! ├──────────────────┼────────────────────────────────────────────────────┤
+//! │ Int ≤ max        │ constants, 32-bit writes (≤ 2³²-1), zero-extending │
+//! │                  │ loads, `and` with a constant; anything else: ≤ 2⁶⁴ │
+//! │ Frame + k        │ rsp on entry (k = 0, the return address), rbp      │
+//! │ Struct(S) + k    │ vmctx on entry (S = VMContext), then loads of      │
+//! │                  │ pointer fields the VMContext layout names: the     │
+//! │                  │ store context, builtins array, memory and table    │
+//! │                  │ definitions, imported globals, funcrefs            │
+//! │ Heap(m) + ≤ x    │ memory m's base (loaded from its definition), plus │
+//! │                  │ Ints; x is the largest offset it can hold          │
+//! │ Heap(m) checked  │ 0, or base + i where i ≤ m's current length (an    │
+//! │                  │ explicit bounds check, by branch or by `cmov`)     │
+//! │ Table(t) checked │ 0, or base + 8·i where i < t's length              │
+//! │ FuncRef          │ a table entry or a funcref in the VMContext;       │
+//! │                  │ "checked" once its type id compared equal to an    │
+//! │                  │ expected type id loaded from the type-ids array    │
+//! │ Code             │ a function pointer loaded from a field that holds  │
+//! │                  │ one (imports, builtins, checked funcrefs)          │
+//! │ Opaque           │ a pointer to pass on, never to dereference (another│
+//! │                  │ instance's vmctx, the caller's frame pointer)      │
+//! └──────────────────┴────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Every memory operand is then held to where its base points:
+//!
+//! ```text
+//! [Frame + k + d]         rsp_now ≤ k+d, k+d+size ≤ 8 + incoming args;
+//!                         no store to the return address or saved rbp
+//! [Struct(S) + k + d]     k+d+size ≤ size of S; stores only to fields
+//!                         Wasmtime's code writes (never the stack limit,
+//!                         a memory's or table's base or bound)
+//! [Heap(m) + ≤x + i·s + d] i an Int ≤ max, d ≥ 0:
+//!                         x + max·s + d + size ≤ reservation + guard
+//! [Heap(m) checked + d]   d + size ≤ guard, and ≤ 4 KiB (the null page)
+//! [Table(t) checked + d]  d + size ≤ the element size
+//! [rip + d]               inside the function (its constant pool)
+//! anything else           refused: the address is not known to be safe
+//! ```
+//!
+//! The stack: the frame may grow (`sub rsp`, `push`) at most 4 KiB below
+//! the entry without a check; beyond that only after the prologue's
+//! check: `Struct(store context).stack_limit + n` compared above rsp,
+//! with a branch to a trap, which lets the frame grow by `n`.
+//!
+//! Control flow: a direct branch lands on an instruction start inside the
+//! same function; a direct call or tail jump on the entry of a function
+//! the symbol table names. An indirect jump must be Cranelift's jump
+//! table (`lea T(%rip)`, `movslq (T, i, 4)`, `add`, `jmp`) with `i` an Int
+//! no larger than the table's last entry; an indirect call must go through
+//! a Code value. `ret` only with rsp back at the return address.
+//!
+//! Decoding: every byte control can reach must decode, and no instruction
+//! may straddle another, a jump table or the function's end. Bytes no
+//! control reaches are data that never runs: jump tables, the constant
+//! pool, and the blocks Cranelift leaves behind a jump table's default
+//! entry when the analysis proves the index never selects it. They are
+//! counted in the report, not refused.
+
+use serde::Serialize;
+
+/// A rule the code can break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// Bytes that control reaches do not decode, or an instruction
+    /// straddles another or the function's end, or control falls off it.
+    Decode,
+    /// A privileged or system instruction, or a segment override.
+    Privileged,
+    /// A direct branch that does not land on an instruction start of the
+    /// same function or a function entry.
+    BranchTarget,
+    /// A direct call that does not land on a function entry.
+    CallTarget,
+    /// An indirect jump that is not a bounds-checked jump table.
+    JumpTable,
+    /// An indirect call through anything but a function pointer from the
+    /// VMContext, the builtins array or a type-checked funcref.
+    IndirectCall,
+    /// A stack access outside the frame, or a store to the return address.
+    StackAccess,
+    /// The frame grows past what the stack-limit check allows.
+    StackCheck,
+    /// An access outside a runtime structure, or a store to one of its
+    /// read-only fields.
+    VmctxAccess,
+    /// A linear-memory (or GC heap) access that may leave the reservation
+    /// and guard, or that no bounds check dominates.
+    HeapAccess,
+    /// A table access without its bounds check.
+    TableAccess,
+    /// A memory access through a value not known to point anywhere safe.
+    UnknownPointer,
+    /// A return with the stack pointer not at the return address.
+    Return,
+    /// The analysis could not finish within its limits.
+    Limit,
+}
+
+impl Rule {
+    /// The rule's name, as reports print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Decode => "decode",
+            Self::Privileged => "privileged",
+            Self::BranchTarget => "branch-target",
+            Self::CallTarget => "call-target",
+            Self::JumpTable => "jump-table",
+            Self::IndirectCall => "indirect-call",
+            Self::StackAccess => "stack-access",
+            Self::StackCheck => "stack-check",
+            Self::VmctxAccess => "vmctx-access",
+            Self::HeapAccess => "heap-access",
+            Self::TableAccess => "table-access",
+            Self::UnknownPointer => "unknown-pointer",
+            Self::Return => "return",
+            Self::Limit => "limit",
+        }
+    }
+}

@@ -1,0 +1,1190 @@
+//! One instruction: the rules it must keep (memory operands, control
+//! flow, no system instructions) and what it does to the abstract state.
+//!
+//! Instructions Cranelift uses to move pointers and indices around (`mov`,
+//! `lea`, `add`, `sub`, `and`, `xor`, shifts, `cmp`, `cmov`, `push`,
+//! `pop`, calls and branches) are modelled one by one; any other
+//! instruction makes every general-purpose register it writes an
+//! unknown integer (bounded by 2³²-1 when written as 32 bits, which
+//! zero-extends), which is always sound: an integer is never an address
+//! on its own.
+
+use super::layout::{Field, HeapId, Layout, Region, TableId};
+use super::rules::Rule;
+use super::value::{Flags, LOW32, RBP, RSP, Slot, State, Value, choose};
+use crate::artifact::inspect::functions::Function;
+use iced_x86::{
+    Code, ConditionCode, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
+    OpKind, Register, UsedMemory,
+};
+
+/// How far below the entry the frame may grow without a stack-limit
+/// check: one page, which the host's own stack keeps beyond the limit.
+pub const UNCHECKED_FRAME: i64 = 4096;
+
+/// How far past null a checked (null or in-bounds) pointer may reach and
+/// still fault when null: the first page is never mapped.
+const NULL_PAGE: u64 = 4096;
+
+/// What the function around the instruction is.
+pub struct Context<'a> {
+    /// The layout of runtime structures.
+    pub layout: &'a Layout,
+    /// `.text`.
+    pub text: &'a [u8],
+    /// The function.
+    pub function: &'a Function,
+    /// Every function, sorted by start (for call targets).
+    pub functions: &'a [Function],
+    /// Bytes of incoming stack arguments it may use.
+    pub arg_bytes: u64,
+    /// Whether it is a wasm function (which must check the stack limit
+    /// before it calls).
+    pub wasm: bool,
+}
+
+/// Where control goes after an instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// To the next instruction.
+    Fall,
+    /// To the next instruction, or to `target` when `cond` holds.
+    Branch {
+        /// The target.
+        target: u64,
+        /// The condition.
+        cond: ConditionCode,
+    },
+    /// Only to `target`.
+    Jump(u64),
+    /// To each of `targets` (a jump table).
+    Table(Vec<u64>),
+    /// Nowhere in this function (return, trap, tail call).
+    Stop,
+}
+
+/// A broken rule at the instruction.
+pub type Finding = (Rule, String);
+
+/// The general-purpose register `reg` belongs to, numbered as
+/// [`State::regs`], with the width it is used at.
+fn gpr(reg: Register) -> Option<(usize, usize)> {
+    if !reg.is_gpr() {
+        return None;
+    }
+    let full = reg.full_register();
+    let index = (full as usize).checked_sub(Register::RAX as usize)?;
+    (index < 16).then_some((index, reg.size()))
+}
+
+/// What reading `reg` gives.
+fn read(state: &State, reg: Register) -> Value {
+    match gpr(reg) {
+        Some((i, 8)) => state.regs[i],
+        Some((i, 4)) => state.regs[i].low32(),
+        Some((_, 2)) => Value::int(0xffff),
+        Some((_, _)) => Value::int(0xff),
+        None => Value::ANY_INT,
+    }
+}
+
+/// Writes `value` to `reg` (as an instruction at `pc` computes it).
+fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
+    let Some((i, size)) = gpr(reg) else {
+        return;
+    };
+    let sym = pc.wrapping_mul(16).wrapping_add(i as u64);
+    let value = match size {
+        8 => value,
+        4 => value.low32(),
+        _ => {
+            let low = if size == 2 { 0xffff } else { 0xff };
+            match state.regs[i] {
+                Value::Int { max, .. } => Value::int(max | low),
+                _ => Value::ANY_INT,
+            }
+        }
+    };
+    // Copies of an earlier value with this name (or its low half) are
+    // stale now.
+    let stale = |v: &Value| v.sym().is_some_and(|s| s & !LOW32 == sym);
+    for (r, v) in state.regs.iter_mut().enumerate() {
+        if r != i && stale(v) {
+            *v = Value::int(v.int_max().unwrap_or(u64::MAX));
+        }
+    }
+    for slot in state.slots.values_mut() {
+        if stale(&slot.value) {
+            slot.value = Value::int(slot.value.int_max().unwrap_or(u64::MAX));
+        }
+    }
+    let value = match value {
+        Value::Int { sym: None, .. } => value.named(sym),
+        other => other,
+    };
+    state.regs[i] = value;
+}
+
+/// An address: base and index values, scale and displacement.
+struct Address {
+    base: Value,
+    index: Option<Value>,
+    scale: u64,
+    disp: i64,
+    rip: bool,
+}
+
+fn address(state: &State, base: Register, index: Register, scale: u32, disp: u64) -> Address {
+    let rip = base == Register::RIP;
+    let base_value = if rip {
+        Value::Text(disp)
+    } else if base == Register::None {
+        Value::constant(0)
+    } else {
+        read(state, base)
+    };
+    let index_value = (index != Register::None).then(|| read(state, index));
+    let disp = if rip { 0 } else { disp as i64 };
+    let mut a = Address {
+        base: base_value,
+        index: index_value,
+        scale: u64::from(scale),
+        disp,
+        rip,
+    };
+    // `(int, pointer)` reads the same as `(pointer, int)`.
+    if a.scale == 1
+        && let Some(index) = a.index
+        && matches!(a.base, Value::Int { .. })
+        && !matches!(index, Value::Int { .. })
+    {
+        a.index = Some(a.base);
+        a.base = index;
+    }
+    a
+}
+
+/// What `lea` of an address computes (no access is made).
+fn effective(a: &Address, layout: &Layout) -> Value {
+    let index_max = match a.index {
+        None => Some(0),
+        Some(Value::Int { max, .. }) => max.checked_mul(a.scale),
+        Some(_) => None,
+    };
+    let index_sym = match a.index {
+        Some(v) if a.scale == 1 => v.sym(),
+        _ => None,
+    };
+    match (a.base, index_max) {
+        (Value::Text(t), Some(0)) => Value::Text(t),
+        (Value::Frame(k), Some(0)) => Value::Frame(k.wrapping_add(a.disp)),
+        (Value::Ptr { region, offset }, Some(0)) => Value::Ptr {
+            region,
+            offset: offset.wrapping_add(a.disp),
+        },
+        (
+            Value::Heap {
+                heap,
+                max,
+                idx,
+                extra,
+            },
+            Some(im),
+        ) if a.disp >= 0 => {
+            let disp = a.disp as u64;
+            let whole = max.saturating_add(im).saturating_add(disp);
+            let (idx, extra) = match (max, a.index) {
+                (0, Some(_)) => (index_sym, disp),
+                (_, None) => (idx, extra.saturating_add(disp)),
+                _ => (None, 0),
+            };
+            Value::Heap {
+                heap,
+                max: whole,
+                idx,
+                extra,
+            }
+        }
+        (Value::Table { table, max: 0, .. }, Some(im)) if a.disp == 0 => Value::Table {
+            table,
+            max: im,
+            // Only an index scaled by the element size is the element's.
+            idx: match a.index {
+                Some(v) if a.scale == element_size(layout, table) => v.sym(),
+                _ => None,
+            },
+        },
+        (Value::Text(t), _) if a.index.is_none() => Value::Text(t),
+        (Value::Int { max, .. }, Some(im)) => {
+            let sum = max
+                .checked_add(im)
+                .and_then(|s| s.checked_add_signed(a.disp));
+            sum.map_or(Value::ANY_INT, Value::int)
+        }
+        _ => Value::ANY_INT,
+    }
+}
+
+/// Checks one memory access of `size` bytes; returns what an 8-byte (or
+/// type-id) load from it yields.
+#[allow(clippy::too_many_arguments)]
+fn access(
+    cx: &Context<'_>,
+    state: &State,
+    a: &Address,
+    size: u64,
+    write: bool,
+    pc: u64,
+    load_size: u64,
+) -> Result<Value, Finding> {
+    let loaded = |field: Field, base: Value| -> Value {
+        let pointer = load_size == 8;
+        match field {
+            Field::Data => Value::ANY_INT,
+            Field::Ptr(region) if pointer => Value::Ptr { region, offset: 0 },
+            Field::Code if pointer => Value::Code,
+            Field::Opaque if pointer => Value::Opaque,
+            Field::HeapBase(heap) if pointer => Value::Heap {
+                heap,
+                max: 0,
+                idx: None,
+                extra: 0,
+            },
+            Field::HeapLen(heap) if pointer => Value::HeapLen(heap),
+            Field::TableBase(table) if pointer => Value::Table {
+                table,
+                max: 0,
+                idx: None,
+            },
+            Field::TableLen(table) if pointer => Value::TableLen(table),
+            Field::StackLimit if pointer => Value::StackLimit(0),
+            Field::FuncRef if pointer => Value::FuncRef {
+                origin: pc,
+                from_table: false,
+                checked: false,
+                tagged: false,
+            },
+            Field::ExpectedType => Value::ExpectedType,
+            Field::FuncRefType => match base {
+                Value::FuncRef { origin, .. } => Value::FuncRefType(origin),
+                _ => Value::ANY_INT,
+            },
+            Field::FuncRefCode if pointer => match base {
+                Value::FuncRef {
+                    origin,
+                    from_table,
+                    checked,
+                    ..
+                } => Value::FuncRefCode {
+                    origin,
+                    callable: checked || !from_table,
+                },
+                _ => Value::Code,
+            },
+            _ => Value::ANY_INT,
+        }
+    };
+    let index_max = match a.index {
+        None => 0,
+        Some(Value::Int { max, .. }) => max.saturating_mul(a.scale),
+        Some(other) => {
+            return Err((
+                Rule::UnknownPointer,
+                format!("address indexed by a pointer ({other:?})"),
+            ));
+        }
+    };
+    let no_index = |rule: Rule, what: &str| -> Result<(), Finding> {
+        if a.index.is_some() {
+            return Err((rule, format!("{what} indexed by a register")));
+        }
+        Ok(())
+    };
+    match a.base {
+        Value::Text(target) if a.rip || a.index.is_some() => {
+            let end = target.saturating_add(index_max).saturating_add(size);
+            if write {
+                return Err((Rule::UnknownPointer, "store into code".to_string()));
+            }
+            if target < cx.function.start || end > cx.function.end() {
+                return Err((
+                    Rule::UnknownPointer,
+                    format!("read of .text+{target:#x} outside the function"),
+                ));
+            }
+            Ok(Value::ANY_INT)
+        }
+        Value::Frame(k) => {
+            no_index(Rule::StackAccess, "frame access")?;
+            let Value::Frame(sp) = state.regs[RSP] else {
+                return Err((Rule::StackAccess, "stack pointer unknown".to_string()));
+            };
+            let lo = k.saturating_add(a.disp);
+            let hi = lo.saturating_add(size as i64);
+            let top = 8 + cx.arg_bytes as i64;
+            if lo < sp {
+                return Err((
+                    Rule::StackAccess,
+                    format!("access {} bytes below the stack pointer", sp - lo),
+                ));
+            }
+            if hi > top {
+                return Err((
+                    Rule::StackAccess,
+                    format!(
+                        "access {} bytes above the frame and its arguments",
+                        hi - top
+                    ),
+                ));
+            }
+            if write && lo < 8 && hi > -8 {
+                return Err((
+                    Rule::StackAccess,
+                    "store to the return address or saved frame pointer".to_string(),
+                ));
+            }
+            Ok(state
+                .slots
+                .get(&lo)
+                .filter(|s| u64::from(s.size) == load_size && load_size == 8)
+                .map_or(Value::ANY_INT, |s| s.value))
+        }
+        Value::Ptr { region, offset } => {
+            no_index(Rule::VmctxAccess, "runtime structure")?;
+            let at = offset.saturating_add(a.disp);
+            let limit = cx.layout.size(region);
+            let Ok(at) = u64::try_from(at) else {
+                return Err((
+                    Rule::VmctxAccess,
+                    format!("{region:?} at negative offset {at}"),
+                ));
+            };
+            if at.saturating_add(size) > limit {
+                return Err((
+                    Rule::VmctxAccess,
+                    format!("{region:?}+{at:#x} ({size} bytes) past its size {limit:#x}"),
+                ));
+            }
+            if write && !cx.layout.writable(region, at, size) {
+                return Err((
+                    Rule::VmctxAccess,
+                    format!("store to read-only {region:?}+{at:#x}"),
+                ));
+            }
+            Ok(loaded(cx.layout.field(region, at), a.base))
+        }
+        Value::FuncRef { tagged: false, .. } => {
+            no_index(Rule::VmctxAccess, "funcref")?;
+            let at = u64::try_from(a.disp).unwrap_or(u64::MAX);
+            let limit = cx.layout.size(Region::FuncRef);
+            if at.saturating_add(size) > limit || write {
+                return Err((
+                    Rule::VmctxAccess,
+                    format!("funcref+{:#x} ({size} bytes, store: {write})", a.disp),
+                ));
+            }
+            Ok(loaded(cx.layout.field(Region::FuncRef, at), a.base))
+        }
+        Value::Heap { heap, max, .. } => {
+            let (reserved, _) = cx.layout.heap_bounds(heap);
+            if a.disp < 0 {
+                return Err((Rule::HeapAccess, format!("negative offset {}", a.disp)));
+            }
+            let end = max
+                .saturating_add(index_max)
+                .saturating_add(a.disp as u64)
+                .saturating_add(size);
+            if end > reserved {
+                return Err((
+                    Rule::HeapAccess,
+                    format!(
+                        "{} may reach {end:#x} bytes past the base, beyond the {reserved:#x} reserved and guarded",
+                        heap_name(heap)
+                    ),
+                ));
+            }
+            Ok(Value::ANY_INT)
+        }
+        Value::HeapChecked { heap, extra } => {
+            no_index(Rule::HeapAccess, "checked heap address")?;
+            let (_, guard) = cx.layout.heap_bounds(heap);
+            if a.disp < 0 {
+                return Err((Rule::HeapAccess, format!("negative offset {}", a.disp)));
+            }
+            let end = extra.saturating_add(a.disp as u64).saturating_add(size);
+            if end > guard || end > NULL_PAGE {
+                return Err((
+                    Rule::HeapAccess,
+                    format!(
+                        "{} access {end:#x} bytes past a checked address, beyond the guard",
+                        heap_name(heap)
+                    ),
+                ));
+            }
+            Ok(Value::ANY_INT)
+        }
+        Value::TableChecked(table) => {
+            no_index(Rule::TableAccess, "checked table address")?;
+            let element = element_size(cx.layout, table);
+            let at = u64::try_from(a.disp).unwrap_or(u64::MAX);
+            if at.saturating_add(size) > element {
+                return Err((
+                    Rule::TableAccess,
+                    format!("table element access past the element ({at}+{size})"),
+                ));
+            }
+            if cx.layout.table_holds_func_refs(table) && load_size == 8 {
+                Ok(Value::FuncRef {
+                    origin: pc,
+                    from_table: true,
+                    checked: false,
+                    tagged: true,
+                })
+            } else {
+                Ok(Value::ANY_INT)
+            }
+        }
+        Value::Table { table, .. } => Err((
+            Rule::TableAccess,
+            format!(
+                "table {} of module {} accessed with no bounds check",
+                table.table, table.module
+            ),
+        )),
+        other => Err((
+            Rule::UnknownPointer,
+            format!("access through {}", describe(other)),
+        )),
+    }
+}
+
+fn element_size(layout: &Layout, table: TableId) -> u64 {
+    if layout.table_holds_func_refs(table) {
+        8
+    } else {
+        4
+    }
+}
+
+fn heap_name(heap: HeapId) -> String {
+    match heap {
+        HeapId::Memory { module, memory } => format!("memory {memory} of module {module}"),
+        HeapId::Gc => "the GC heap".to_string(),
+    }
+}
+
+fn describe(value: Value) -> String {
+    match value {
+        Value::Unknown => "an unknown value".to_string(),
+        Value::Int { .. } => "an integer".to_string(),
+        Value::Opaque => "a pointer that must not be dereferenced".to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The system and privileged instructions Wasmtime never emits.
+fn privileged(insn: &Instruction) -> bool {
+    use Mnemonic as M;
+    matches!(insn.flow_control(), FlowControl::Interrupt)
+        || matches!(
+            insn.mnemonic(),
+            M::Syscall
+                | M::Sysenter
+                | M::Sysexit
+                | M::Sysret
+                | M::Int
+                | M::Int1
+                | M::Int3
+                | M::Into
+                | M::In
+                | M::Insb
+                | M::Insw
+                | M::Insd
+                | M::Out
+                | M::Outsb
+                | M::Outsw
+                | M::Outsd
+                | M::Hlt
+                | M::Cli
+                | M::Sti
+                | M::Lgdt
+                | M::Lidt
+                | M::Lldt
+                | M::Ltr
+                | M::Rdmsr
+                | M::Wrmsr
+                | M::Invlpg
+                | M::Wbinvd
+                | M::Invd
+                | M::Iret
+                | M::Iretd
+                | M::Iretq
+                | M::Swapgs
+                | M::Clts
+                | M::Lmsw
+                | M::Wrfsbase
+                | M::Wrgsbase
+                | M::Rdfsbase
+                | M::Rdgsbase
+                | M::Vmcall
+                | M::Vmmcall
+                | M::Xsetbv
+                | M::Rdpmc
+                | M::Sgdt
+                | M::Sidt
+        )
+        || matches!(
+            insn.code(),
+            Code::Mov_r64_cr | Code::Mov_cr_r64 | Code::Mov_r64_dr | Code::Mov_dr_r64
+        )
+}
+
+/// Checks `insn` and applies it to `state`; pushes what it breaks onto
+/// `findings`.
+pub fn step(
+    cx: &Context<'_>,
+    info: &mut InstructionInfoFactory,
+    insn: &Instruction,
+    state: &mut State,
+    findings: &mut Vec<Finding>,
+) -> Next {
+    let pc = insn.ip();
+    let after_call = std::mem::take(&mut state.after_call);
+    if privileged(insn) {
+        findings.push((Rule::Privileged, format!("{:?}", insn.mnemonic())));
+        return Next::Stop;
+    }
+    if matches!(insn.segment_prefix(), Register::FS | Register::GS)
+        || matches!(insn.memory_segment(), Register::FS | Register::GS)
+    {
+        findings.push((Rule::Privileged, "FS/GS segment override".to_string()));
+    }
+    let mnemonic = insn.mnemonic();
+    // The memory the instruction touches, checked; the value a load gives.
+    let mut loaded = Value::ANY_INT;
+    let implicit_stack = matches!(
+        mnemonic,
+        Mnemonic::Push | Mnemonic::Pop | Mnemonic::Call | Mnemonic::Ret
+    );
+    let memory: Vec<UsedMemory> = if matches!(mnemonic, Mnemonic::Lea | Mnemonic::Nop) {
+        Vec::new()
+    } else {
+        info.info(insn).used_memory().to_vec()
+    };
+    let load_size = (0..insn.op_count())
+        .find(|&i| insn.op_kind(i) == OpKind::Register)
+        .map_or(0, |i| insn.op_register(i).size() as u64);
+    for m in &memory {
+        if implicit_stack && m.base() == Register::RSP && m.index() == Register::None {
+            continue;
+        }
+        let a = if insn.is_ip_rel_memory_operand() {
+            Address {
+                base: Value::Text(insn.ip_rel_memory_address()),
+                index: None,
+                scale: 1,
+                disp: 0,
+                rip: true,
+            }
+        } else {
+            address(state, m.base(), m.index(), m.scale(), m.displacement())
+        };
+        let write = matches!(
+            m.access(),
+            OpAccess::Write | OpAccess::CondWrite | OpAccess::ReadWrite | OpAccess::ReadCondWrite
+        );
+        let size = m.memory_size().size() as u64;
+        match access(cx, state, &a, size.max(1), write, pc, load_size) {
+            Ok(value) => loaded = value,
+            Err(finding) => {
+                findings.push(finding);
+                loaded = Value::ANY_INT;
+            }
+        }
+    }
+    let op0 = insn.op0_register();
+    let op_value = |state: &State, i: u32| -> Value {
+        match insn.op_kind(i) {
+            OpKind::Register => read(state, insn.op_register(i)),
+            OpKind::Memory => loaded,
+            OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64 => {
+                let imm = insn.immediate(i);
+                let width = insn.op_register(0).size();
+                Value::constant(if width == 4 { imm & 0xffff_ffff } else { imm })
+            }
+            _ => Value::ANY_INT,
+        }
+    };
+    let writes_rsp = gpr(op0).is_some_and(|(i, _)| i == RSP) && insn.op_kind(0) == OpKind::Register;
+    let flags_touched = insn.rflags_modified() != 0;
+    match mnemonic {
+        Mnemonic::Mov if insn.op_kind(0) == OpKind::Register => {
+            let value = op_value(state, 1);
+            set(state, op0, value, pc, findings);
+        }
+        Mnemonic::Mov => store(state, insn, op_value(state, 1)),
+        Mnemonic::Movzx => {
+            let max = if insn.op_kind(1) == OpKind::Register {
+                (1u64 << (8 * insn.op_register(1).size())) - 1
+            } else {
+                (1u64 << (8 * insn.memory_size().size())).saturating_sub(1)
+            };
+            set(state, op0, Value::int(max), pc, findings);
+        }
+        Mnemonic::Movsxd | Mnemonic::Movsx => {
+            let value = match loaded {
+                Value::JumpEntry { .. } => loaded,
+                _ => Value::ANY_INT,
+            };
+            let value = if insn.op_kind(1) == OpKind::Memory
+                && let Some(m) = memory.first()
+                && let a = address(state, m.base(), m.index(), m.scale(), m.displacement())
+                && let (Value::Text(table), Some(Value::Int { max, .. })) = (a.base, a.index)
+                && a.scale == 4
+                && a.disp == 0
+            {
+                Value::JumpEntry {
+                    table,
+                    count: max.saturating_add(1),
+                }
+            } else {
+                value
+            };
+            set(state, op0, value, pc, findings);
+        }
+        Mnemonic::Lea => {
+            let a = address(
+                state,
+                insn.memory_base(),
+                insn.memory_index(),
+                insn.memory_index_scale(),
+                insn.memory_displacement64(),
+            );
+            let a = if a.rip {
+                Address {
+                    base: Value::Text(insn.memory_displacement64()),
+                    ..a
+                }
+            } else {
+                a
+            };
+            set(state, op0, effective(&a, cx.layout), pc, findings);
+        }
+        Mnemonic::Add | Mnemonic::Sub if insn.op_kind(0) == OpKind::Register => {
+            let a = read(state, op0);
+            let b = op_value(state, 1);
+            let value = arith(mnemonic == Mnemonic::Add, a, b, op0.size());
+            if writes_rsp && after_call && mnemonic == Mnemonic::Sub {
+                // The callee popped its stack arguments; this reserves
+                // the same space again.
+            } else if writes_rsp {
+                adjust_rsp(state, value, findings);
+            } else {
+                set(state, op0, value, pc, findings);
+            }
+        }
+        Mnemonic::And if insn.op_kind(0) == OpKind::Register => {
+            let a = read(state, op0);
+            let b = op_value(state, 1);
+            let value = match (a, b) {
+                (
+                    Value::FuncRef {
+                        origin,
+                        from_table,
+                        checked,
+                        ..
+                    },
+                    Value::Int { max, .. },
+                ) if op0.size() == 8 && max == u64::MAX - 1 => Value::FuncRef {
+                    origin,
+                    from_table,
+                    checked,
+                    tagged: false,
+                },
+                (Value::Int { max: m1, .. }, Value::Int { max: m2, .. }) => Value::int(m1.min(m2)),
+                (_, Value::Int { max, .. })
+                    if max != u64::MAX && insn.op_kind(1) != OpKind::Register =>
+                {
+                    Value::int(max)
+                }
+                _ => Value::ANY_INT,
+            };
+            set(state, op0, value, pc, findings);
+        }
+        Mnemonic::Xor
+            if insn.op_kind(0) == OpKind::Register
+                && insn.op_kind(1) == OpKind::Register
+                && insn.op_register(1) == op0 =>
+        {
+            set(state, op0, Value::constant(0), pc, findings);
+        }
+        Mnemonic::Shr | Mnemonic::Shl
+            if insn.op_kind(0) == OpKind::Register && insn.op_kind(1) != OpKind::Register =>
+        {
+            let shift = insn.immediate(1) & 63;
+            let value = match read(state, op0) {
+                Value::Int { max, .. } if mnemonic == Mnemonic::Shr => Value::int(max >> shift),
+                Value::Int { max, .. } if max.leading_zeros() as u64 > shift => {
+                    Value::int(((max + 1) << shift) - 1)
+                }
+                _ => Value::ANY_INT,
+            };
+            set(state, op0, value, pc, findings);
+        }
+        Mnemonic::Cmp => {
+            state.flags = Flags::Cmp(op_value(state, 0), op_value(state, 1));
+            return Next::Fall;
+        }
+        Mnemonic::Push => {
+            let value = op_value(state, 0);
+            let Value::Frame(sp) = state.regs[RSP] else {
+                findings.push((
+                    Rule::StackCheck,
+                    "push with the stack pointer unknown".into(),
+                ));
+                return Next::Stop;
+            };
+            adjust_rsp(state, Value::Frame(sp - 8), findings);
+            state.slots.retain(|o, _| *o <= sp - 16 || *o >= sp);
+            state.slots.insert(sp - 8, Slot { value, size: 8 });
+        }
+        Mnemonic::Pop => {
+            let Value::Frame(sp) = state.regs[RSP] else {
+                findings.push((
+                    Rule::StackCheck,
+                    "pop with the stack pointer unknown".into(),
+                ));
+                return Next::Stop;
+            };
+            let value = state.slots.get(&sp).map_or(Value::ANY_INT, |s| s.value);
+            state.regs[RSP] = Value::Frame(sp + 8);
+            if insn.op_kind(0) == OpKind::Register && !writes_rsp {
+                set(state, op0, value, pc, findings);
+            }
+        }
+        Mnemonic::Ret => {
+            if state.regs[RSP] != Value::Frame(0) {
+                findings.push((
+                    Rule::Return,
+                    format!("return with the stack pointer at {:?}", state.regs[RSP]),
+                ));
+            }
+            return Next::Stop;
+        }
+        Mnemonic::Ud2 => return Next::Stop,
+        Mnemonic::Call => return call(cx, insn, state, loaded, findings),
+        Mnemonic::Jmp => return jump(cx, insn, state, loaded, findings),
+        _ if insn.is_jcc_short_or_near() => {
+            let target = insn.near_branch_target();
+            if !cx.function.contains(target) {
+                findings.push((
+                    Rule::BranchTarget,
+                    format!("conditional branch to .text+{target:#x} outside the function"),
+                ));
+                return Next::Fall;
+            }
+            return Next::Branch {
+                target,
+                cond: insn.condition_code(),
+            };
+        }
+        _ if is_cmov(mnemonic) => {
+            let cond = insn.condition_code();
+            let mut kept = state.clone();
+            kept.refine(cond, false, cx.layout);
+            let mut moved = state.clone();
+            moved.refine(cond, true, cx.layout);
+            let value = choose(read(&kept, op0), op_value(&moved, 1), pc);
+            set(state, op0, value, pc, findings);
+            return Next::Fall;
+        }
+        _ => {
+            // Anything else: every register it writes becomes an integer.
+            let written: Vec<Register> = info
+                .info(insn)
+                .used_registers()
+                .iter()
+                .filter(|u| {
+                    matches!(
+                        u.access(),
+                        OpAccess::Write
+                            | OpAccess::CondWrite
+                            | OpAccess::ReadWrite
+                            | OpAccess::ReadCondWrite
+                    )
+                })
+                .map(|u| u.register())
+                .collect();
+            for reg in written {
+                if gpr(reg).is_some_and(|(i, _)| i == RSP) {
+                    findings.push((
+                        Rule::StackCheck,
+                        format!("{mnemonic:?} changes the stack pointer"),
+                    ));
+                    state.regs[RSP] = Value::Unknown;
+                    continue;
+                }
+                // iced-x86 names the full register of a 32-bit write
+                // (which clears the upper half); the operand says the width.
+                let reg = if insn.op_kind(0) == OpKind::Register
+                    && op0.is_gpr()
+                    && op0.full_register() == reg.full_register()
+                {
+                    op0
+                } else {
+                    reg
+                };
+                let max = if reg.size() == 4 {
+                    u64::from(u32::MAX)
+                } else {
+                    u64::MAX
+                };
+                set(state, reg, Value::int(max), pc, findings);
+            }
+        }
+    }
+    if flags_touched {
+        state.flags = Flags::Unknown;
+    }
+    Next::Fall
+}
+
+/// Whether `m` is a conditional move.
+fn is_cmov(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        m,
+        M::Cmova
+            | M::Cmovae
+            | M::Cmovb
+            | M::Cmovbe
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovg
+            | M::Cmovge
+            | M::Cmovl
+            | M::Cmovle
+            | M::Cmovo
+            | M::Cmovno
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovs
+            | M::Cmovns
+    )
+}
+
+/// Writes a register, keeping rsp and rbp to the frame discipline.
+fn set(state: &mut State, reg: Register, value: Value, pc: u64, findings: &mut Vec<Finding>) {
+    match gpr(reg) {
+        Some((RSP, _)) => {
+            if !matches!(value, Value::Frame(_)) {
+                findings.push((
+                    Rule::StackCheck,
+                    format!("stack pointer set to {}", describe(value)),
+                ));
+            }
+            state.regs[RSP] = value;
+        }
+        Some((RBP, 8)) => state.regs[RBP] = value,
+        _ => write(state, reg, value, pc),
+    }
+}
+
+/// `add`/`sub` of two values.
+fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
+    if width != 8 {
+        return Value::int(if width == 4 {
+            u64::from(u32::MAX)
+        } else {
+            u64::MAX
+        });
+    }
+    match (a, b) {
+        (Value::Frame(k), Value::Int { max, .. }) if max < 1 << 31 => {
+            let d = max as i64;
+            Value::Frame(if add { k + d } else { k - d })
+        }
+        (Value::Ptr { region, offset }, Value::Int { max, .. }) if max < 1 << 31 => Value::Ptr {
+            region,
+            offset: if add {
+                offset + max as i64
+            } else {
+                offset - max as i64
+            },
+        },
+        (Value::StackLimit(n), Value::Int { max, .. }) if add => {
+            Value::StackLimit(n.saturating_add(max))
+        }
+        (
+            Value::Heap {
+                heap,
+                max,
+                idx,
+                extra,
+            },
+            Value::Int { max: m, sym, .. },
+        ) if add => {
+            let (idx, extra) = if max == 0 { (sym, 0) } else { (idx, extra) };
+            Value::Heap {
+                heap,
+                max: max.saturating_add(m),
+                idx,
+                extra,
+            }
+        }
+        (Value::Int { max: m, sym, .. }, Value::Heap { heap, max: 0, .. }) if add => Value::Heap {
+            heap,
+            max: m,
+            idx: sym,
+            extra: 0,
+        },
+        (Value::Text(t), Value::JumpEntry { table, count }) if add && t == table => {
+            Value::JumpTarget { table, count }
+        }
+        (Value::JumpEntry { table, count }, Value::Text(t)) if add && t == table => {
+            Value::JumpTarget { table, count }
+        }
+        (Value::Int { max: m1, .. }, Value::Int { max: m2, .. }) if add => {
+            m1.checked_add(m2).map_or(Value::ANY_INT, Value::int)
+        }
+        // A 64-bit subtraction may wrap: nothing is known.
+        _ => Value::ANY_INT,
+    }
+}
+
+/// Moves rsp to `value`, holding it above the floor.
+fn adjust_rsp(state: &mut State, value: Value, findings: &mut Vec<Finding>) {
+    match value {
+        Value::Frame(k) if k < state.floor => {
+            findings.push((
+                Rule::StackCheck,
+                format!(
+                    "frame grows to {} bytes, {} past what the stack-limit check allows",
+                    -k,
+                    state.floor - k
+                ),
+            ));
+            state.regs[RSP] = value;
+        }
+        Value::Frame(_) => state.regs[RSP] = value,
+        other => {
+            findings.push((
+                Rule::StackCheck,
+                format!("stack pointer set to {}", describe(other)),
+            ));
+            state.regs[RSP] = Value::Unknown;
+        }
+    }
+}
+
+/// A store to memory: into a frame slot, the value is remembered.
+fn store(state: &mut State, insn: &Instruction, value: Value) {
+    let a = address(
+        state,
+        insn.memory_base(),
+        insn.memory_index(),
+        insn.memory_index_scale(),
+        insn.memory_displacement64(),
+    );
+    if let (Value::Frame(k), None) = (a.base, a.index) {
+        let at = k.saturating_add(a.disp);
+        let size = insn.memory_size().size() as i64;
+        state
+            .slots
+            .retain(|o, s| o.saturating_add(i64::from(s.size)) <= at || *o >= at + size);
+        let value = if size == 8 { value } else { Value::ANY_INT };
+        state.slots.insert(
+            at,
+            Slot {
+                value,
+                size: u8::try_from(size).unwrap_or(u8::MAX),
+            },
+        );
+    }
+}
+
+/// The 64-bit registers, numbered as [`State::regs`].
+const GPR64: [Register; 16] = [
+    Register::RAX,
+    Register::RCX,
+    Register::RDX,
+    Register::RBX,
+    Register::RSP,
+    Register::RBP,
+    Register::RSI,
+    Register::RDI,
+    Register::R8,
+    Register::R9,
+    Register::R10,
+    Register::R11,
+    Register::R12,
+    Register::R13,
+    Register::R14,
+    Register::R15,
+];
+
+/// Registers a call may change (System V caller-saved).
+const CALLER_SAVED: [usize; 9] = [0, 1, 2, 6, 7, 8, 9, 10, 11];
+
+fn call(
+    cx: &Context<'_>,
+    insn: &Instruction,
+    state: &mut State,
+    loaded: Value,
+    findings: &mut Vec<Finding>,
+) -> Next {
+    let pc = insn.ip();
+    if cx.wasm && !state.stack_checked {
+        findings.push((
+            Rule::StackCheck,
+            "call before the stack-limit check".to_string(),
+        ));
+    }
+    let mut result = Value::ANY_INT;
+    match insn.op_kind(0) {
+        OpKind::NearBranch64 => {
+            let target = insn.near_branch_target();
+            match function_at(cx.functions, target) {
+                Some(f) if f.start == target => {
+                    if f.symbol == "wasmtime_builtin_table_get_lazy_init_func_ref" {
+                        result = Value::FuncRef {
+                            origin: pc,
+                            from_table: true,
+                            checked: false,
+                            tagged: false,
+                        };
+                    }
+                }
+                _ => findings.push((
+                    Rule::CallTarget,
+                    format!("call to .text+{target:#x}, not a function entry"),
+                )),
+            }
+        }
+        OpKind::Register | OpKind::Memory => {
+            let target = if insn.op_kind(0) == OpKind::Register {
+                read(state, insn.op0_register())
+            } else {
+                loaded
+            };
+            if !matches!(
+                target,
+                Value::Code | Value::FuncRefCode { callable: true, .. }
+            ) {
+                findings.push((
+                    Rule::IndirectCall,
+                    format!("indirect call through {}", describe(target)),
+                ));
+            }
+        }
+        _ => findings.push((Rule::CallTarget, "far call".to_string())),
+    }
+    for r in CALLER_SAVED {
+        state.regs[r] = Value::Unknown;
+        write(state, GPR64[r], Value::ANY_INT, pc);
+    }
+    write(state, Register::RAX, result, pc);
+    state.flags = Flags::Unknown;
+    state.after_call = true;
+    Next::Fall
+}
+
+fn jump(
+    cx: &Context<'_>,
+    insn: &Instruction,
+    state: &mut State,
+    loaded: Value,
+    findings: &mut Vec<Finding>,
+) -> Next {
+    match insn.op_kind(0) {
+        OpKind::NearBranch64 => {
+            let target = insn.near_branch_target();
+            if cx.function.contains(target) {
+                return Next::Jump(target);
+            }
+            match function_at(cx.functions, target) {
+                Some(f) if f.start == target => {
+                    if state.regs[RSP] != Value::Frame(0) {
+                        findings.push((
+                            Rule::Return,
+                            "tail call with the frame still set up".to_string(),
+                        ));
+                    }
+                }
+                _ => findings.push((
+                    Rule::BranchTarget,
+                    format!("jump to .text+{target:#x}, not an instruction of this function or a function entry"),
+                )),
+            }
+            Next::Stop
+        }
+        OpKind::Register => match read(state, insn.op0_register()) {
+            Value::JumpTarget { table, count } => jump_table(cx, table, count, findings),
+            other => {
+                findings.push((
+                    Rule::JumpTable,
+                    format!("indirect jump through {}", describe(other)),
+                ));
+                Next::Stop
+            }
+        },
+        _ => {
+            findings.push((
+                Rule::JumpTable,
+                format!("indirect jump through memory ({})", describe(loaded)),
+            ));
+            Next::Stop
+        }
+    }
+}
+
+/// The targets of a jump table of `count` reachable entries at `table`.
+fn jump_table(cx: &Context<'_>, table: u64, count: u64, findings: &mut Vec<Finding>) -> Next {
+    let end = count.checked_mul(4).and_then(|n| n.checked_add(table));
+    let Some(end) = end.filter(|&e| table >= cx.function.start && e <= cx.function.end()) else {
+        findings.push((
+            Rule::JumpTable,
+            format!(
+                "jump table at .text+{table:#x} with {count} reachable entries leaves the function"
+            ),
+        ));
+        return Next::Stop;
+    };
+    let mut targets = Vec::new();
+    for at in (table..end).step_by(4) {
+        let Some(bytes) = usize::try_from(at)
+            .ok()
+            .and_then(|at| cx.text.get(at..at + 4))
+        else {
+            findings.push((Rule::JumpTable, "jump table outside .text".to_string()));
+            return Next::Stop;
+        };
+        let entry = i32::from_le_bytes(bytes.try_into().unwrap_or([0; 4]));
+        let target = table.wrapping_add_signed(i64::from(entry));
+        if !cx.function.contains(target) {
+            findings.push((
+                Rule::JumpTable,
+                format!("jump-table entry at .text+{at:#x} targets .text+{target:#x} outside the function"),
+            ));
+            return Next::Stop;
+        }
+        targets.push(target);
+    }
+    Next::Table(targets)
+}
+
+/// The function whose range holds `offset`.
+pub fn function_at(functions: &[Function], offset: u64) -> Option<&Function> {
+    let after = functions.partition_point(|f| f.start <= offset);
+    functions[..after]
+        .iter()
+        .rev()
+        .find(|f| f.contains(offset) || f.start == offset)
+}

@@ -1,0 +1,627 @@
+//! The abstract values the analysis tracks (drawn in [`rules`](super::rules)),
+//! the state at one point of a function (registers, frame slots, the last
+//! comparison, how deep the frame may grow), how two states join where
+//! control flow merges, and how a conditional branch or move refines them.
+
+use super::layout::{HeapId, Layout, Region, TableId};
+use iced_x86::ConditionCode;
+use std::collections::BTreeMap;
+
+/// Names one computed integer, so that a comparison of it refines every
+/// copy: the offset of the instruction that made it, times 16, plus the
+/// register it went to.
+pub type Sym = u64;
+
+/// Marks the name of an integer's low 32 bits.
+pub const LOW32: Sym = 1 << 63;
+
+/// An upper bound that is another value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// At most a heap's current length.
+    HeapLen(HeapId),
+    /// Less than a table's length.
+    TableLen(TableId),
+}
+
+/// What a register or frame slot is known to hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value {
+    /// Nothing is known.
+    Unknown,
+    /// An integer at most `max`.
+    Int {
+        /// Its largest possible value.
+        max: u64,
+        /// Its name, if one instruction made exactly it.
+        sym: Option<Sym>,
+        /// A bound it has been compared against.
+        bound: Option<Bound>,
+    },
+    /// The stack pointer on entry plus `k`.
+    Frame(i64),
+    /// A runtime structure plus a constant.
+    Ptr {
+        /// The structure.
+        region: Region,
+        /// The constant.
+        offset: i64,
+    },
+    /// A heap's base plus at most `max`.
+    Heap {
+        /// The heap.
+        heap: HeapId,
+        /// The largest offset.
+        max: u64,
+        /// The Int that is the whole offset, less `extra`, if one is.
+        idx: Option<Sym>,
+        /// A constant added to it.
+        extra: u64,
+    },
+    /// Null, or a heap's base plus at most its current length plus `extra`.
+    HeapChecked {
+        /// The heap.
+        heap: HeapId,
+        /// The constant beyond the length.
+        extra: u64,
+    },
+    /// A heap's current length.
+    HeapLen(HeapId),
+    /// A table's base plus at most `max` bytes.
+    Table {
+        /// The table.
+        table: TableId,
+        /// The largest offset in bytes.
+        max: u64,
+        /// The Int that times the element size is the whole offset.
+        idx: Option<Sym>,
+    },
+    /// Null, or a table's element below its length.
+    TableChecked(TableId),
+    /// A table's current length.
+    TableLen(TableId),
+    /// The stack limit plus `n`.
+    StackLimit(u64),
+    /// A funcref (or null), maybe with the lazy-initialisation tag bit.
+    FuncRef {
+        /// Which load (or merge) it came from.
+        origin: u64,
+        /// Whether it came from a table (and so needs a type check).
+        from_table: bool,
+        /// Whether its type id compared equal to an expected one.
+        checked: bool,
+        /// Whether the tag bit may still be set.
+        tagged: bool,
+    },
+    /// The type id of the funcref with this origin.
+    FuncRefType(u64),
+    /// A type id loaded from the type-ids array.
+    ExpectedType,
+    /// A function pointer from the funcref with this origin.
+    FuncRefCode {
+        /// The funcref's origin.
+        origin: u64,
+        /// Whether it may be called.
+        callable: bool,
+    },
+    /// A function pointer fit to call.
+    Code,
+    /// A pointer to pass on only.
+    Opaque,
+    /// An address inside the function's own code.
+    Text(u64),
+    /// An entry of the jump table at `table`: the entry's index is below
+    /// `count`.
+    JumpEntry {
+        /// The table's offset in `.text`.
+        table: u64,
+        /// How many entries the index can reach.
+        count: u64,
+    },
+    /// The table's address plus one of its entries: a jump target.
+    JumpTarget {
+        /// The table's offset in `.text`.
+        table: u64,
+        /// How many entries the index can reach.
+        count: u64,
+    },
+}
+
+impl Value {
+    /// Any integer.
+    pub const ANY_INT: Value = Value::Int {
+        max: u64::MAX,
+        sym: None,
+        bound: None,
+    };
+
+    /// An integer at most `max`.
+    pub fn int(max: u64) -> Value {
+        Value::Int {
+            max,
+            sym: None,
+            bound: None,
+        }
+    }
+
+    /// The constant `c`.
+    pub fn constant(c: u64) -> Value {
+        Value::int(c)
+    }
+
+    /// The largest value an integer may have, if this is one.
+    pub fn int_max(self) -> Option<u64> {
+        match self {
+            Value::Int { max, .. } => Some(max),
+            _ => None,
+        }
+    }
+
+    /// The value's name, if it is a named integer.
+    pub fn sym(self) -> Option<Sym> {
+        match self {
+            Value::Int { sym, .. } => sym,
+            _ => None,
+        }
+    }
+
+    /// What reading the low 32 bits gives.
+    pub fn low32(self) -> Value {
+        match self {
+            Value::Int { max, .. } if max <= u64::from(u32::MAX) => self,
+            // Type ids are 32-bit values.
+            Value::FuncRefType(_) | Value::ExpectedType => self,
+            // The low half of a named integer has a name of its own, so
+            // that a 32-bit compare of it refines its 32-bit copies.
+            Value::Int { sym: Some(sym), .. } => Value::Int {
+                max: u64::from(u32::MAX),
+                sym: Some(sym ^ LOW32),
+                bound: None,
+            },
+            _ => Value::int(u64::from(u32::MAX)),
+        }
+    }
+
+    /// Named `sym`, when an integer.
+    pub fn named(self, sym: Sym) -> Value {
+        match self {
+            Value::Int { max, bound, .. } => Value::Int {
+                max,
+                sym: Some(sym),
+                bound,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Rounds an upper bound up to the next of a few widths, so that loops
+/// that count up reach a fixed point.
+fn widen(max: u64) -> u64 {
+    [0xff, 0xffff, u64::from(u32::MAX), u64::MAX]
+        .into_iter()
+        .find(|&w| max <= w)
+        .unwrap_or(u64::MAX)
+}
+
+/// The join of two values where control flow merges: what is known on
+/// both paths, with differing bounds widened.
+pub fn join(a: Value, b: Value, merge_origin: u64) -> Value {
+    join_with(a, b, merge_origin, Some(merge_origin), widen)
+}
+
+/// The join of the two values a conditional move chooses between: no
+/// loop runs through it, so bounds are kept exact.
+pub fn choose(a: Value, b: Value, merge_origin: u64) -> Value {
+    join_with(a, b, merge_origin, None, |max| max)
+}
+
+/// `merge_sym` names an integer that differs between the two (each
+/// merge point and location has its own, so a later compare of it
+/// refines its copies).
+fn join_with(
+    a: Value,
+    b: Value,
+    merge_origin: u64,
+    merge_sym: Option<Sym>,
+    widen: fn(u64) -> u64,
+) -> Value {
+    use Value::*;
+    if a == b {
+        return a;
+    }
+    match (a, b) {
+        (
+            Int {
+                max: m1,
+                sym: s1,
+                bound: b1,
+            },
+            Int {
+                max: m2,
+                sym: s2,
+                bound: b2,
+            },
+        ) => Int {
+            max: if m1 == m2 { m1 } else { widen(m1.max(m2)) },
+            sym: if s1 == s2 { s1 } else { merge_sym },
+            bound: if b1 == b2 { b1 } else { None },
+        },
+        (
+            Heap {
+                heap: h1,
+                max: m1,
+                idx: i1,
+                extra: e1,
+            },
+            Heap {
+                heap: h2,
+                max: m2,
+                idx: i2,
+                extra: e2,
+            },
+        ) if h1 == h2 => Heap {
+            heap: h1,
+            max: if m1 == m2 { m1 } else { widen(m1.max(m2)) },
+            idx: if i1 == i2 && e1 == e2 { i1 } else { None },
+            extra: if i1 == i2 && e1 == e2 { e1 } else { 0 },
+        },
+        (
+            HeapChecked {
+                heap: h1,
+                extra: e1,
+            },
+            HeapChecked {
+                heap: h2,
+                extra: e2,
+            },
+        ) if h1 == h2 => HeapChecked {
+            heap: h1,
+            extra: e1.max(e2),
+        },
+        (HeapChecked { heap, extra }, Int { max: 0, .. })
+        | (Int { max: 0, .. }, HeapChecked { heap, extra }) => HeapChecked { heap, extra },
+        (TableChecked(t), Int { max: 0, .. }) | (Int { max: 0, .. }, TableChecked(t)) => {
+            TableChecked(t)
+        }
+        (
+            Table {
+                table: t1,
+                max: m1,
+                idx: i1,
+            },
+            Table {
+                table: t2,
+                max: m2,
+                idx: i2,
+            },
+        ) if t1 == t2 => Table {
+            table: t1,
+            max: widen(m1.max(m2)),
+            idx: if i1 == i2 { i1 } else { None },
+        },
+        (StackLimit(n1), StackLimit(n2)) => StackLimit(n1.min(n2)),
+        (
+            FuncRef {
+                origin: o1,
+                from_table: f1,
+                checked: c1,
+                tagged: t1,
+            },
+            FuncRef {
+                origin: o2,
+                from_table: f2,
+                checked: c2,
+                tagged: t2,
+            },
+        ) => FuncRef {
+            origin: if o1 == o2 { o1 } else { merge_origin },
+            from_table: f1 || f2,
+            checked: c1 && c2,
+            tagged: t1 || t2,
+        },
+        (FuncRefType(o1), FuncRefType(o2)) if o1 != o2 => FuncRefType(merge_origin),
+        (
+            FuncRefCode {
+                origin: o1,
+                callable: c1,
+            },
+            FuncRefCode {
+                origin: o2,
+                callable: c2,
+            },
+        ) => FuncRefCode {
+            origin: if o1 == o2 { o1 } else { merge_origin },
+            callable: c1 && c2,
+        },
+        (Code, FuncRefCode { callable: true, .. }) | (FuncRefCode { callable: true, .. }, Code) => {
+            Code
+        }
+        (Int { .. }, _) | (_, Int { .. }) => Unknown,
+        _ => Unknown,
+    }
+}
+
+/// The flags, as far as the analysis follows them: the operands of the
+/// last `cmp`, in Intel order (`cmp a, b` sets the flags of `a - b`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flags {
+    /// Set by something else.
+    Unknown,
+    /// Set by `cmp a, b`.
+    Cmp(Value, Value),
+}
+
+/// The number of general-purpose registers.
+pub const GPRS: usize = 16;
+/// rsp's number.
+pub const RSP: usize = 4;
+/// rbp's number.
+pub const RBP: usize = 5;
+
+/// A frame slot: what was stored there and how wide the store was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// The value.
+    pub value: Value,
+    /// The store's width in bytes.
+    pub size: u8,
+}
+
+/// Everything known at one point of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15.
+    pub regs: [Value; GPRS],
+    /// Frame slots by offset from the entry stack pointer.
+    pub slots: BTreeMap<i64, Slot>,
+    /// The last comparison.
+    pub flags: Flags,
+    /// The lowest the stack pointer may go (offset from entry).
+    pub floor: i64,
+    /// Whether the prologue's stack-limit check has run.
+    pub stack_checked: bool,
+    /// Whether the last instruction was a call: a callee with stack
+    /// arguments pops them (Cranelift's `tail` convention), and the
+    /// caller's next `sub rsp` reserves them again.
+    pub after_call: bool,
+}
+
+impl State {
+    /// The join of two states, or `None` when they disagree on the stack
+    /// pointer (which the analysis reports).
+    pub fn join(&self, other: &State, target: u64) -> Option<State> {
+        // One name per merge point and location, apart from instruction
+        // results (`pc·16 + register`) and arguments (bit 62).
+        let merge_origin = (1 << 61) | (target << 20);
+        if self.regs[RSP] != other.regs[RSP] {
+            return None;
+        }
+        let mut regs = self.regs;
+        for (i, reg) in regs.iter_mut().enumerate() {
+            *reg = join(*reg, other.regs[i], merge_origin + i as u64);
+        }
+        let slots = self
+            .slots
+            .iter()
+            .filter_map(|(offset, a)| {
+                let b = other.slots.get(offset)?;
+                (a.size == b.size).then(|| {
+                    (
+                        *offset,
+                        Slot {
+                            value: join(
+                                a.value,
+                                b.value,
+                                merge_origin + 16 + (*offset as u64 & 0xffff),
+                            ),
+                            size: a.size,
+                        },
+                    )
+                })
+            })
+            .collect();
+        Some(State {
+            regs,
+            slots,
+            flags: if self.flags == other.flags {
+                self.flags
+            } else {
+                Flags::Unknown
+            },
+            floor: self.floor.max(other.floor),
+            stack_checked: self.stack_checked && other.stack_checked,
+            after_call: false,
+        })
+    }
+
+    /// Applies `f` to every register and slot.
+    fn map_values(&mut self, f: impl Fn(Value) -> Value) {
+        for reg in &mut self.regs {
+            *reg = f(*reg);
+        }
+        for slot in self.slots.values_mut() {
+            slot.value = f(slot.value);
+        }
+    }
+
+    /// What the flags say on the path where `cond` is `holds`.
+    pub fn refine(&mut self, cond: ConditionCode, holds: bool, layout: &Layout) {
+        let Flags::Cmp(a, b) = self.flags else {
+            return;
+        };
+        let Some(relation) = Relation::of(cond, holds) else {
+            return;
+        };
+        let limit = match (a, b, relation) {
+            (Value::StackLimit(n), Value::Frame(k), Relation::Le | Relation::Lt)
+            | (Value::Frame(k), Value::StackLimit(n), Relation::Ge | Relation::Gt) => {
+                i64::try_from(n).ok().and_then(|n| k.checked_sub(n))
+            }
+            _ => None,
+        };
+        if let Some(lowest) = limit {
+            self.floor = self.floor.min(lowest);
+            self.stack_checked = true;
+        }
+        self.apply(a, relation, b, layout);
+        self.apply(b, relation.flipped(), a, layout);
+        if relation == Relation::Eq {
+            let origin = match (a, b) {
+                (Value::FuncRefType(o), Value::ExpectedType)
+                | (Value::ExpectedType, Value::FuncRefType(o)) => Some(o),
+                _ => None,
+            };
+            if let Some(origin) = origin {
+                self.map_values(|v| mark_checked(v, origin));
+            }
+        }
+    }
+
+    /// Learns `x relation y` about every copy of `x`.
+    fn apply(&mut self, x: Value, relation: Relation, y: Value, layout: &Layout) {
+        let Some(sym) = x.sym() else {
+            return;
+        };
+        let below = match relation {
+            Relation::Lt => Some(true),
+            Relation::Le | Relation::Eq => Some(false),
+            _ => None,
+        };
+        let Some(strict) = below else {
+            return;
+        };
+        match y {
+            Value::Int { max, .. } => {
+                let limit = if strict {
+                    max.checked_sub(1)
+                } else {
+                    Some(max)
+                };
+                let Some(limit) = limit else {
+                    return;
+                };
+                self.map_values(|v| match v {
+                    Value::Int {
+                        max,
+                        sym: Some(s),
+                        bound,
+                    } if s == sym => Value::Int {
+                        max: max.min(limit),
+                        sym: Some(s),
+                        bound,
+                    },
+                    Value::Table {
+                        table,
+                        idx: Some(s),
+                        ..
+                    } if s == sym && limit < layout.table_min(table) => Value::TableChecked(table),
+                    other => other,
+                });
+            }
+            Value::HeapLen(heap) => self.map_values(|v| match v {
+                Value::Int {
+                    max, sym: Some(s), ..
+                } if s == sym => Value::Int {
+                    max,
+                    sym: Some(s),
+                    bound: Some(Bound::HeapLen(heap)),
+                },
+                Value::Heap {
+                    heap: h,
+                    idx: Some(s),
+                    extra,
+                    ..
+                } if s == sym && h == heap => Value::HeapChecked { heap, extra },
+                other => other,
+            }),
+            Value::TableLen(table) if strict => self.map_values(|v| match v {
+                Value::Int {
+                    max, sym: Some(s), ..
+                } if s == sym => Value::Int {
+                    max,
+                    sym: Some(s),
+                    bound: Some(Bound::TableLen(table)),
+                },
+                Value::Table {
+                    table: t,
+                    idx: Some(s),
+                    ..
+                } if s == sym && t == table => Value::TableChecked(table),
+                other => other,
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// Marks the funcref with `origin`, and what came from it, as checked.
+fn mark_checked(v: Value, origin: u64) -> Value {
+    match v {
+        Value::FuncRef {
+            origin: o,
+            from_table,
+            tagged,
+            ..
+        } if o == origin => Value::FuncRef {
+            origin,
+            from_table,
+            checked: true,
+            tagged,
+        },
+        Value::FuncRefCode { origin: o, .. } if o == origin => Value::FuncRefCode {
+            origin,
+            callable: true,
+        },
+        other => other,
+    }
+}
+
+/// An unsigned relation between the two operands of a comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Relation {
+    /// `a R b` after `cmp a, b` and a branch on `cond` that is `holds`.
+    fn of(cond: ConditionCode, holds: bool) -> Option<Relation> {
+        use ConditionCode as C;
+        let r = match cond {
+            C::b => Relation::Lt,
+            C::be => Relation::Le,
+            C::a => Relation::Gt,
+            C::ae => Relation::Ge,
+            C::e => Relation::Eq,
+            C::ne => Relation::Ne,
+            _ => return None,
+        };
+        Some(if holds { r } else { r.negated() })
+    }
+
+    fn negated(self) -> Relation {
+        match self {
+            Relation::Lt => Relation::Ge,
+            Relation::Le => Relation::Gt,
+            Relation::Gt => Relation::Le,
+            Relation::Ge => Relation::Lt,
+            Relation::Eq => Relation::Ne,
+            Relation::Ne => Relation::Eq,
+        }
+    }
+
+    fn flipped(self) -> Relation {
+        match self {
+            Relation::Lt => Relation::Gt,
+            Relation::Le => Relation::Ge,
+            Relation::Gt => Relation::Lt,
+            Relation::Ge => Relation::Le,
+            r => r,
+        }
+    }
+}
