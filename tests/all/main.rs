@@ -24,6 +24,7 @@ mod serve;
 mod spec;
 mod stock;
 mod targets;
+mod verify_code;
 mod wide_lengths;
 
 #[path = "../support/bombs.rs"]

@@ -98,7 +98,7 @@ impl<'a> CompileRequest<'a> {
             guest: Guest::Threaded,
             cache: None,
             provenance: None,
-            verify_code: true,
+            verify_code: false,
         }
     }
 
@@ -141,7 +141,7 @@ impl<'a> CompileRequest<'a> {
     }
 
     /// Whether the artifact's machine code is verified before it is
-    /// answered or signed (the default: yes). `false` skips it, and the
+    /// answered or signed. Off unless asked for: `kiln compile` asks by default (`--no-verify-code` opts out); an embedder opts in here. `false` skips it, and the
     /// statement records `skipped`.
     #[must_use]
     pub fn verify_code(mut self, verify: bool) -> Self {

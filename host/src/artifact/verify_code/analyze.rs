@@ -36,8 +36,23 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
     let mut functions = 0;
     let mut unchecked = Vec::new();
     let mut unreached = 0;
+    let handlers: Vec<u64> = artifact
+        .exceptions
+        .handlers
+        .iter()
+        .map(|h| u64::from(h.offset))
+        .collect();
     for function in &artifact.functions {
-        let Some(entry) = Entry::of(function, layout) else {
+        // Exception handlers are entered by the unwinder, not by any
+        // branch the analysis follows; code that catches is not modelled.
+        let catches = handlers.iter().any(|&h| function.contains(h));
+        let gc = function.module.is_some_and(|m| layout.uses_gc(m));
+        let entry = if catches || gc {
+            None
+        } else {
+            Entry::of(function, layout)
+        };
+        let Some(entry) = entry else {
             unchecked.push(function.symbol.clone());
             continue;
         };
@@ -64,7 +79,7 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
             });
         }
     }
-    violations.sort_by(|a, b| (a.offset, a.rule).cmp(&(b.offset, b.rule)));
+    violations.sort_by_key(|v| (v.offset, v.rule));
     Report {
         verifier: VERIFIER_VERSION,
         target: artifact.record.target.clone(),
@@ -285,12 +300,6 @@ impl<'a> Walk<'a> {
                 Some(joined) if joined == *old => None,
                 Some(joined) => Some(joined),
                 None => {
-                    if std::env::var_os("KILN_VERIFY_DEBUG").is_some() {
-                        eprintln!(
-                            "mismatch at {target:#x}: {:?} vs {:?}",
-                            old.regs[RSP], state.regs[RSP]
-                        );
-                    }
                     self.mismatched.insert(target);
                     None
                 }
@@ -323,12 +332,6 @@ impl<'a> Walk<'a> {
                 return;
             };
             self.owner.insert(pc, start);
-            if collect
-                && let Ok(trace) = std::env::var("KILN_VERIFY_TRACE")
-                && u64::from_str_radix(trace.trim_start_matches("0x"), 16) == Ok(pc)
-            {
-                eprintln!("{pc:#x} from block {start:#x}: {:?}\nslots {:?}", state.regs, state.slots);
-            }
             let mut findings = Vec::new();
             let next = step::step(cx, &mut self.info, &insn, &mut state, &mut findings);
             if collect {

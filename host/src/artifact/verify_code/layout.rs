@@ -252,7 +252,12 @@ impl ModuleLayout {
             })
             .collect();
         let type_count = u32::try_from(types.len_types().min(MAX_ENTITIES)).unwrap_or(0);
-        let offsets = VMOffsets::new(8u8, &module);
+        // `VMOffsets` asserts what a damaged record can break; its panic
+        // is turned into the typed error here, never let through.
+        let offsets = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            VMOffsets::new(8u8, &module)
+        }))
+        .map_err(|_| metadata(NAME, "inconsistent module record"))?;
         Ok(Self {
             module,
             offsets,
@@ -656,12 +661,14 @@ fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
     ) {
         return Layout::func_ref_field(u64::from(at));
     }
-    if let Some(_) = entry(
+    if entry(
         offset,
         o.vmctx_runtime_data_bases_begin(),
         p.size(),
         o.num_runtime_data,
-    ) {
+    )
+    .is_some()
+    {
         return Field::Opaque;
     }
     Field::Data
@@ -711,6 +718,12 @@ impl Layout {
                 self.heaps.gc_guard,
             ),
         }
+    }
+
+    /// Whether core module `module` uses the GC proposal's heap, whose
+    /// object accesses the verifier does not model yet.
+    pub fn uses_gc(&self, module: u32) -> bool {
+        self.module(module).is_some_and(|m| m.module.needs_gc_heap)
     }
 
     /// Whether `memory` of `module` exists.

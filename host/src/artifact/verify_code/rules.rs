@@ -41,7 +41,8 @@
 //!                         a memory's or table's base or bound)
 //! [Heap(m) + ≤x + i·s + d] i an Int ≤ max, d ≥ 0:
 //!                         x + max·s + d + size ≤ reservation + guard
-//! [Heap(m) checked + d]   d + size ≤ guard, and ≤ 4 KiB (the null page)
+//! [Heap(m) checked + d]   (address = base + i + e, or null): e + d + size
+//!                         ≤ guard, and d + size ≤ 4 KiB (the null page)
 //! [Table(t) checked + d]  d + size ≤ the element size
 //! [rip + d]               inside the function (its constant pool)
 //! anything else           refused: the address is not known to be safe

@@ -411,8 +411,12 @@ fn access(
             if a.disp < 0 {
                 return Err((Rule::HeapAccess, format!("negative offset {}", a.disp)));
             }
+            // In bounds: at most the length plus `extra + disp + size`,
+            // which the guard covers; out of bounds the address is null
+            // and only `disp + size` is added, inside the null page.
             let end = extra.saturating_add(a.disp as u64).saturating_add(size);
-            if end > guard || end > NULL_PAGE {
+            let from_null = (a.disp as u64).saturating_add(size);
+            if end > guard || from_null > NULL_PAGE {
                 return Err((
                     Rule::HeapAccess,
                     format!(

@@ -1,0 +1,343 @@
+//! The machine-code verifier's rules, each shown refusing an artifact
+//! damaged on purpose to break exactly that rule (the catalogue), real
+//! artifacts passing under several settings, and damaged files giving
+//! typed errors or violations, never a panic.
+//!
+//! Each damage rewrites the bytes of one instruction in place, found by
+//! decoding the real artifact's code with the function layout the
+//! inspection reader gives, so the rest of the artifact stays intact.
+
+use crate::noise::noise;
+use host::Options;
+use host::artifact::inspect;
+use host::artifact::verify_code::{self, Rule, VerifyCodeError};
+use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+
+const X86: &str = "x86_64-unknown-linux-gnu";
+
+/// One function per damage, each named for what it holds.
+const CATALOGUE: &str = r#"(module
+  (type $t (func (param i32) (result i32)))
+  (memory 1)
+  (table 4 4 funcref)
+  (elem (i32.const 0) $load $load $load $load)
+  (func $load (export "load") (type $t)
+    (i32.load offset=0x100000 (local.get 0)))
+  (func $scaled (export "scaled") (param i32) (result i32)
+    (i32.load offset=0x10 (i32.add (local.get 0) (local.get 0))))
+  (func $caller (export "caller") (param i32) (result i32)
+    (i32.add (call $load (local.get 0)) (i32.const 1)))
+  (func $switch (export "switch") (param i32) (result i32)
+    (block (block (block (block
+      (br_table 0 1 2 3 (local.get 0)))
+      (return (i32.const 10))) (return (i32.const 20))) (return (i32.const 30)))
+    (i32.const 40))
+  (func $indirect (export "indirect") (param i32) (result i32)
+    (call_indirect (type $t) (local.get 0) (local.get 0)))
+  (func $trap (export "trap") (unreachable)))"#;
+
+fn compile(wat: &str, options: &Options) -> Vec<u8> {
+    let wasm = wat::parse_str(wat).unwrap();
+    kiln_guest::compile(&wasm, options).unwrap().bytes
+}
+
+/// The decoded instructions of the exported function `name`, with the
+/// file offset of each.
+fn instructions(bytes: &[u8], name: &str) -> Vec<(usize, Instruction, usize)> {
+    let artifact = inspect::read(bytes).unwrap();
+    let function = artifact
+        .functions
+        .iter()
+        .find(|f| f.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no function {name}"));
+    let start = (artifact.text.file_offset + function.start) as usize;
+    let code = &bytes[start..start + function.size as usize];
+    let mut decoder = Decoder::with_ip(64, code, function.start, DecoderOptions::NONE);
+    let mut out = Vec::new();
+    // A linear decode is enough to find the instructions the damages
+    // rewrite: they all come before any jump table or constant pool.
+    while decoder.can_decode() {
+        let position = decoder.position();
+        let insn = decoder.decode();
+        if insn.is_invalid() {
+            break;
+        }
+        let offsets = decoder.get_constant_offsets(&insn);
+        let disp = if offsets.has_displacement() {
+            offsets.displacement_offset()
+        } else {
+            usize::MAX
+        };
+        out.push((start + position, insn, disp));
+        if matches!(insn.mnemonic(), Mnemonic::Jmp) && insn.op_kind(0) == OpKind::Register {
+            break;
+        }
+    }
+    out
+}
+
+/// Verifies `bytes` and returns the rules broken.
+fn broken(bytes: &[u8]) -> Vec<Rule> {
+    let report = verify_code::verify(bytes).unwrap();
+    report.violations.iter().map(|v| v.rule).collect()
+}
+
+/// Overwrites `len` bytes at `at` with one-byte `nop`s.
+fn nop_out(bytes: &mut [u8], at: usize, len: usize) {
+    bytes[at..at + len].fill(0x90);
+}
+
+#[test]
+fn the_undamaged_catalogue_verifies() {
+    let bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let report = verify_code::verify(&bytes).unwrap();
+    assert!(report.passed(), "{:#?}", report.violations);
+    assert!(
+        report.functions >= 6 && report.instructions > 50,
+        "{report:?}"
+    );
+}
+
+#[test]
+fn a_heap_offset_past_the_guard_is_refused() {
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, _, disp) = instructions(&bytes, "load")
+        .into_iter()
+        .find(|(_, i, _)| i.memory_displacement64() == 0x100000)
+        .expect("the load with its 1 MiB offset");
+    // 64 MiB: beyond the 32 MiB guard after a 4 GiB reservation.
+    let at = start + disp;
+    bytes[at..at + 4].copy_from_slice(&0x0400_0000u32.to_le_bytes());
+    assert_eq!(broken(&bytes), [Rule::HeapAccess]);
+}
+
+#[test]
+fn the_cve_2023_26489_address_pattern_is_refused() {
+    // The bug let a 32-bit index shifted left by 3 into the address mode
+    // unmasked: `(base, index, 8)` reaches 32 GiB past the base. Rewrite
+    // the scale of a heap access's index to 8, as that lowering did.
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, insn, disp) = instructions(&bytes, "scaled")
+        .into_iter()
+        .find(|(_, i, d)| {
+            i.op_count() == 2
+                && i.memory_index() != Register::None
+                && i.memory_index_scale() == 1
+                && *d != usize::MAX
+        })
+        .expect("a heap access with an index and an offset");
+    let sib = start + disp - 1;
+    bytes[sib] |= 0b1100_0000;
+    let report = verify_code::verify(&bytes).unwrap();
+    let rules: Vec<Rule> = report.violations.iter().map(|v| v.rule).collect();
+    assert_eq!(
+        rules,
+        [Rule::HeapAccess],
+        "{insn}: {:#?}",
+        report.violations
+    );
+    assert!(
+        report.violations[0].detail.contains("beyond"),
+        "{:?}",
+        report.violations
+    );
+}
+
+#[test]
+fn a_call_into_the_middle_of_a_function_is_refused() {
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, insn, _) = instructions(&bytes, "caller")
+        .into_iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Call && i.op_kind(0) == OpKind::NearBranch64)
+        .expect("the direct call");
+    let rel = start + insn.len() - 4;
+    let old = i32::from_le_bytes(bytes[rel..rel + 4].try_into().unwrap());
+    bytes[rel..rel + 4].copy_from_slice(&(old + 1).to_le_bytes());
+    assert_eq!(broken(&bytes), [Rule::CallTarget]);
+}
+
+#[test]
+fn a_jump_table_without_its_bounds_check_is_refused() {
+    // The clamp `mov $last, %r; cmp %r, %index; cmovb %index, %r` bounds
+    // the index by the table's last entry; raised to 2³¹ it bounds
+    // nothing the table holds.
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let insns = instructions(&bytes, "switch");
+    let clamp = insns
+        .iter()
+        .position(|(_, i, _)| i.mnemonic() == Mnemonic::Cmovb)
+        .expect("the clamp of the table index");
+    let (start, insn, _) = insns[..clamp]
+        .iter()
+        .rev()
+        .copied()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Mov && i.op_kind(1) == OpKind::Immediate32)
+        .expect("the table's last index");
+    let imm = start + insn.len() - 4;
+    bytes[imm..imm + 4].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let rules = broken(&bytes);
+    assert!(rules.contains(&Rule::JumpTable), "{rules:?}");
+}
+
+#[test]
+fn a_syscall_is_refused() {
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, _, _) = instructions(&bytes, "trap")
+        .into_iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Ud2)
+        .expect("the trap");
+    bytes[start..start + 2].copy_from_slice(&[0x0f, 0x05]);
+    assert_eq!(broken(&bytes), [Rule::Privileged]);
+}
+
+#[test]
+fn a_store_below_the_frame_is_refused() {
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, _, disp) = instructions(&bytes, "indirect")
+        .into_iter()
+        .find(|(_, i, d)| {
+            i.mnemonic() == Mnemonic::Mov
+                && i.op_kind(0) == OpKind::Memory
+                && i.memory_base() == Register::RSP
+                && i.memory_displacement64() < 0x80
+                && i.memory_displacement64() > 0
+                && *d != usize::MAX
+        })
+        .expect("a store into the frame with an 8-bit offset");
+    bytes[start + disp] = 0xf0;
+    assert_eq!(broken(&bytes), [Rule::StackAccess]);
+}
+
+#[test]
+fn an_indirect_call_without_its_signature_check_is_refused() {
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, insn, _) = instructions(&bytes, "indirect")
+        .into_iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Jne)
+        .expect("the branch to the signature trap");
+    nop_out(&mut bytes, start, insn.len());
+    assert_eq!(broken(&bytes), [Rule::IndirectCall]);
+}
+
+#[test]
+fn a_table_access_without_its_bounds_check_is_refused() {
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let (start, insn, _) = instructions(&bytes, "indirect")
+        .into_iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmovae || i.mnemonic() == Mnemonic::Cmovb)
+        .expect("the table index's spectre clamp");
+    nop_out(&mut bytes, start, insn.len());
+    assert!(broken(&bytes).contains(&Rule::TableAccess));
+}
+
+#[test]
+fn a_heap_access_with_an_index_that_is_not_32_bits_is_refused() {
+    // The 32-bit move that zero-extends the index, dropped: the access is
+    // then indexed by whatever 64 bits the register held before.
+    let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
+    let insns = instructions(&bytes, "load");
+    let (start, insn, _) = insns
+        .iter()
+        .copied()
+        .find(|(_, i, _)| {
+            i.mnemonic() == Mnemonic::Mov
+                && i.op_kind(0) == OpKind::Register
+                && i.op_kind(1) == OpKind::Register
+                && i.op0_register().size() == 4
+        })
+        .expect("the zero-extending move of the index");
+    let (load, _, _) = insns
+        .iter()
+        .copied()
+        .find(|(_, i, _)| i.memory_displacement64() == 0x100000)
+        .unwrap();
+    nop_out(&mut bytes, start, insn.len());
+    let report = verify_code::verify(&bytes).unwrap();
+    let artifact = inspect::read(&bytes).unwrap();
+    let load_offset = (load as u64) - artifact.text.file_offset;
+    assert_eq!(report.violations.len(), 1, "{:#?}", report.violations);
+    assert_eq!(report.violations[0].offset, load_offset, "{insn}");
+    assert!(matches!(
+        report.violations[0].rule,
+        Rule::UnknownPointer | Rule::HeapAccess
+    ));
+}
+
+#[test]
+fn real_artifacts_verify_under_other_settings() {
+    let settings: [&[&str]; 3] = [
+        // Explicit bounds checks on every access.
+        &["-O", "memory-reservation=0"],
+        // Fuel and epoch interruption.
+        &["-W", "fuel=1000", "-W", "epoch-interruption=y"],
+        // No Spectre clamps: bounds checks branch to a trap instead.
+        &[
+            "-C",
+            "cranelift-enable_heap_access_spectre_mitigation=false",
+        ],
+    ];
+    for setting in settings {
+        let options = Options::with_wasmtime_flags(X86, setting.iter().copied())
+            .unwrap_or_else(|e| panic!("{setting:?}: {e}"));
+        let bytes = compile(CATALOGUE, &options);
+        let report = verify_code::verify(&bytes).unwrap();
+        assert!(report.passed(), "{setting:?}: {:#?}", report.violations);
+    }
+}
+
+#[test]
+fn other_targets_are_named_not_verified() {
+    let bytes = compile(CATALOGUE, &Options::for_target("aarch64-unknown-linux-gnu"));
+    match verify_code::verify(&bytes) {
+        Err(VerifyCodeError::UnsupportedTarget { target }) => {
+            assert_eq!(target, "aarch64-unknown-linux-gnu")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn damaged_artifacts_give_errors_or_violations_never_a_panic() {
+    let bytes = compile(CATALOGUE, &Options::for_target(X86));
+    // Truncated anywhere.
+    for cut in (0..bytes.len()).step_by(97) {
+        let _ = verify_code::verify(&bytes[..cut]);
+    }
+    // Garbage.
+    assert!(verify_code::verify(&noise(7, 4096)).is_err());
+    assert!(verify_code::verify(&[]).is_err());
+    // Random bytes over the code: violations (or a pass), no panic.
+    let artifact = inspect::read(&bytes).unwrap();
+    let text = artifact.text.file_offset as usize
+        ..(artifact.text.file_offset + artifact.text.size) as usize;
+    for seed in 0..200usize {
+        let mut damaged = bytes.clone();
+        let garbage = noise(seed as u64, 16);
+        let at = text.start + (seed * 37) % (text.len() - 16);
+        damaged[at..at + 16].copy_from_slice(&garbage);
+        let _ = verify_code::verify(&damaged);
+    }
+    // Bit flips in Wasmtime's module record: a typed error or a report.
+    let info = section_range(&bytes, ".wasmtime.info");
+    for (i, at) in info.clone().step_by(3).enumerate() {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 1 << (i % 8);
+        match verify_code::verify(&damaged) {
+            Ok(_) | Err(VerifyCodeError::Metadata { .. }) | Err(VerifyCodeError::Inspect(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    // Huge declared counts: the record's counts set to their maximum.
+    let mut damaged = bytes.clone();
+    for at in info.clone().take(64) {
+        damaged[at] = 0xff;
+    }
+    assert!(verify_code::verify(&damaged).is_err());
+}
+
+fn section_range(bytes: &[u8], name: &str) -> std::ops::Range<usize> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(bytes).unwrap();
+    let (offset, size) = file.section_by_name(name).unwrap().file_range().unwrap();
+    offset as usize..(offset + size) as usize
+}
