@@ -55,11 +55,13 @@ pub enum Error {
         /// Every rule broken, in `.text` order (never empty).
         violations: Vec<Violation>,
     },
-    /// The machine-code verifier could not verify a given artifact: it
-    /// does not read, or its target has no verifier yet.
+    /// The machine-code verifier could not verify an artifact: it does
+    /// not read, or (for a given file) its target has no verifier yet.
     CodeUnverifiable {
-        /// The artifact, as named.
-        artifact: PathBuf,
+        /// The file given (`kiln verify-code`: the input is rejected), or
+        /// `None` for the artifact a compile just made (Kiln's own bytes:
+        /// an internal error).
+        artifact: Option<PathBuf>,
         /// Why.
         error: VerifyCodeError,
     },
@@ -107,7 +109,10 @@ impl Error {
             Self::Compile(_) | Self::Read { .. } | Self::Run { .. } => 1,
             Self::Limit(_) => 3,
             Self::Verification { .. } | Self::CodeVerification { .. } => 4,
-            Self::CodeUnverifiable { .. } => 1,
+            Self::CodeUnverifiable {
+                artifact: Some(_), ..
+            } => 1,
+            Self::CodeUnverifiable { artifact: None, .. } => 5,
             Self::Cache(crate::cache::CacheError::BadTenant { .. }) | Self::Usage { .. } => 2,
             Self::Emulate(_) => 6,
             Self::Provenance(error) => provenance_exit_code(error),
@@ -166,9 +171,17 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Self::CodeUnverifiable { artifact, error } => {
-                write!(f, "cannot verify {}: {error}", artifact.display())
-            }
+            Self::CodeUnverifiable {
+                artifact: Some(artifact),
+                error,
+            } => write!(f, "cannot verify {}: {error}", artifact.display()),
+            Self::CodeUnverifiable {
+                artifact: None,
+                error,
+            } => write!(
+                f,
+                "the machine-code verifier cannot read the artifact just compiled: {error}"
+            ),
             Self::Run { message } => write!(f, "run failed: {message}"),
             Self::Usage { message } => write!(f, "usage: {message}"),
             Self::Provenance(error) => write!(f, "artifact refused: {error}"),
@@ -277,7 +290,7 @@ mod tests {
     #[test]
     fn an_unverifiable_artifact_exits_1_naming_it() {
         let error = Error::CodeUnverifiable {
-            artifact: PathBuf::from("app.cwasm"),
+            artifact: Some(PathBuf::from("app.cwasm")),
             error: VerifyCodeError::UnsupportedTarget {
                 target: "aarch64-unknown-linux-gnu".to_string(),
             },
@@ -286,5 +299,22 @@ mod tests {
         let text = error.to_string();
         assert!(text.contains("app.cwasm"), "{text}");
         assert!(text.contains("aarch64-unknown-linux-gnu"), "{text}");
+    }
+
+    /// Kiln's own fresh artifact that its verifier cannot read is Kiln's
+    /// fault, not the input's: exit 5.
+    #[test]
+    fn a_compiled_artifact_the_verifier_cannot_read_is_internal() {
+        let error = Error::CodeUnverifiable {
+            artifact: None,
+            error: VerifyCodeError::Metadata {
+                section: ".wasmtime.info",
+                message: "does not decode".to_string(),
+            },
+        };
+        assert_eq!(error.exit_code(), 5);
+        let text = error.to_string();
+        assert!(text.contains("just compiled"), "{text}");
+        assert!(text.contains(".wasmtime.info: does not decode"), "{text}");
     }
 }

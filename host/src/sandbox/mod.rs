@@ -244,7 +244,8 @@ impl Sandbox {
     ///
     /// [`Error::Compile`] when the compiler rejects the input or fails on it
     /// (a panic included), [`Error::CodeVerification`] when the artifact's
-    /// machine code breaks a rule, [`Error::Limit`] when a limit is hit,
+    /// machine code breaks a rule ([`Error::CodeUnverifiable`] when the
+    /// verifier cannot read it), [`Error::Limit`] when a limit is hit,
     /// [`Error::Cache`] for a bad tenant name or a cache that cannot be
     /// read or written, [`Error::Usage`] for a cache asked of the
     /// component, [`Error::Provenance`] when the statement cannot be

@@ -32,7 +32,7 @@ use crate::artifact::statement::{CodeVerificationOutcome, CodeVerificationRecord
 use crate::artifact::verify_code::{self, VERIFIER_VERSION, VerifyCodeError};
 use crate::artifact::{CompileFacts, SigningKey, signed_statement};
 use crate::cache::IncrementalCache;
-use crate::{Artifact, CompileError, CompileStats, Error, GivenOptions, Limits, Options};
+use crate::{Artifact, CompileStats, Error, GivenOptions, Limits, Options};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -98,7 +98,7 @@ impl<'a> CompileRequest<'a> {
             guest: Guest::Threaded,
             cache: None,
             provenance: None,
-            verify_code: false,
+            verify_code: true,
         }
     }
 
@@ -207,9 +207,9 @@ pub(super) fn verify_code(
 /// # Errors
 ///
 /// [`Error::CodeVerification`] naming every violation when a rule does
-/// not hold; [`Error::Compile`] (internal) when the verifier cannot read
-/// the artifact. A target the verifier does not read yet is no error: it
-/// is recorded as such.
+/// not hold; [`Error::CodeUnverifiable`] (internal) when the verifier
+/// cannot read the artifact. A target the verifier does not read yet is
+/// no error: it is recorded as such.
 pub(crate) fn check_code(artifact: &[u8]) -> Result<CodeVerificationRecord, Error> {
     let record = |outcome, functions, instructions, unchecked| CodeVerificationRecord {
         outcome,
@@ -231,9 +231,10 @@ pub(crate) fn check_code(artifact: &[u8]) -> Result<CodeVerificationRecord, Erro
         Err(VerifyCodeError::UnsupportedTarget { .. }) => {
             Ok(record(CodeVerificationOutcome::UnsupportedTarget, 0, 0, 0))
         }
-        Err(error) => Err(Error::Compile(CompileError::Internal {
-            message: format!("the machine-code verifier cannot read the artifact: {error}"),
-        })),
+        Err(error) => Err(Error::CodeUnverifiable {
+            artifact: None,
+            error,
+        }),
     }
 }
 

@@ -34,7 +34,7 @@ impl VerifyCodeCommand {
         let bytes = crate::flags::read_input(&self.artifact)?;
         let report =
             verify_code::verify(&bytes).map_err(|error| host::Error::CodeUnverifiable {
-                artifact: self.artifact.clone(),
+                artifact: Some(self.artifact.clone()),
                 error,
             })?;
         if self.json {
