@@ -149,6 +149,8 @@ fn compile_answers_the_cli_artifact_with_a_verifiable_statement() {
         Some("application/octet-stream")
     );
     assert_eq!(response.body, cli_artifact("math.wat", &[]));
+    // Its machine code was verified before it was answered.
+    assert_eq!(response.header("kiln-code-verification"), Some("passed"));
 
     // The statement verifies with `kiln verify`, as one written by `kiln compile`.
     let statement = base64::engine::general_purpose::STANDARD
@@ -158,12 +160,15 @@ fn compile_answers_the_cli_artifact_with_a_verifiable_statement() {
     let artifact = dir.path().join("math.cwasm");
     std::fs::write(&artifact, &response.body).unwrap();
     std::fs::write(dir.path().join("math.cwasm.intoto.json"), &statement).unwrap();
-    let verified = kiln(&["verify", path_str(&artifact), "--target", X86]);
+    let verified = kiln(&["verify", path_str(&artifact), "--target", X86, "--json"]);
     assert!(
         verified.status.success(),
         "{}",
         crate::cli::stderr(&verified)
     );
+    let verified: serde_json::Value =
+        serde_json::from_str(crate::cli::stdout(&verified).trim()).unwrap();
+    assert_eq!(verified["code_verification"]["outcome"], "passed");
 
     // Settings travel as the CLI's option names.
     let response = server.compile(

@@ -237,8 +237,9 @@ impl Sandbox {
     /// Runs one compile in the sandbox, as `request` describes it: on the
     /// threaded guest or the component, with the sandbox's limits or the
     /// request's, through a tenant's incremental cache, its machine code
-    /// verified, and signed, as asked (`request.rs`). Verification runs on
-    /// every artifact, those built from cached functions included.
+    /// verified, and signed, as asked (`request.rs`). Verification, where
+    /// asked, runs on the artifact, those built from cached functions
+    /// included.
     ///
     /// # Errors
     ///

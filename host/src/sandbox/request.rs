@@ -3,7 +3,7 @@
 //! Every caller (the `kiln` CLI, the `kiln serve` service, the benchmark,
 //! the tests) describes a compile as a [`CompileRequest`] and gets back a
 //! [`Compiled`]. The request says what varies between callers, each with
-//! a default that is what `kiln compile` does:
+//! a default that is what `kiln compile` does, but for `verify_code`:
 //!
 //! | field        | default                         | who changes it                 |
 //! |--------------|---------------------------------|--------------------------------|
@@ -12,18 +12,20 @@
 //! | `guest`      | the threaded guest              | the benchmark, the WIT tests   |
 //! | `cache`      | none                            | `--cache DIR`, the service     |
 //! | `provenance` | none: no statement is made      | the CLI and the service        |
-//! | `verify_code`| on: the machine code is checked | `--no-verify-code`, the bench  |
+//! | `verify_code`| off: recorded as `skipped`      | `kiln compile`, the service    |
 //!
 //! A statement is made inside [`Sandbox::compile`] rather than by the
 //! caller, so that its times, limits and tenant are the compile's own and
 //! no caller can sign an artifact with facts that were not those of its
 //! compile.
 //!
-//! Before that, the artifact's machine code goes through the verifier
-//! ([`verify_code`](crate::artifact::verify_code)): an artifact whose code
-//! breaks a rule is an error ([`Error::CodeVerification`]), so no caller
-//! gets it to write, sign or run. The statement records the outcome, and
-//! so does [`Compiled::code_verification`], for a compile without one.
+//! Before that, where the request asks, the artifact's machine code goes
+//! through the verifier ([`verify_code`](crate::artifact::verify_code)):
+//! an artifact whose code breaks a rule is an error
+//! ([`Error::CodeVerification`]), so the caller never gets it to write,
+//! sign or run. The statement records the outcome (`skipped` where not
+//! asked), and so does [`Compiled::code_verification`], for a compile
+//! without one.
 //!
 //! [`Sandbox`]: super::Sandbox
 //! [`Sandbox::compile`]: super::Sandbox::compile
@@ -141,8 +143,10 @@ impl<'a> CompileRequest<'a> {
     }
 
     /// Whether the artifact's machine code is verified before it is
-    /// answered or signed. Off unless asked for: `kiln compile` asks by default (`--no-verify-code` opts out); an embedder opts in here. `false` skips it, and the
-    /// statement records `skipped`.
+    /// answered or signed. Off unless asked for: `kiln compile` asks by
+    /// default (`--no-verify-code` opts out) and the service always does;
+    /// an embedder opts in here. Not verified, the statement records
+    /// `skipped`.
     #[must_use]
     pub fn verify_code(mut self, verify: bool) -> Self {
         self.verify_code = verify;

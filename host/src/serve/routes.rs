@@ -174,7 +174,10 @@ async fn compile_inner(
             input_name: &settings.name,
             artifact_name: &artifact_name,
         };
-        let mut request = CompileRequest::new(&input, &options).provenance(provenance);
+        // Always: an upload's artifact is never answered unverified.
+        let mut request = CompileRequest::new(&input, &options)
+            .provenance(provenance)
+            .verify_code(true);
         if let Some(cache) = &worker.cache {
             request = request.cache(cache, &tenant_name);
         }
