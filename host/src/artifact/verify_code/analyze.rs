@@ -36,18 +36,10 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
     let mut functions = 0;
     let mut unchecked = Vec::new();
     let mut unreached = 0;
-    let handlers: Vec<u64> = artifact
-        .exceptions
-        .handlers
-        .iter()
-        .map(|h| u64::from(h.offset))
-        .collect();
+    let handlers = handlers_by_call(artifact);
     for function in &artifact.functions {
-        // Exception handlers are entered by the unwinder, not by any
-        // branch the analysis follows; code that catches is not modelled.
-        let catches = handlers.iter().any(|&h| function.contains(h));
         let gc = function.module.is_some_and(|m| layout.uses_gc(m));
-        let entry = if catches || gc {
+        let entry = if gc {
             None
         } else {
             Entry::of(function, layout)
@@ -64,6 +56,7 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
             functions: &artifact.functions,
             arg_bytes: u64::from(entry.arg_bytes),
             wasm: function.kind == FunctionKind::Wasm,
+            handlers: &handlers,
         };
         let mut walk = Walk::new(&cx);
         walk.run(entry.state);
@@ -89,6 +82,22 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
         unchecked,
         unreached_bytes: unreached,
     }
+}
+
+/// The exception handlers of each call site, by the call's return
+/// address: each handler with the caller's SP-to-FP distance there.
+fn handlers_by_call(artifact: &Artifact) -> BTreeMap<u64, Vec<(u64, Option<u32>)>> {
+    let mut out: BTreeMap<u64, Vec<(u64, Option<u32>)>> = BTreeMap::new();
+    let mut start = 0usize;
+    for site in &artifact.exceptions.call_sites {
+        let end = usize::try_from(site.handler_end).unwrap_or(usize::MAX);
+        let handlers = artifact.exceptions.handlers.get(start..end).unwrap_or(&[]);
+        out.entry(u64::from(site.offset))
+            .or_default()
+            .extend(handlers.iter().map(|h| (u64::from(h.offset), site.frame_offset)));
+        start = end.max(start);
+    }
+    out
 }
 
 /// What is known when a function is entered.
@@ -117,6 +126,9 @@ impl Entry {
             flags: Flags::Unknown,
             floor: -UNCHECKED_FRAME,
             stack_checked: false,
+            copies: [0; 16],
+            min_len: BTreeMap::new(),
+            sums: BTreeMap::new(),
             after_call: false,
         };
         state.regs[RSP] = Value::Frame(0);
@@ -163,20 +175,6 @@ impl Entry {
             arg_bytes = layout.signature_bytes(0, index);
         } else if symbol.starts_with("wasmtime_builtin_") {
             state.regs[RDI] = vmctx(None);
-            arg_bytes = 0;
-        } else if let Some(rest) = symbol.strip_prefix("module_start[")
-            && let Some((module, kind)) = rest.split_once("]::")
-            && let Ok(module) = module.parse::<u32>()
-            && layout.has_module(module)
-        {
-            state.regs[RDI] = vmctx(Some(module));
-            state.regs[RSI] = Value::Opaque;
-            if kind == "Array" {
-                state.regs[RDX] = Value::Ptr {
-                    region: Region::Values { bytes: 0 },
-                    offset: 0,
-                };
-            }
             arg_bytes = 0;
         } else {
             return None;
@@ -332,6 +330,13 @@ impl<'a> Walk<'a> {
                 return;
             };
             self.owner.insert(pc, start);
+            if collect
+                && let Ok(trace) = std::env::var("KILN_VERIFY_TRACE")
+                && u64::from_str_radix(trace.trim_start_matches("0x"), 16) == Ok(pc)
+            {
+                for (i, r) in state.regs.iter().enumerate() { eprintln!("TRACE {pc:#x} r{i}: {r:?}"); }
+                eprintln!("TRACE {pc:#x} slots {:?} flags {:?}", state.slots, state.flags);
+            }
             let mut findings = Vec::new();
             let next = step::step(cx, &mut self.info, &insn, &mut state, &mut findings);
             if collect {
@@ -340,6 +345,11 @@ impl<'a> Walk<'a> {
                 }
             }
             let after = insn.next_ip();
+            if insn.mnemonic() == iced_x86::Mnemonic::Call
+                && let Some(handlers) = cx.handlers.get(&after)
+            {
+                self.enter_handlers(handlers, &state, collect);
+            }
             match next {
                 Next::Fall => {
                     if after >= cx.function.end() {
@@ -360,10 +370,12 @@ impl<'a> Walk<'a> {
                 }
                 Next::Branch { target, cond } => {
                     let mut taken = state.clone();
-                    taken.refine(cond, true, cx.layout);
-                    self.propagate(target, taken);
-                    state.refine(cond, false, cx.layout);
-                    self.propagate(after, state);
+                    if taken.refine(cond, true, cx.layout) {
+                        self.propagate(target, taken);
+                    }
+                    if state.refine(cond, false, cx.layout) {
+                        self.propagate(after, state);
+                    }
                     return;
                 }
                 Next::Jump(target) => {
@@ -390,6 +402,38 @@ impl<'a> Walk<'a> {
                 }
                 Next::Stop => return,
             }
+        }
+    }
+
+    /// Control reaches each handler of a call from the unwinder: with the
+    /// frame as it was at the call (SP from the recorded SP-to-FP
+    /// distance) and every other register unknown, as Cranelift's
+    /// exception ABI clobbers them all.
+    fn enter_handlers(&mut self, handlers: &[(u64, Option<u32>)], state: &State, collect: bool) {
+        for &(handler, frame_offset) in handlers {
+            if !self.cx.function.contains(handler) {
+                if collect {
+                    self.found.insert((
+                        handler,
+                        Rule::BranchTarget,
+                        "exception handler outside its function".to_string(),
+                    ));
+                }
+                continue;
+            }
+            let mut entry = state.clone();
+            for (i, reg) in entry.regs.iter_mut().enumerate() {
+                if i != RSP && i != RBP {
+                    *reg = Value::ANY_INT.named((1 << 60) | (handler << 4) | i as u64);
+                }
+            }
+            if let (Some(distance), Value::Frame(fp)) = (frame_offset, entry.regs[RBP]) {
+                entry.regs[RSP] = Value::Frame(fp - i64::from(distance));
+            }
+            entry.flags = Flags::Unknown;
+            entry.after_call = false;
+            entry.copies = [0; 16];
+            self.propagate(handler, entry);
         }
     }
 

@@ -48,7 +48,7 @@ use wasmtime_environ::{
 const MAX_ENTITIES: usize = 1 << 20;
 
 /// A linear memory or the GC heap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HeapId {
     /// Memory `memory` of core module `module`.
     Memory {

@@ -11,7 +11,7 @@
 
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::rules::Rule;
-use super::value::{Flags, LOW32, RBP, RSP, Slot, State, Value, choose};
+use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose};
 use crate::artifact::inspect::functions::Function;
 use iced_x86::{
     Code, ConditionCode, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
@@ -41,6 +41,8 @@ pub struct Context<'a> {
     /// Whether it is a wasm function (which must check the stack limit
     /// before it calls).
     pub wasm: bool,
+    /// Exception handlers by call return address.
+    pub handlers: &'a std::collections::BTreeMap<u64, Vec<(u64, Option<u32>)>>,
 }
 
 /// Where control goes after an instruction.
@@ -94,6 +96,7 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
         return;
     };
     let sym = pc.wrapping_mul(16).wrapping_add(i as u64);
+    state.forget(i);
     let value = match size {
         8 => value,
         4 => value.low32(),
@@ -108,6 +111,9 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
     // Copies of an earlier value with this name (or its low half) are
     // stale now.
     let stale = |v: &Value| v.sym().is_some_and(|s| s & !LOW32 == sym);
+    state
+        .sums
+        .retain(|sum, (base, _)| *sum != sym && *base & !LOW32 != sym);
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
             *v = Value::int(v.int_max().unwrap_or(u64::MAX));
@@ -385,15 +391,40 @@ fn access(
             }
             Ok(loaded(cx.layout.field(Region::FuncRef, at), a.base))
         }
-        Value::Heap { heap, max, .. } => {
-            let (reserved, _) = cx.layout.heap_bounds(heap);
+        Value::Heap {
+            heap, max, extra, ..
+        } => {
+            let (reserved, guard) = cx.layout.heap_bounds(heap);
             if a.disp < 0 {
                 return Err((Rule::HeapAccess, format!("negative offset {}", a.disp)));
+            }
+            // An index checked against the length: `index + slack ≤ len`,
+            // so the access ends within `len + guard` when the constant
+            // part is within `slack + guard`.
+            if max == extra
+                && a.scale == 1
+                && let Some(Value::Int {
+                    bound: Some(Bound::HeapLen { heap: h, slack }),
+                    ..
+                }) = a.index
+                && h == heap
+                && extra
+                    .saturating_add(a.disp as u64)
+                    .saturating_add(size)
+                    <= slack.saturating_add(guard)
+            {
+                return Ok(Value::ANY_INT);
             }
             let end = max
                 .saturating_add(index_max)
                 .saturating_add(a.disp as u64)
                 .saturating_add(size);
+            // A length compared at least `n` keeps `n + guard` mapped or
+            // guarded, whatever the reservation.
+            let reserved = state
+                .min_len
+                .get(&heap)
+                .map_or(reserved, |&n| reserved.max(n.saturating_add(guard)));
             if end > reserved {
                 return Err((
                     Rule::HeapAccess,
@@ -632,6 +663,12 @@ pub fn step(
         Mnemonic::Mov if insn.op_kind(0) == OpKind::Register => {
             let value = op_value(state, 1);
             set(state, op0, value, pc, findings);
+            if insn.op_kind(1) == OpKind::Register
+                && let (Some((i, 8)), Some((j, 8))) = (gpr(op0), gpr(insn.op_register(1)))
+                && i != j
+            {
+                state.copied(i, j);
+            }
         }
         Mnemonic::Mov => store(state, insn, op_value(state, 1)),
         Mnemonic::Movzx => {
@@ -679,7 +716,19 @@ pub fn step(
             } else {
                 a
             };
+            let base_sym = match (a.base, a.index) {
+                (Value::Int { max, sym: Some(s), .. }, None) if max < 1 << 62 => Some(s),
+                _ => None,
+            };
             set(state, op0, effective(&a, cx.layout), pc, findings);
+            if op0.size() == 8
+                && let Some(base) = base_sym
+                && let Ok(c) = u64::try_from(a.disp)
+                && c < 1 << 32
+                && let Some(sum) = read(state, op0).sym()
+            {
+                state.sums.insert(sum, (base, c));
+            }
         }
         Mnemonic::Add | Mnemonic::Sub if insn.op_kind(0) == OpKind::Register => {
             let a = read(state, op0);
@@ -692,6 +741,16 @@ pub fn step(
                 adjust_rsp(state, value, findings);
             } else {
                 set(state, op0, value, pc, findings);
+                if mnemonic == Mnemonic::Add
+                    && op0.size() == 8
+                    && let (Value::Int { max, sym: Some(base), .. }, Some(c)) =
+                        (a, constant_value(insn, b))
+                    && max < 1 << 62
+                    && c < 1 << 32
+                    && let Some(sum) = read(state, op0).sym()
+                {
+                    state.sums.insert(sum, (base, c));
+                }
             }
         }
         Mnemonic::And if insn.op_kind(0) == OpKind::Register => {
@@ -722,10 +781,18 @@ pub fn step(
             };
             set(state, op0, value, pc, findings);
         }
+        // `x ^ x` is zero, whether both operands are one register or two
+        // copies of one value.
         Mnemonic::Xor
             if insn.op_kind(0) == OpKind::Register
                 && insn.op_kind(1) == OpKind::Register
-                && insn.op_register(1) == op0 =>
+                && (insn.op_register(1) == op0
+                    || gpr(op0).zip(gpr(insn.op_register(1))).is_some_and(|((i, _), (j, _))| {
+                        state.copies[i] & (1 << j) != 0
+                    })
+                    || (op0.size() == insn.op_register(1).size()
+                        && read(state, op0).sym().is_some()
+                        && read(state, op0).sym() == read(state, insn.op_register(1)).sym())) =>
         {
             set(state, op0, Value::constant(0), pc, findings);
         }
@@ -768,6 +835,7 @@ pub fn step(
                 return Next::Stop;
             };
             let value = state.slots.get(&sp).map_or(Value::ANY_INT, |s| s.value);
+            state.forget(RSP);
             state.regs[RSP] = Value::Frame(sp + 8);
             if insn.op_kind(0) == OpKind::Register && !writes_rsp {
                 set(state, op0, value, pc, findings);
@@ -802,10 +870,14 @@ pub fn step(
         _ if is_cmov(mnemonic) => {
             let cond = insn.condition_code();
             let mut kept = state.clone();
-            kept.refine(cond, false, cx.layout);
+            let keeps = kept.refine(cond, false, cx.layout);
             let mut moved = state.clone();
-            moved.refine(cond, true, cx.layout);
-            let value = choose(read(&kept, op0), op_value(&moved, 1), pc);
+            let moves = moved.refine(cond, true, cx.layout);
+            let value = match (keeps, moves) {
+                (true, false) => read(&kept, op0),
+                (false, true) => op_value(&moved, 1),
+                _ => choose(read(&kept, op0), op_value(&moved, 1), pc),
+            };
             set(state, op0, value, pc, findings);
             return Next::Fall;
         }
@@ -832,6 +904,7 @@ pub fn step(
                         Rule::StackCheck,
                         format!("{mnemonic:?} changes the stack pointer"),
                     ));
+                    state.forget(RSP);
                     state.regs[RSP] = Value::Unknown;
                     continue;
                 }
@@ -860,6 +933,15 @@ pub fn step(
     Next::Fall
 }
 
+/// The constant an instruction's second operand is, if an immediate.
+fn constant_value(insn: &Instruction, value: Value) -> Option<u64> {
+    match (insn.op_kind(1), value) {
+        (OpKind::Register | OpKind::Memory, _) => None,
+        (_, Value::Int { max, .. }) => Some(max),
+        _ => None,
+    }
+}
+
 /// Whether `m` is a conditional move.
 fn is_cmov(m: Mnemonic) -> bool {
     use Mnemonic as M;
@@ -886,6 +968,9 @@ fn is_cmov(m: Mnemonic) -> bool {
 
 /// Writes a register, keeping rsp and rbp to the frame discipline.
 fn set(state: &mut State, reg: Register, value: Value, pc: u64, findings: &mut Vec<Finding>) {
+    if let Some((i, _)) = gpr(reg) {
+        state.forget(i);
+    }
     match gpr(reg) {
         Some((RSP, _)) => {
             if !matches!(value, Value::Frame(_)) {
@@ -935,7 +1020,14 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
             },
             Value::Int { max: m, sym, .. },
         ) if add => {
-            let (idx, extra) = if max == 0 { (sym, 0) } else { (idx, extra) };
+            // `base + i + e` plus a constant c is `base + i + (e + c)`;
+            // the pure base plus an Int `j` is `base + j`; anything else
+            // keeps only its bound.
+            let (idx, extra) = match (super::value::constant_of(b), max) {
+                (Some(c), _) => (idx, extra.saturating_add(c)),
+                (None, 0) => (sym, 0),
+                (None, _) => (None, 0),
+            };
             Value::Heap {
                 heap,
                 max: max.saturating_add(m),
@@ -965,6 +1057,7 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
 
 /// Moves rsp to `value`, holding it above the floor.
 fn adjust_rsp(state: &mut State, value: Value, findings: &mut Vec<Finding>) {
+    state.forget(RSP);
     match value {
         Value::Frame(k) if k < state.floor => {
             findings.push((

@@ -15,11 +15,27 @@ pub type Sym = u64;
 /// Marks the name of an integer's low 32 bits.
 pub const LOW32: Sym = 1 << 63;
 
+/// Marks the name of a constant: the rest of the name is its value.
+pub const CONST: Sym = 1 << 59;
+
+/// The value of a constant's name.
+pub fn constant_of(v: Value) -> Option<u64> {
+    match v.sym() {
+        Some(s) if s & !((1 << 40) - 1) == CONST => Some(s & ((1 << 40) - 1)),
+        _ => None,
+    }
+}
+
 /// An upper bound that is another value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
-    /// At most a heap's current length.
-    HeapLen(HeapId),
+    /// Plus `slack`, at most a heap's current length.
+    HeapLen {
+        /// The heap.
+        heap: HeapId,
+        /// What may be added and stay at most the length.
+        slack: u64,
+    },
     /// Less than a table's length.
     TableLen(TableId),
 }
@@ -146,7 +162,11 @@ impl Value {
 
     /// The constant `c`.
     pub fn constant(c: u64) -> Value {
-        Value::int(c)
+        Value::Int {
+            max: c,
+            sym: (c < 1 << 40).then_some(CONST | c),
+            bound: None,
+        }
     }
 
     /// The largest value an integer may have, if this is one.
@@ -169,8 +189,9 @@ impl Value {
     pub fn low32(self) -> Value {
         match self {
             Value::Int { max, .. } if max <= u64::from(u32::MAX) => self,
-            // Type ids are 32-bit values.
-            Value::FuncRefType(_) | Value::ExpectedType => self,
+            // Type ids are 32-bit values, and so is a table's length: a
+            // table never holds 2³² elements (8 bytes each, 32 GiB).
+            Value::FuncRefType(_) | Value::ExpectedType | Value::TableLen(_) => self,
             // The low half of a named integer has a name of its own, so
             // that a 32-bit compare of it refines its 32-bit copies.
             Value::Int { sym: Some(sym), .. } => Value::Int {
@@ -337,8 +358,13 @@ fn join_with(
         (Code, FuncRefCode { callable: true, .. }) | (FuncRefCode { callable: true, .. }, Code) => {
             Code
         }
-        (Int { .. }, _) | (_, Int { .. }) => Unknown,
-        _ => Unknown,
+        // Different kinds of value: only an integer, which can never be
+        // dereferenced; named, so that copies of it stay one value.
+        _ => Int {
+            max: u64::MAX,
+            sym: merge_sym,
+            bound: None,
+        },
     }
 }
 
@@ -381,6 +407,15 @@ pub struct State {
     pub floor: i64,
     /// Whether the prologue's stack-limit check has run.
     pub stack_checked: bool,
+    /// Registers known to hold the same 64 bits: bit `j` of `copies[i]`
+    /// (a `mov` between them, neither written since).
+    pub copies: [u16; GPRS],
+    /// The least current length each heap is known to have (from a
+    /// comparison of its length with a constant).
+    pub min_len: BTreeMap<HeapId, u64>,
+    /// Integers known to be another plus a constant: `sum = base + c`,
+    /// with no wrap-around (64-bit sums of values far below 2⁶⁴).
+    pub sums: BTreeMap<Sym, (Sym, u64)>,
     /// Whether the last instruction was a call: a callee with stack
     /// arguments pops them (Cranelift's `tail` convention), and the
     /// caller's next `sub rsp` reserves them again.
@@ -421,6 +456,19 @@ impl State {
                 })
             })
             .collect();
+        let mut joined = State {
+            regs,
+            slots,
+            flags: Flags::Unknown,
+            floor: 0,
+            stack_checked: false,
+            copies: [0; GPRS],
+            min_len: BTreeMap::new(),
+            sums: BTreeMap::new(),
+            after_call: false,
+        };
+        joined.keep_indices(self, other);
+        let State { regs, slots, .. } = joined;
         Some(State {
             regs,
             slots,
@@ -431,8 +479,112 @@ impl State {
             },
             floor: self.floor.max(other.floor),
             stack_checked: self.stack_checked && other.stack_checked,
+            copies: std::array::from_fn(|i| self.copies[i] & other.copies[i]),
+            min_len: self
+                .min_len
+                .iter()
+                .filter_map(|(h, a)| Some((*h, (*a).min(*other.min_len.get(h)?))))
+                .collect(),
+            sums: self
+                .sums
+                .iter()
+                .filter(|(k, v)| other.sums.get(k) == Some(v))
+                .map(|(k, v)| (*k, *v))
+                .collect(),
             after_call: false,
         })
+    }
+
+    /// After a join: an address `base + i` whose index was `a` on one
+    /// path and `b` on the other is `base + j`, where `j` names the
+    /// location that held `a` and `b` (so a later compare of `j` still
+    /// checks the address).
+    fn keep_indices(&mut self, one: &State, two: &State) {
+        let mut pairs: BTreeMap<(Sym, Sym), Sym> = BTreeMap::new();
+        let mut pair = |a: Value, b: Value, joined: Value| {
+            if let (Some(a), Some(b), Some(j)) = (a.sym(), b.sym(), joined.sym())
+                && a != b
+            {
+                pairs.entry((a, b)).or_insert(j);
+            }
+        };
+        for i in 0..GPRS {
+            pair(one.regs[i], two.regs[i], self.regs[i]);
+        }
+        for (offset, slot) in &self.slots {
+            if let (Some(a), Some(b)) = (one.slots.get(offset), two.slots.get(offset)) {
+                pair(a.value, b.value, slot.value);
+            }
+        }
+        // Locations that held the same values on both paths hold the same
+        // value after the join: one name for all of them.
+        let fix = |a: Value, b: Value, joined: Value| match (a, b, joined) {
+            (
+                Value::Int { sym: Some(s1), .. },
+                Value::Int { sym: Some(s2), .. },
+                Value::Int { max, bound, .. },
+            ) if s1 != s2 => match pairs.get(&(s1, s2)) {
+                Some(&j) => Value::Int {
+                    max,
+                    sym: Some(j),
+                    bound,
+                },
+                None => joined,
+            },
+            (
+                Value::Heap { heap, idx: Some(i1), extra: e1, .. },
+                Value::Heap { idx: Some(i2), extra: e2, .. },
+                Value::Heap { max, .. },
+            ) if e1 == e2 => match pairs.get(&(i1, i2)) {
+                Some(&j) => Value::Heap {
+                    heap,
+                    max,
+                    idx: Some(j),
+                    extra: e1,
+                },
+                None => joined,
+            },
+            (
+                Value::Table { table, idx: Some(i1), .. },
+                Value::Table { idx: Some(i2), .. },
+                Value::Table { max, .. },
+            ) => match pairs.get(&(i1, i2)) {
+                Some(&j) => Value::Table {
+                    table,
+                    max,
+                    idx: Some(j),
+                },
+                None => joined,
+            },
+            _ => joined,
+        };
+        for i in 0..GPRS {
+            self.regs[i] = fix(one.regs[i], two.regs[i], self.regs[i]);
+        }
+        for (offset, slot) in self.slots.iter_mut() {
+            if let (Some(a), Some(b)) = (one.slots.get(offset), two.slots.get(offset)) {
+                slot.value = fix(a.value, b.value, slot.value);
+            }
+        }
+    }
+
+    /// Register `i` was written: it is no copy of any other now.
+    pub fn forget(&mut self, i: usize) {
+        for copies in &mut self.copies {
+            *copies &= !(1 << i);
+        }
+        self.copies[i] = 0;
+    }
+
+    /// Register `i` was just set to a copy of register `j`.
+    pub fn copied(&mut self, i: usize, j: usize) {
+        let group = self.copies[j] | (1 << j);
+        self.copies[i] = group & !(1 << i);
+        for k in 0..GPRS {
+            if group & (1 << k) != 0 && k != i {
+                self.copies[k] |= 1 << i;
+            }
+        }
     }
 
     /// Applies `f` to every register and slot.
@@ -445,14 +597,19 @@ impl State {
         }
     }
 
-    /// What the flags say on the path where `cond` is `holds`.
-    pub fn refine(&mut self, cond: ConditionCode, holds: bool, layout: &Layout) {
+    /// What the flags say on the path where `cond` is `holds`; `false`
+    /// when that path cannot be taken (an unsigned value below zero).
+    pub fn refine(&mut self, cond: ConditionCode, holds: bool, layout: &Layout) -> bool {
         let Flags::Cmp(a, b) = self.flags else {
-            return;
+            return true;
         };
         let Some(relation) = Relation::of(cond, holds) else {
-            return;
+            return true;
         };
+        let zero = |v: Value| matches!(v, Value::Int { max: 0, .. });
+        if (relation == Relation::Lt && zero(b)) || (relation == Relation::Gt && zero(a)) {
+            return false;
+        }
         let limit = match (a, b, relation) {
             (Value::StackLimit(n), Value::Frame(k), Relation::Le | Relation::Lt)
             | (Value::Frame(k), Value::StackLimit(n), Relation::Ge | Relation::Gt) => {
@@ -463,6 +620,29 @@ impl State {
         if let Some(lowest) = limit {
             self.floor = self.floor.min(lowest);
             self.stack_checked = true;
+        }
+        // `len ≥ c`: a heap address at constant offset e is at most
+        // `e - c` past the length.
+        let at_least = match (a, b, relation) {
+            (Value::HeapLen(h), c, Relation::Ge | Relation::Gt)
+            | (c, Value::HeapLen(h), Relation::Le | Relation::Lt) => constant_of(c).map(|c| (h, c)),
+            _ => None,
+        };
+        if let Some((heap, c)) = at_least {
+            let known = self.min_len.entry(heap).or_insert(0);
+            *known = (*known).max(c);
+            self.map_values(|v| match v {
+                Value::Heap {
+                    heap: h,
+                    max,
+                    idx: None,
+                    extra,
+                } if h == heap && max == extra && extra > 0 => Value::HeapChecked {
+                    heap,
+                    extra: extra.saturating_sub(c),
+                },
+                other => other,
+            });
         }
         self.apply(a, relation, b, layout);
         self.apply(b, relation.flipped(), a, layout);
@@ -476,6 +656,7 @@ impl State {
                 self.map_values(|v| mark_checked(v, origin));
             }
         }
+        true
     }
 
     /// Learns `x relation y` about every copy of `x`.
@@ -519,13 +700,33 @@ impl State {
                     other => other,
                 });
             }
-            Value::HeapLen(heap) => self.map_values(|v| match v {
+            Value::HeapLen(heap) => {
+                // `sym` is `base + slack` for every recorded sum.
+                let sums: Vec<(Sym, u64)> = self
+                    .sums
+                    .iter()
+                    .filter(|(sum, _)| **sum == sym)
+                    .map(|(_, &(base, slack))| (base, slack))
+                    .collect();
+                for (base, slack) in sums {
+                    self.map_values(|v| match v {
+                        Value::Int {
+                            max, sym: Some(s), ..
+                        } if s == base => Value::Int {
+                            max,
+                            sym: Some(s),
+                            bound: Some(Bound::HeapLen { heap, slack }),
+                        },
+                        other => other,
+                    });
+                }
+                self.map_values(|v| match v {
                 Value::Int {
                     max, sym: Some(s), ..
                 } if s == sym => Value::Int {
                     max,
                     sym: Some(s),
-                    bound: Some(Bound::HeapLen(heap)),
+                    bound: Some(Bound::HeapLen { heap, slack: 0 }),
                 },
                 Value::Heap {
                     heap: h,
@@ -534,7 +735,8 @@ impl State {
                     ..
                 } if s == sym && h == heap => Value::HeapChecked { heap, extra },
                 other => other,
-            }),
+            });
+            }
             Value::TableLen(table) if strict => self.map_values(|v| match v {
                 Value::Int {
                     max, sym: Some(s), ..
