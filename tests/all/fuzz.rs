@@ -12,7 +12,7 @@ use crate::sandbox;
 use props::{Answer, compile_checked, engine, options, same_behaviour, terminating_module};
 
 /// Deterministic bytes for a seed (splitmix64).
-fn bytes_for(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn bytes_for(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed;
     let mut out = Vec::with_capacity(len);
     while out.len() < len {

@@ -100,7 +100,7 @@ impl<'a> CompileRequest<'a> {
             guest: Guest::Threaded,
             cache: None,
             provenance: None,
-            verify_code: true,
+            verify_code: false,
         }
     }
 

@@ -92,9 +92,11 @@ fn handlers_by_call(artifact: &Artifact) -> BTreeMap<u64, Vec<(u64, Option<u32>)
     for site in &artifact.exceptions.call_sites {
         let end = usize::try_from(site.handler_end).unwrap_or(usize::MAX);
         let handlers = artifact.exceptions.handlers.get(start..end).unwrap_or(&[]);
-        out.entry(u64::from(site.offset))
-            .or_default()
-            .extend(handlers.iter().map(|h| (u64::from(h.offset), site.frame_offset)));
+        out.entry(u64::from(site.offset)).or_default().extend(
+            handlers
+                .iter()
+                .map(|h| (u64::from(h.offset), site.frame_offset)),
+        );
         start = end.max(start);
     }
     out
@@ -330,13 +332,6 @@ impl<'a> Walk<'a> {
                 return;
             };
             self.owner.insert(pc, start);
-            if collect
-                && let Ok(trace) = std::env::var("KILN_VERIFY_TRACE")
-                && u64::from_str_radix(trace.trim_start_matches("0x"), 16) == Ok(pc)
-            {
-                for (i, r) in state.regs.iter().enumerate() { eprintln!("TRACE {pc:#x} r{i}: {r:?}"); }
-                eprintln!("TRACE {pc:#x} slots {:?} flags {:?}", state.slots, state.flags);
-            }
             let mut findings = Vec::new();
             let next = step::step(cx, &mut self.info, &insn, &mut state, &mut findings);
             if collect {

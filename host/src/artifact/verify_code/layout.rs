@@ -103,6 +103,13 @@ pub enum Region {
     FuncRef,
     /// A host function's `VMArrayCallHostFuncContext`.
     HostFuncCtx,
+    /// A passive segment's bytes (`memory.init`'s source), `bytes` long
+    /// as declared: read only, and the bytes stay mapped after a
+    /// `data.drop` sets the runtime length to zero.
+    RuntimeData {
+        /// Its declared size.
+        bytes: u32,
+    },
     /// The value array of an array-call trampoline, `bytes` long.
     Values {
         /// Its size.
@@ -125,6 +132,9 @@ pub enum Field {
     HeapBase(HeapId),
     /// A heap's current length in bytes.
     HeapLen(HeapId),
+    /// An integer at most this (a passive segment's runtime length, which
+    /// only ever falls from its declared size).
+    AtMost(u64),
     /// A table's base.
     TableBase(TableId),
     /// A table's current number of elements.
@@ -365,7 +375,7 @@ impl Layout {
                 u64::from(p.vmarray_call_host_func_context_func_ref())
                     + u64::from(p.vm_func_ref().size())
             }
-            Region::Values { bytes } => u64::from(bytes),
+            Region::Values { bytes } | Region::RuntimeData { bytes } => u64::from(bytes),
         }
     }
 
@@ -382,10 +392,14 @@ impl Layout {
                 !overlaps(store.stack_limit(), 8) && !overlaps(store.gc_heap(), 16)
             }
             Region::VmCtx(Some(m)) => self.module(m).is_some_and(|m| {
+                // Defined globals, and the runtime lengths of passive
+                // segments (`data.drop` and `elem.drop` zero them).
                 let o = &m.offsets;
-                let globals = u64::from(o.vmctx_globals_begin());
-                let globals_end = u64::from(o.vmctx_tags_begin());
-                offset >= globals && offset + size <= globals_end
+                let within = |begin: u32, end: u32| {
+                    offset >= u64::from(begin) && offset + size <= u64::from(end)
+                };
+                within(o.vmctx_globals_begin(), o.vmctx_tags_begin())
+                    || within(o.vmctx_runtime_data_lengths_begin(), o.size_of_vmctx())
             }),
             Region::GlobalDef { .. } | Region::GcHeapData | Region::Values { .. } => true,
             Region::VmCtx(None)
@@ -396,7 +410,8 @@ impl Layout {
             | Region::TableDef(_)
             | Region::TagDef
             | Region::FuncRef
-            | Region::HostFuncCtx => false,
+            | Region::HostFuncCtx
+            | Region::RuntimeData { .. } => false,
         }
     }
 
@@ -443,9 +458,11 @@ impl Layout {
                     _ => Field::Data,
                 }
             }
-            Region::Epoch | Region::GcHeapData | Region::TagDef | Region::Values { .. } => {
-                Field::Data
-            }
+            Region::Epoch
+            | Region::GcHeapData
+            | Region::TagDef
+            | Region::Values { .. }
+            | Region::RuntimeData { .. } => Field::Data,
         }
     }
 
@@ -661,17 +678,33 @@ fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
     ) {
         return Layout::func_ref_field(u64::from(at));
     }
-    if entry(
+    if let Some((i, 0)) = entry(
         offset,
         o.vmctx_runtime_data_bases_begin(),
         p.size(),
         o.num_runtime_data,
-    )
-    .is_some()
-    {
-        return Field::Opaque;
+    ) {
+        return Field::Ptr(Region::RuntimeData {
+            bytes: runtime_data_bytes(module, i),
+        });
+    }
+    if let Some((i, 0)) = entry(
+        offset,
+        o.vmctx_runtime_data_lengths_begin(),
+        4,
+        o.num_runtime_data,
+    ) {
+        return Field::AtMost(u64::from(runtime_data_bytes(module, i)));
     }
     Field::Data
+}
+
+/// The declared size of passive segment `i`.
+fn runtime_data_bytes(module: &Module, i: u32) -> u32 {
+    module
+        .runtime_data
+        .get(wasmtime_environ::RuntimeDataIndex::from_u32(i))
+        .map_or(0, |range| range.end.saturating_sub(range.start))
 }
 
 /// The defined-memory index of owned memory `owned` (owned memories are

@@ -44,7 +44,7 @@
 //! [Heap(m) checked + d]   (address = base + i + e, or null): e + d + size
 //!                         ≤ guard, and d + size ≤ 4 KiB (the null page)
 //! [Table(t) checked + d]  d + size ≤ the element size
-//! [rip + d]               inside the function (its constant pool)
+//! [rip + d]               reads inside `.text` (constant pools)
 //! anything else           refused: the address is not known to be safe
 //! ```
 //!

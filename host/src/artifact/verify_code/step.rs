@@ -271,6 +271,7 @@ fn access(
                 tagged: false,
             },
             Field::ExpectedType => Value::ExpectedType,
+            Field::AtMost(max) => Value::int(max),
             Field::FuncRefType => match base {
                 Value::FuncRef { origin, .. } => Value::FuncRefType(origin),
                 _ => Value::ANY_INT,
@@ -312,10 +313,13 @@ fn access(
             if write {
                 return Err((Rule::UnknownPointer, "store into code".to_string()));
             }
-            if target < cx.function.start || end > cx.function.end() {
+            // Constants are read from the function's pool, which may lie
+            // past the symbol's end; any read of `.text` discloses only
+            // the artifact's own code.
+            if end > cx.text.len() as u64 {
                 return Err((
                     Rule::UnknownPointer,
-                    format!("read of .text+{target:#x} outside the function"),
+                    format!("read of .text+{target:#x} outside .text"),
                 ));
             }
             Ok(Value::ANY_INT)
@@ -408,9 +412,7 @@ fn access(
                     ..
                 }) = a.index
                 && h == heap
-                && extra
-                    .saturating_add(a.disp as u64)
-                    .saturating_add(size)
+                && extra.saturating_add(a.disp as u64).saturating_add(size)
                     <= slack.saturating_add(guard)
             {
                 return Ok(Value::ANY_INT);
@@ -431,6 +433,23 @@ fn access(
                     format!(
                         "{} may reach {end:#x} bytes past the base, beyond the {reserved:#x} reserved and guarded",
                         heap_name(heap)
+                    ),
+                ));
+            }
+            Ok(Value::ANY_INT)
+        }
+        Value::HeapOrNull { heap, max } => {
+            no_index(Rule::HeapAccess, "heap address or null")?;
+            let (reserved, _) = cx.layout.heap_bounds(heap);
+            let disp = u64::try_from(a.disp).unwrap_or(u64::MAX);
+            let end = max.saturating_add(disp).saturating_add(size);
+            if end > reserved || disp.saturating_add(size) > NULL_PAGE {
+                return Err((
+                    Rule::HeapAccess,
+                    format!(
+                        "{} access may reach {end:#x} bytes past the base, or {:#x} past null",
+                        heap_name(heap),
+                        disp.saturating_add(size)
                     ),
                 ));
             }
@@ -468,6 +487,27 @@ fn access(
                     format!("table element access past the element ({at}+{size})"),
                 ));
             }
+            if cx.layout.table_holds_func_refs(table) && load_size == 8 {
+                Ok(Value::FuncRef {
+                    origin: pc,
+                    from_table: true,
+                    checked: false,
+                    tagged: true,
+                })
+            } else {
+                Ok(Value::ANY_INT)
+            }
+        }
+        // An element below the table's declared minimum needs no check:
+        // the table never has fewer elements.
+        Value::Table { table, max, .. }
+            if u64::try_from(a.disp).is_ok_and(|d| {
+                max.saturating_add(index_max)
+                    .saturating_add(d)
+                    .saturating_add(size)
+                    <= element_size(cx.layout, table).saturating_mul(cx.layout.table_min(table))
+            }) =>
+        {
             if cx.layout.table_holds_func_refs(table) && load_size == 8 {
                 Ok(Value::FuncRef {
                     origin: pc,
@@ -717,7 +757,12 @@ pub fn step(
                 a
             };
             let base_sym = match (a.base, a.index) {
-                (Value::Int { max, sym: Some(s), .. }, None) if max < 1 << 62 => Some(s),
+                (
+                    Value::Int {
+                        max, sym: Some(s), ..
+                    },
+                    None,
+                ) if max < 1 << 62 => Some(s),
                 _ => None,
             };
             set(state, op0, effective(&a, cx.layout), pc, findings);
@@ -743,8 +788,14 @@ pub fn step(
                 set(state, op0, value, pc, findings);
                 if mnemonic == Mnemonic::Add
                     && op0.size() == 8
-                    && let (Value::Int { max, sym: Some(base), .. }, Some(c)) =
-                        (a, constant_value(insn, b))
+                    && let (
+                        Value::Int {
+                            max,
+                            sym: Some(base),
+                            ..
+                        },
+                        Some(c),
+                    ) = (a, constant_value(insn, b))
                     && max < 1 << 62
                     && c < 1 << 32
                     && let Some(sum) = read(state, op0).sym()
@@ -787,9 +838,9 @@ pub fn step(
             if insn.op_kind(0) == OpKind::Register
                 && insn.op_kind(1) == OpKind::Register
                 && (insn.op_register(1) == op0
-                    || gpr(op0).zip(gpr(insn.op_register(1))).is_some_and(|((i, _), (j, _))| {
-                        state.copies[i] & (1 << j) != 0
-                    })
+                    || gpr(op0)
+                        .zip(gpr(insn.op_register(1)))
+                        .is_some_and(|((i, _), (j, _))| state.copies[i] & (1 << j) != 0)
                     || (op0.size() == insn.op_register(1).size()
                         && read(state, op0).sym().is_some()
                         && read(state, op0).sym() == read(state, insn.op_register(1)).sym())) =>
@@ -811,6 +862,15 @@ pub fn step(
         }
         Mnemonic::Cmp => {
             state.flags = Flags::Cmp(op_value(state, 0), op_value(state, 1));
+            return Next::Fall;
+        }
+        // `test r, r` sets the zero flag as `cmp r, 0` does.
+        Mnemonic::Test
+            if insn.op_kind(0) == OpKind::Register
+                && insn.op_kind(1) == OpKind::Register
+                && insn.op_register(1) == op0 =>
+        {
+            state.flags = Flags::Cmp(read(state, op0), Value::constant(0));
             return Next::Fall;
         }
         Mnemonic::Push => {
@@ -1224,6 +1284,17 @@ fn jump(
         }
         OpKind::Register => match read(state, insn.op0_register()) {
             Value::JumpTarget { table, count } => jump_table(cx, table, count, findings),
+            // An indirect tail call: a callable pointer, with the frame
+            // torn down.
+            Value::Code | Value::FuncRefCode { callable: true, .. } => {
+                if state.regs[RSP] != Value::Frame(0) {
+                    findings.push((
+                        Rule::Return,
+                        "tail call with the frame still set up".to_string(),
+                    ));
+                }
+                Next::Stop
+            }
             other => {
                 findings.push((
                     Rule::JumpTable,

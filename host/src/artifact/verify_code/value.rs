@@ -81,6 +81,14 @@ pub enum Value {
         /// The constant beyond the length.
         extra: u64,
     },
+    /// Null, or a heap's base plus at most `max` (a `cmov` that nulls an
+    /// address on the path where it would be out of bounds).
+    HeapOrNull {
+        /// The heap.
+        heap: HeapId,
+        /// The largest offset.
+        max: u64,
+    },
     /// A heap's current length.
     HeapLen(HeapId),
     /// A table's base plus at most `max` bytes.
@@ -300,6 +308,16 @@ fn join_with(
             heap: h1,
             extra: e1.max(e2),
         },
+        (Heap { heap, max, .. }, Int { max: 0, .. })
+        | (Int { max: 0, .. }, Heap { heap, max, .. }) => HeapOrNull { heap, max },
+        (HeapOrNull { heap: h1, max: m1 }, HeapOrNull { heap: h2, max: m2 }) if h1 == h2 => {
+            HeapOrNull {
+                heap: h1,
+                max: widen(m1.max(m2)),
+            }
+        }
+        (HeapOrNull { heap, max }, Int { max: 0, .. })
+        | (Int { max: 0, .. }, HeapOrNull { heap, max }) => HeapOrNull { heap, max },
         (HeapChecked { heap, extra }, Int { max: 0, .. })
         | (Int { max: 0, .. }, HeapChecked { heap, extra }) => HeapChecked { heap, extra },
         (TableChecked(t), Int { max: 0, .. }) | (Int { max: 0, .. }, TableChecked(t)) => {
@@ -532,8 +550,17 @@ impl State {
                 None => joined,
             },
             (
-                Value::Heap { heap, idx: Some(i1), extra: e1, .. },
-                Value::Heap { idx: Some(i2), extra: e2, .. },
+                Value::Heap {
+                    heap,
+                    idx: Some(i1),
+                    extra: e1,
+                    ..
+                },
+                Value::Heap {
+                    idx: Some(i2),
+                    extra: e2,
+                    ..
+                },
                 Value::Heap { max, .. },
             ) if e1 == e2 => match pairs.get(&(i1, i2)) {
                 Some(&j) => Value::Heap {
@@ -545,7 +572,11 @@ impl State {
                 None => joined,
             },
             (
-                Value::Table { table, idx: Some(i1), .. },
+                Value::Table {
+                    table,
+                    idx: Some(i1),
+                    ..
+                },
                 Value::Table { idx: Some(i2), .. },
                 Value::Table { max, .. },
             ) => match pairs.get(&(i1, i2)) {
@@ -609,6 +640,18 @@ impl State {
         let zero = |v: Value| matches!(v, Value::Int { max: 0, .. });
         if (relation == Relation::Lt && zero(b)) || (relation == Relation::Gt && zero(a)) {
             return false;
+        }
+        // `x ≥ c` (or `> c`) for an x that is at most m < c: no such path.
+        let below = |x: Value, c: Value, strict: bool| match (x.int_max(), constant_of(c)) {
+            (Some(m), Some(c)) => m < c || (strict && m == c),
+            _ => false,
+        };
+        match relation {
+            Relation::Ge if below(a, b, false) => return false,
+            Relation::Gt if below(a, b, true) => return false,
+            Relation::Le if below(b, a, false) => return false,
+            Relation::Lt if below(b, a, true) => return false,
+            _ => {}
         }
         let limit = match (a, b, relation) {
             (Value::StackLimit(n), Value::Frame(k), Relation::Le | Relation::Lt)
@@ -697,6 +740,17 @@ impl State {
                         idx: Some(s),
                         ..
                     } if s == sym && limit < layout.table_min(table) => Value::TableChecked(table),
+                    Value::Heap {
+                        heap,
+                        max,
+                        idx: Some(s),
+                        extra,
+                    } if s == sym => Value::Heap {
+                        heap,
+                        max: max.min(limit.saturating_add(extra)),
+                        idx: Some(s),
+                        extra,
+                    },
                     other => other,
                 });
             }
@@ -721,21 +775,21 @@ impl State {
                     });
                 }
                 self.map_values(|v| match v {
-                Value::Int {
-                    max, sym: Some(s), ..
-                } if s == sym => Value::Int {
-                    max,
-                    sym: Some(s),
-                    bound: Some(Bound::HeapLen { heap, slack: 0 }),
-                },
-                Value::Heap {
-                    heap: h,
-                    idx: Some(s),
-                    extra,
-                    ..
-                } if s == sym && h == heap => Value::HeapChecked { heap, extra },
-                other => other,
-            });
+                    Value::Int {
+                        max, sym: Some(s), ..
+                    } if s == sym => Value::Int {
+                        max,
+                        sym: Some(s),
+                        bound: Some(Bound::HeapLen { heap, slack: 0 }),
+                    },
+                    Value::Heap {
+                        heap: h,
+                        idx: Some(s),
+                        extra,
+                        ..
+                    } if s == sym && h == heap => Value::HeapChecked { heap, extra },
+                    other => other,
+                });
             }
             Value::TableLen(table) if strict => self.map_values(|v| match v {
                 Value::Int {
