@@ -169,7 +169,13 @@ impl fmt::Display for Error {
                 if violations.len() > SHOWN_VIOLATIONS {
                     write!(f, "; and {} more", violations.len() - SHOWN_VIOLATIONS)?;
                 }
-                Ok(())
+                // The verifier proves; some safe code it cannot prove yet
+                // (the README lists those shapes).
+                f.write_str(
+                    ". Nothing was written. If the input uses a shape the verifier \
+                     does not model yet (see the README), `--no-verify-code` compiles \
+                     it unverified",
+                )
             }
             Self::CodeUnverifiable {
                 artifact: Some(artifact),
