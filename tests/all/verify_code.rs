@@ -265,11 +265,13 @@ fn a_heap_access_with_an_index_that_is_not_32_bits_is_refused() {
 
 #[test]
 fn real_artifacts_verify_under_other_settings() {
-    let settings: [&[&str]; 3] = [
+    let settings: [&[&str]; 4] = [
         // Explicit bounds checks on every access.
         &["-O", "memory-reservation=0"],
         // Fuel and epoch interruption.
         &["-W", "fuel=1000", "-W", "epoch-interruption=y"],
+        // Traps without signals: calls to the trap builtins.
+        &["-O", "signals-based-traps=n"],
         // No Spectre clamps: bounds checks branch to a trap instead.
         &[
             "-C",

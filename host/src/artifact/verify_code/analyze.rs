@@ -128,6 +128,7 @@ impl Entry {
             flags: Flags::Unknown,
             floor: -UNCHECKED_FRAME,
             stack_checked: false,
+            facts: BTreeMap::new(),
             copies: [0; 16],
             min_len: BTreeMap::new(),
             sums: BTreeMap::new(),

@@ -82,8 +82,8 @@ fn gpr(reg: Register) -> Option<(usize, usize)> {
 /// What reading `reg` gives.
 fn read(state: &State, reg: Register) -> Value {
     match gpr(reg) {
-        Some((i, 8)) => state.regs[i],
-        Some((i, 4)) => state.regs[i].low32(),
+        Some((i, 8)) => state.with_facts(state.regs[i]),
+        Some((i, 4)) => state.with_facts(state.regs[i].low32()),
         Some((_, 2)) => Value::int(0xffff),
         Some((_, _)) => Value::int(0xff),
         None => Value::ANY_INT,
@@ -114,6 +114,7 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
     state
         .sums
         .retain(|sum, (base, _)| *sum != sym && *base & !LOW32 != sym);
+    state.facts.retain(|s, _| s & !LOW32 != sym);
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
             *v = Value::int(v.int_max().unwrap_or(u64::MAX));
@@ -487,6 +488,25 @@ fn access(
                     format!("table element access past the element ({at}+{size})"),
                 ));
             }
+            if cx.layout.table_holds_func_refs(table) && load_size == 8 {
+                Ok(Value::FuncRef {
+                    origin: pc,
+                    from_table: true,
+                    checked: false,
+                    tagged: true,
+                })
+            } else {
+                Ok(Value::ANY_INT)
+            }
+        }
+        // An index compared below the table's length, scaled by the
+        // element size, from the base: one element.
+        Value::Table { table, max: 0, .. }
+            if a.scale == element_size(cx.layout, table)
+                && matches!(a.index, Some(Value::Int { bound: Some(Bound::TableLen(t)), .. }) if t == table)
+                && u64::try_from(a.disp)
+                    .is_ok_and(|d| d.saturating_add(size) <= element_size(cx.layout, table)) =>
+        {
             if cx.layout.table_holds_func_refs(table) && load_size == 8 {
                 Ok(Value::FuncRef {
                     origin: pc,
@@ -1198,7 +1218,13 @@ fn call(
     findings: &mut Vec<Finding>,
 ) -> Next {
     let pc = insn.ip();
-    if cx.wasm && !state.stack_checked {
+    // A wasm function checks the stack limit before it calls anything that
+    // may call back into wasm; Wasmtime's builtins run host code on the
+    // host's own checks (and raise traps, the stack overflow's among them).
+    let builtin = insn.op_kind(0) == OpKind::NearBranch64
+        && function_at(cx.functions, insn.near_branch_target())
+            .is_some_and(|f| f.symbol.starts_with("wasmtime_builtin_"));
+    if cx.wasm && !state.stack_checked && !builtin {
         findings.push((
             Rule::StackCheck,
             "call before the stack-limit check".to_string(),

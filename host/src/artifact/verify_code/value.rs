@@ -396,6 +396,16 @@ pub enum Flags {
     Cmp(Value, Value),
 }
 
+/// What a comparison proved about a named integer, kept for copies made
+/// after it (a 32-bit move of the compared register, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fact {
+    /// Its largest possible value.
+    pub max: u64,
+    /// A bound it has been compared against.
+    pub bound: Option<Bound>,
+}
+
 /// The number of general-purpose registers.
 pub const GPRS: usize = 16;
 /// rsp's number.
@@ -425,6 +435,8 @@ pub struct State {
     pub floor: i64,
     /// Whether the prologue's stack-limit check has run.
     pub stack_checked: bool,
+    /// What comparisons proved about named integers.
+    pub facts: BTreeMap<Sym, Fact>,
     /// Registers known to hold the same 64 bits: bit `j` of `copies[i]`
     /// (a `mov` between them, neither written since).
     pub copies: [u16; GPRS],
@@ -480,6 +492,7 @@ impl State {
             flags: Flags::Unknown,
             floor: 0,
             stack_checked: false,
+            facts: BTreeMap::new(),
             copies: [0; GPRS],
             min_len: BTreeMap::new(),
             sums: BTreeMap::new(),
@@ -498,6 +511,20 @@ impl State {
             floor: self.floor.max(other.floor),
             stack_checked: self.stack_checked && other.stack_checked,
             copies: std::array::from_fn(|i| self.copies[i] & other.copies[i]),
+            facts: self
+                .facts
+                .iter()
+                .filter_map(|(s, a)| {
+                    let b = other.facts.get(s)?;
+                    Some((
+                        *s,
+                        Fact {
+                            max: a.max.max(b.max),
+                            bound: if a.bound == b.bound { a.bound } else { None },
+                        },
+                    ))
+                })
+                .collect(),
             min_len: self
                 .min_len
                 .iter()
@@ -596,6 +623,43 @@ impl State {
             if let (Some(a), Some(b)) = (one.slots.get(offset), two.slots.get(offset)) {
                 slot.value = fix(a.value, b.value, slot.value);
             }
+        }
+    }
+
+    /// Keeps what a comparison proved about `sym`.
+    fn learn(&mut self, sym: Sym, max: u64, bound: Option<Bound>) {
+        let fact = self.facts.entry(sym).or_insert(Fact {
+            max: u64::MAX,
+            bound: None,
+        });
+        fact.max = fact.max.min(max);
+        if bound.is_some() {
+            fact.bound = bound;
+        }
+    }
+
+    /// Keeps that `sym` is below `table`'s length, then applies `f`.
+    fn learn_then(&mut self, sym: Sym, table: TableId, f: impl Fn(Value) -> Value) {
+        self.learn(sym, u64::MAX, Some(Bound::TableLen(table)));
+        self.map_values(f);
+    }
+
+    /// `value`, with what comparisons proved about its name.
+    pub fn with_facts(&self, value: Value) -> Value {
+        match value {
+            Value::Int {
+                max,
+                sym: Some(s),
+                bound,
+            } => match self.facts.get(&s) {
+                Some(fact) => Value::Int {
+                    max: max.min(fact.max),
+                    sym: Some(s),
+                    bound: bound.or(fact.bound),
+                },
+                None => value,
+            },
+            other => other,
         }
     }
 
@@ -725,6 +789,7 @@ impl State {
                 let Some(limit) = limit else {
                     return;
                 };
+                self.learn(sym, limit, None);
                 self.map_values(|v| match v {
                     Value::Int {
                         max,
@@ -763,6 +828,7 @@ impl State {
                     .map(|(_, &(base, slack))| (base, slack))
                     .collect();
                 for (base, slack) in sums {
+                    self.learn(base, u64::MAX, Some(Bound::HeapLen { heap, slack }));
                     self.map_values(|v| match v {
                         Value::Int {
                             max, sym: Some(s), ..
@@ -774,6 +840,7 @@ impl State {
                         other => other,
                     });
                 }
+                self.learn(sym, u64::MAX, Some(Bound::HeapLen { heap, slack: 0 }));
                 self.map_values(|v| match v {
                     Value::Int {
                         max, sym: Some(s), ..
@@ -791,7 +858,7 @@ impl State {
                     other => other,
                 });
             }
-            Value::TableLen(table) if strict => self.map_values(|v| match v {
+            Value::TableLen(table) if strict => self.learn_then(sym, table, |v| match v {
                 Value::Int {
                     max, sym: Some(s), ..
                 } if s == sym => Value::Int {
