@@ -500,6 +500,19 @@ impl State {
         };
         joined.keep_indices(self, other);
         let State { regs, slots, .. } = joined;
+        // Facts only matter for names something still holds (or whose low
+        // half it holds); the rest would only slow the fixed point.
+        let mut live = std::collections::BTreeSet::new();
+        for value in regs.iter().chain(slots.values().map(|s| &s.value)) {
+            let name = match *value {
+                Value::Heap { idx, .. } | Value::Table { idx, .. } => idx,
+                other => other.sym(),
+            };
+            if let Some(name) = name {
+                live.insert(name);
+                live.insert(name ^ LOW32);
+            }
+        }
         Some(State {
             regs,
             slots,
@@ -514,12 +527,17 @@ impl State {
             facts: self
                 .facts
                 .iter()
+                .filter(|(s, _)| live.contains(*s))
                 .filter_map(|(s, a)| {
                     let b = other.facts.get(s)?;
                     Some((
                         *s,
                         Fact {
-                            max: a.max.max(b.max),
+                            max: if a.max == b.max {
+                                a.max
+                            } else {
+                                widen(a.max.max(b.max))
+                            },
                             bound: if a.bound == b.bound { a.bound } else { None },
                         },
                     ))
