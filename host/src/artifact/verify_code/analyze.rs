@@ -297,6 +297,8 @@ impl<'a> Walk<'a> {
     fn propagate(&mut self, target: u64, state: State) {
         let merged = match self.states.get(&target) {
             None => Some(state),
+            // Nothing new arrives: the join would change nothing.
+            Some(old) if *old == state => None,
             Some(old) => match old.join(&state, target) {
                 Some(joined) if joined == *old => None,
                 Some(joined) => Some(joined),

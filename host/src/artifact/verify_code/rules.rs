@@ -20,6 +20,8 @@
 //! │                  │ Ints; x is the largest offset it can hold          │
 //! │ Heap(m) checked  │ 0, or base + i where i ≤ m's current length (an    │
 //! │                  │ explicit bounds check, by branch or by `cmov`)     │
+//! │ Heap(m) or null  │ a `cmov` of 0 over a Heap(m) + ≤ x on the path     │
+//! │                  │ where it would be out of bounds                    │
 //! │ Table(t) checked │ 0, or base + 8·i where i < t's length              │
 //! │ FuncRef          │ a table entry or a funcref in the VMContext;       │
 //! │                  │ "checked" once its type id compared equal to an    │
@@ -43,7 +45,11 @@
 //!                         x + max·s + d + size ≤ reservation + guard
 //! [Heap(m) checked + d]   (address = base + i + e, or null): e + d + size
 //!                         ≤ guard, and d + size ≤ 4 KiB (the null page)
+//! [Heap(m) or null + d]   x + d + size ≤ reservation + guard, and
+//!                         d + size ≤ 4 KiB (the null page)
 //! [Table(t) checked + d]  d + size ≤ the element size
+//! [Table(t) + i·e + d]    i·e + d + size ≤ e · t's declared minimum (its
+//!                         length never falls below it), or i < t's length
 //! [rip + d]               reads inside `.text` (constant pools)
 //! anything else           refused: the address is not known to be safe
 //! ```
@@ -52,6 +58,14 @@
 //! the entry without a check; beyond that only after the prologue's
 //! check: `Struct(store context).stack_limit + n` compared above rsp,
 //! with a branch to a trap, which lets the frame grow by `n`.
+//!
+//! What a compare proves is learnt on each path it guards: an Int's upper
+//! bound, its bound by a heap's or table's length, a heap's least length
+//! (a length compared with a constant), a funcref's checked type; a path
+//! that cannot be taken (an unsigned value below zero, above its bound) is
+//! dropped. Integers are named by the instruction that made them, so that
+//! copies (a 32-bit move, a spill and reload, a register the two paths of
+//! a join both held) learn what a compare of any one of them proves.
 //!
 //! Control flow: a direct branch lands on an instruction start inside the
 //! same function; a direct call or tail jump on the entry of a function

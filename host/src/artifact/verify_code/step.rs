@@ -111,10 +111,13 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
     // Copies of an earlier value with this name (or its low half) are
     // stale now.
     let stale = |v: &Value| v.sym().is_some_and(|s| s & !LOW32 == sym);
-    state
-        .sums
-        .retain(|sum, (base, _)| *sum != sym && *base & !LOW32 != sym);
-    state.facts.retain(|s, _| s & !LOW32 != sym);
+    if !state.sums.is_empty() {
+        state
+            .sums
+            .retain(|sum, (base, _)| *sum != sym && *base & !LOW32 != sym);
+    }
+    state.facts.remove(&sym);
+    state.facts.remove(&(sym ^ LOW32));
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
             *v = Value::int(v.int_max().unwrap_or(u64::MAX));
@@ -488,16 +491,7 @@ fn access(
                     format!("table element access past the element ({at}+{size})"),
                 ));
             }
-            if cx.layout.table_holds_func_refs(table) && load_size == 8 {
-                Ok(Value::FuncRef {
-                    origin: pc,
-                    from_table: true,
-                    checked: false,
-                    tagged: true,
-                })
-            } else {
-                Ok(Value::ANY_INT)
-            }
+            Ok(table_element(cx.layout, table, pc, load_size))
         }
         // An index compared below the table's length, scaled by the
         // element size, from the base: one element.
@@ -507,16 +501,7 @@ fn access(
                 && u64::try_from(a.disp)
                     .is_ok_and(|d| d.saturating_add(size) <= element_size(cx.layout, table)) =>
         {
-            if cx.layout.table_holds_func_refs(table) && load_size == 8 {
-                Ok(Value::FuncRef {
-                    origin: pc,
-                    from_table: true,
-                    checked: false,
-                    tagged: true,
-                })
-            } else {
-                Ok(Value::ANY_INT)
-            }
+            Ok(table_element(cx.layout, table, pc, load_size))
         }
         // An element below the table's declared minimum needs no check:
         // the table never has fewer elements.
@@ -528,16 +513,7 @@ fn access(
                     <= element_size(cx.layout, table).saturating_mul(cx.layout.table_min(table))
             }) =>
         {
-            if cx.layout.table_holds_func_refs(table) && load_size == 8 {
-                Ok(Value::FuncRef {
-                    origin: pc,
-                    from_table: true,
-                    checked: false,
-                    tagged: true,
-                })
-            } else {
-                Ok(Value::ANY_INT)
-            }
+            Ok(table_element(cx.layout, table, pc, load_size))
         }
         Value::Table { table, .. } => Err((
             Rule::TableAccess,
@@ -550,6 +526,21 @@ fn access(
             Rule::UnknownPointer,
             format!("access through {}", describe(other)),
         )),
+    }
+}
+
+/// What a load of a table element gives: a funcref (maybe with its
+/// lazy-initialisation tag) from a funcref table, an integer otherwise.
+fn table_element(layout: &Layout, table: TableId, pc: u64, load_size: u64) -> Value {
+    if layout.table_holds_func_refs(table) && load_size == 8 {
+        Value::FuncRef {
+            origin: pc,
+            from_table: true,
+            checked: false,
+            tagged: true,
+        }
+    } else {
+        Value::ANY_INT
     }
 }
 
