@@ -38,8 +38,8 @@ use serde::Deserialize;
 use wasmtime_environ::component::ComponentArtifacts;
 use wasmtime_environ::{
     BuiltinFunctionIndex, CompiledFunctionsTable, CompiledModuleInfo, EngineOrModuleTypeIndex,
-    FuncIndex, GlobalIndex, MemoryIndex, Module, ModuleTypes, PtrSize, TableIndex, Tunables,
-    VMOffsets, WasmHeapTopType, WasmValType,
+    GlobalIndex, Module, ModuleTypes, PtrSize, TableIndex, Tunables, VMOffsets, WasmHeapTopType,
+    WasmValType,
 };
 
 /// The most of anything a module may declare before the verifier calls
@@ -346,13 +346,6 @@ impl Layout {
             .unwrap_or(0)
     }
 
-    /// The largest value-array size of any signature of `module`.
-    pub fn max_signature_bytes(&self, module: u32) -> u32 {
-        self.module(module)
-            .and_then(|m| m.signature_bytes.iter().copied().max())
-            .unwrap_or(0)
-    }
-
     /// The size of a structure, in bytes.
     pub fn size(&self, region: Region) -> u64 {
         let p = 8u8;
@@ -530,6 +523,19 @@ fn entry(offset: u32, begin: u32, size: u8, count: u32) -> Option<(u32, u32)> {
     (index < count).then_some((index, rel % size))
 }
 
+/// A field of an import (`VMMemoryImport`, `VMTableImport`,
+/// `VMGlobalImport`, `VMTagImport`): `from` points at the definition,
+/// `vmctx` at the exporting instance; the rest is data.
+fn import(at: u32, from: u8, vmctx: u8, definition: Field) -> Field {
+    if at == u32::from(from) {
+        definition
+    } else if at == u32::from(vmctx) {
+        Field::Opaque
+    } else {
+        Field::Data
+    }
+}
+
 /// A field of module `m`'s own VMContext, past the header.
 fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
     let p = 8u8;
@@ -552,13 +558,12 @@ fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
         p.vm_memory_import().size(),
         o.num_imported_memories,
     ) {
-        return if at == u32::from(p.vm_memory_import().from()) {
-            Field::Ptr(Region::MemDef(memory(i)))
-        } else if at == u32::from(p.vm_memory_import().vmctx()) {
-            Field::Opaque
-        } else {
-            Field::Data
-        };
+        return import(
+            at,
+            p.vm_memory_import().from(),
+            p.vm_memory_import().vmctx(),
+            Field::Ptr(Region::MemDef(memory(i))),
+        );
     }
     if let Some((i, _)) = entry(
         offset,
@@ -605,13 +610,12 @@ fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
         p.vm_table_import().size(),
         o.num_imported_tables,
     ) {
-        return if at == u32::from(p.vm_table_import().from()) {
-            Field::Ptr(Region::TableDef(table(i)))
-        } else if at == u32::from(p.vm_table_import().vmctx()) {
-            Field::Opaque
-        } else {
-            Field::Data
-        };
+        return import(
+            at,
+            p.vm_table_import().from(),
+            p.vm_table_import().vmctx(),
+            Field::Ptr(Region::TableDef(table(i))),
+        );
     }
     if let Some((i, at)) = entry(
         offset,
@@ -619,16 +623,16 @@ fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
         p.vm_global_import().size(),
         o.num_imported_globals,
     ) {
-        return if at == u32::from(p.vm_global_import().from()) {
-            Field::Ptr(Region::GlobalDef {
-                module: index,
-                global: i,
-            })
-        } else if at == u32::from(p.vm_global_import().vmctx()) {
-            Field::Opaque
-        } else {
-            Field::Data
-        };
+        let global = Field::Ptr(Region::GlobalDef {
+            module: index,
+            global: i,
+        });
+        return import(
+            at,
+            p.vm_global_import().from(),
+            p.vm_global_import().vmctx(),
+            global,
+        );
     }
     if let Some((_, at)) = entry(
         offset,
@@ -636,13 +640,12 @@ fn module_field(m: &ModuleLayout, index: u32, offset: u32) -> Field {
         p.vm_tag_import().size(),
         o.num_imported_tags,
     ) {
-        return if at == u32::from(p.vm_tag_import().from()) {
-            Field::Ptr(Region::TagDef)
-        } else if at == u32::from(p.vm_tag_import().vmctx()) {
-            Field::Opaque
-        } else {
-            Field::Data
-        };
+        return import(
+            at,
+            p.vm_tag_import().from(),
+            p.vm_tag_import().vmctx(),
+            Field::Ptr(Region::TagDef),
+        );
     }
     if let Some((i, at)) = entry(
         offset,
@@ -757,21 +760,5 @@ impl Layout {
     /// object accesses the verifier does not model yet.
     pub fn uses_gc(&self, module: u32) -> bool {
         self.module(module).is_some_and(|m| m.module.needs_gc_heap)
-    }
-
-    /// Whether `memory` of `module` exists.
-    pub fn has_memory(&self, module: u32, memory: u32) -> bool {
-        self.module(module).is_some_and(|m| {
-            m.module
-                .memories
-                .get(MemoryIndex::from_u32(memory))
-                .is_some()
-        })
-    }
-
-    /// Whether `func` of `module` exists.
-    pub fn has_function(&self, module: u32, func: u32) -> bool {
-        self.module(module)
-            .is_some_and(|m| m.module.functions.get(FuncIndex::from_u32(func)).is_some())
     }
 }

@@ -731,10 +731,8 @@ pub fn step(
             set(state, op0, Value::int(max), pc, findings);
         }
         Mnemonic::Movsxd | Mnemonic::Movsx => {
-            let value = match loaded {
-                Value::JumpEntry { .. } => loaded,
-                _ => Value::ANY_INT,
-            };
+            // Only an entry of a jump table (read from `.text`, indexed
+            // by a bounded Int times 4) is more than an integer.
             let value = if insn.op_kind(1) == OpKind::Memory
                 && let Some(m) = memory.first()
                 && let a = address(state, m.base(), m.index(), m.scale(), m.displacement())
@@ -747,7 +745,7 @@ pub fn step(
                     count: max.saturating_add(1),
                 }
             } else {
-                value
+                Value::ANY_INT
             };
             set(state, op0, value, pc, findings);
         }
@@ -1261,7 +1259,6 @@ fn call(
         _ => findings.push((Rule::CallTarget, "far call".to_string())),
     }
     for r in CALLER_SAVED {
-        state.regs[r] = Value::Unknown;
         write(state, GPR64[r], Value::ANY_INT, pc);
     }
     write(state, Register::RAX, result, pc);

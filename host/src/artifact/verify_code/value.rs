@@ -656,10 +656,19 @@ impl State {
         }
     }
 
-    /// Keeps that `sym` is below `table`'s length, then applies `f`.
-    fn learn_then(&mut self, sym: Sym, table: TableId, f: impl Fn(Value) -> Value) {
-        self.learn(sym, u64::MAX, Some(Bound::TableLen(table)));
-        self.map_values(f);
+    /// Keeps that `sym` is within `bound`, for it and every copy of it.
+    fn set_bound(&mut self, sym: Sym, bound: Bound) {
+        self.learn(sym, u64::MAX, Some(bound));
+        self.map_values(|v| match v {
+            Value::Int {
+                max, sym: Some(s), ..
+            } if s == sym => Value::Int {
+                max,
+                sym: Some(s),
+                bound: Some(bound),
+            },
+            other => other,
+        });
     }
 
     /// `value`, with what comparisons proved about its name.
@@ -838,35 +847,12 @@ impl State {
                 });
             }
             Value::HeapLen(heap) => {
-                // `sym` is `base + slack` for every recorded sum.
-                let sums: Vec<(Sym, u64)> = self
-                    .sums
-                    .iter()
-                    .filter(|(sum, _)| **sum == sym)
-                    .map(|(_, &(base, slack))| (base, slack))
-                    .collect();
-                for (base, slack) in sums {
-                    self.learn(base, u64::MAX, Some(Bound::HeapLen { heap, slack }));
-                    self.map_values(|v| match v {
-                        Value::Int {
-                            max, sym: Some(s), ..
-                        } if s == base => Value::Int {
-                            max,
-                            sym: Some(s),
-                            bound: Some(Bound::HeapLen { heap, slack }),
-                        },
-                        other => other,
-                    });
+                // When `sym` is `base + slack`, `base` is `slack` below.
+                if let Some(&(base, slack)) = self.sums.get(&sym) {
+                    self.set_bound(base, Bound::HeapLen { heap, slack });
                 }
-                self.learn(sym, u64::MAX, Some(Bound::HeapLen { heap, slack: 0 }));
+                self.set_bound(sym, Bound::HeapLen { heap, slack: 0 });
                 self.map_values(|v| match v {
-                    Value::Int {
-                        max, sym: Some(s), ..
-                    } if s == sym => Value::Int {
-                        max,
-                        sym: Some(s),
-                        bound: Some(Bound::HeapLen { heap, slack: 0 }),
-                    },
                     Value::Heap {
                         heap: h,
                         idx: Some(s),
@@ -876,21 +862,17 @@ impl State {
                     other => other,
                 });
             }
-            Value::TableLen(table) if strict => self.learn_then(sym, table, |v| match v {
-                Value::Int {
-                    max, sym: Some(s), ..
-                } if s == sym => Value::Int {
-                    max,
-                    sym: Some(s),
-                    bound: Some(Bound::TableLen(table)),
-                },
-                Value::Table {
-                    table: t,
-                    idx: Some(s),
-                    ..
-                } if s == sym && t == table => Value::TableChecked(table),
-                other => other,
-            }),
+            Value::TableLen(table) if strict => {
+                self.set_bound(sym, Bound::TableLen(table));
+                self.map_values(|v| match v {
+                    Value::Table {
+                        table: t,
+                        idx: Some(s),
+                        ..
+                    } if s == sym && t == table => Value::TableChecked(table),
+                    other => other,
+                });
+            }
             _ => {}
         }
     }
