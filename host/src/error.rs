@@ -290,7 +290,10 @@ mod tests {
             text.matches("wasm[0]::function[1]").count(),
             SHOWN_VIOLATIONS
         );
-        assert!(text.contains("; and 3 more. Nothing was written."), "{text}");
+        assert!(
+            text.contains("; and 3 more. Nothing was written."),
+            "{text}"
+        );
         assert!(text.ends_with("compiles it unverified"), "{text}");
     }
 
