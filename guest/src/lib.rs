@@ -17,6 +17,7 @@ pub mod sections;
 #[cfg(any(test, all(target_arch = "wasm32", target_os = "unknown")))]
 mod split_pool;
 pub mod thread_cache;
+mod winch;
 pub mod wire;
 
 #[cfg(all(target_arch = "wasm32", target_os = "wasi", feature = "wit-export"))]
@@ -162,7 +163,7 @@ pub fn compile_configured(
         ArtifactKind::Module => engine.precompile_module(&binary),
         ArtifactKind::Component => engine.precompile_component(&binary),
     }
-    .map_err(|e| error::classify(&binary, &e))?;
+    .map_err(|e| error::classify(&binary, &e, options))?;
     let function_count = facts::function_count(&binary);
     let code_bytes = facts::code_bytes(&bytes);
     Ok(Artifact {

@@ -120,6 +120,35 @@ impl Error {
         }
     }
 
+    /// A stable name for this kind of error, for machine-read output
+    /// (`kiln compile --json` with several inputs): the service's error
+    /// kinds where it has one for the same failure, and one of `read`,
+    /// `write`, `usage`, `internal` (the sandbox or the cache failed),
+    /// `code-unverifiable`, `verification`, `run`, `emulation`,
+    /// `provenance` otherwise.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Compile(CompileError::InvalidInput { .. }) => "invalid-input",
+            Self::Compile(CompileError::UnsupportedTarget { .. }) => "unsupported-target",
+            Self::Compile(CompileError::UnsupportedFeature { .. }) => "unsupported-feature",
+            Self::Cache(crate::cache::CacheError::BadTenant { .. }) | Self::Usage { .. } => "usage",
+            Self::Compile(CompileError::Internal { .. })
+            | Self::Sandbox { .. }
+            | Self::Cache(_) => "internal",
+            Self::Limit(LimitKind::Time { .. }) => "time-limit",
+            Self::Limit(LimitKind::Memory { .. }) => "memory-limit",
+            Self::Limit(LimitKind::Output { .. }) => "output-limit",
+            Self::CodeVerification { .. } => "code-verification",
+            Self::CodeUnverifiable { .. } => "code-unverifiable",
+            Self::Verification { .. } => "verification",
+            Self::Run { .. } => "run",
+            Self::Emulate(_) => "emulation",
+            Self::Provenance(_) => "provenance",
+            Self::Read { .. } => "read",
+            Self::Write { .. } => "write",
+        }
+    }
+
     pub(crate) fn run(error: impl fmt::Display) -> Self {
         Self::Run {
             message: format!("{error:#}"),

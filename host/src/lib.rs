@@ -13,6 +13,7 @@
 //! the point of the sandbox. Only [`verify`] does, on purpose.
 
 pub mod artifact;
+pub mod batch;
 pub mod bench;
 mod bindings;
 pub mod cache;
@@ -34,7 +35,7 @@ pub mod wast;
 pub use error::{Error, LimitKind};
 pub use kiln_guest::{Artifact, ArtifactKind, CompileError, Options, TARGETS};
 pub use kiln_runner::{RunError, host_triple, load, run};
-pub use kiln_settings::{GivenOptions, SettingsError, WasmtimeOptions};
+pub use kiln_settings::{Compiler, GivenOptions, SettingsError, WasmtimeOptions};
 pub use limits::{Limits, parse_size};
 pub use output::write_atomically;
 pub use sandbox::{

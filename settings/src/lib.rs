@@ -34,7 +34,7 @@ pub use options::{ArtifactKind, Options};
 pub use query::{QuerySettings, UnknownParameter};
 /// Wasmtime CLI's option structures, as `wasmtime-cli-flags` defines them.
 pub use wasmtime_cli_flags;
-pub use wasmtime_options::{GivenOptions, WasmtimeOptions};
+pub use wasmtime_options::{Compiler, GivenOptions, WasmtimeOptions};
 
 use std::fmt;
 use wasmtime::Config;

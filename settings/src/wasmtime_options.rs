@@ -41,6 +41,33 @@ pub struct WasmtimeOptions {
     enabled_flags: Vec<String>,
 }
 
+/// Wasmtime's two code generators, both built into the compiler.
+///
+/// Cranelift is the optimizing compiler and the default. Winch is the
+/// baseline compiler: one pass over each function, no register allocator
+/// and no optimizations, so it compiles several times faster and its code
+/// runs slower. It implements fewer proposals (the compiler refuses an
+/// input that needs one it lacks, naming it) and its artifacts need an
+/// engine configured for it (`-C compiler=winch` when loading too:
+/// Wasmtime records Winch's calling convention in the artifact).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Compiler {
+    /// `-C compiler=cranelift`, the default.
+    Cranelift,
+    /// `-C compiler=winch`.
+    Winch,
+}
+
+impl Compiler {
+    /// The name Wasmtime's `-C compiler=` option gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cranelift => "cranelift",
+            Self::Winch => "winch",
+        }
+    }
+}
+
 /// The options as a user gave them: Wasmtime's option groups, each entry
 /// one `KEY[=VAL[,KEY[=VAL]...]]` argument, and a `--config` file's text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -88,6 +115,22 @@ impl WasmtimeOptions {
     pub fn from_toml(text: &str) -> Result<(Self, Vec<String>), SettingsError> {
         let common = parse_toml(text)?;
         Self::from_common(common)
+    }
+
+    /// The code generator these settings choose (`-C compiler=...`).
+    ///
+    /// Settings made by [`WasmtimeOptions::from_toml`] or the flag parsers
+    /// always parse; a hand-made value that does not is read as the default,
+    /// Cranelift, and is refused with its parse error where it is applied.
+    pub fn compiler(&self) -> Compiler {
+        match self
+            .common()
+            .ok()
+            .and_then(|common| common.codegen.compiler)
+        {
+            Some(wasmtime::Strategy::Winch) => Compiler::Winch,
+            _ => Compiler::Cranelift,
+        }
     }
 
     /// The settings as `wasmtime-cli-flags` holds them.

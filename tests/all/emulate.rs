@@ -150,6 +150,27 @@ fn targets_without_emulation_are_refused_by_name() {
 /// machine's does: the command's output, returned values, a trap.
 #[test]
 fn emulated_artifacts_agree_with_this_machine() {
+    let triples: Vec<&str> = emulated_targets().collect();
+    agree_under_emulation(&triples, Options::for_target);
+}
+
+/// The same for Winch's code, on the targets Winch compiles for.
+#[test]
+fn emulated_winch_artifacts_agree_with_this_machine() {
+    let winch = |triple: &str| {
+        Options::with_wasmtime_flags(triple, ["-C", "compiler=winch"]).expect("the flag parses")
+    };
+    let targets: Vec<&str> = emulated_targets()
+        .filter(|triple| triple.starts_with("aarch64"))
+        .collect();
+    agree_under_emulation(&targets, winch);
+}
+
+/// Runs the fixture compiled with `options(triple)` on each of `triples`
+/// that is installed under qemu-user, and on this machine with
+/// `options(host)`, and demands the same results; says on stderr which
+/// were not installed.
+fn agree_under_emulation(triples: &[&str], options: impl Fn(&str) -> Options) {
     let input = fixture();
     let dir = tempfile::tempdir().unwrap();
     let configs = [
@@ -160,7 +181,7 @@ fn emulated_artifacts_agree_with_this_machine() {
         invoke("div", &["7", "0"]),
     ];
     // One reference run per configuration serves every architecture.
-    let host_options = Options::for_target(host_triple().unwrap());
+    let host_options = options(host_triple().unwrap());
     let references: Vec<_> = configs
         .iter()
         .map(|config| {
@@ -176,7 +197,7 @@ fn emulated_artifacts_agree_with_this_machine() {
         })
         .collect();
     let mut ran = Vec::new();
-    for triple in emulated_targets() {
+    for &triple in triples {
         let emulated = match Runner::emulated(triple) {
             Ok(runner) => runner,
             Err(error @ EmulateError::Missing { .. }) => {
@@ -185,7 +206,7 @@ fn emulated_artifacts_agree_with_this_machine() {
             }
             Err(error) => panic!("{triple}: {error}"),
         };
-        let options = Options::for_target(triple);
+        let options = options(triple);
         let artifact = compile(&input, &options).unwrap();
         for (config, reference) in configs.iter().zip(&references) {
             let compared = cross_check(

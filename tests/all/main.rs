@@ -9,6 +9,7 @@ mod bad_input;
 mod check_imports;
 mod cli;
 mod code_verification;
+mod compile_many;
 mod copy_stand_ins;
 mod corpus;
 mod emulate;
@@ -26,6 +27,7 @@ mod stock;
 mod targets;
 mod verify_code;
 mod wide_lengths;
+mod winch;
 
 #[path = "../support/bombs.rs"]
 #[allow(dead_code)]

@@ -75,6 +75,18 @@ impl Server {
         self.post(&format!("/v1/compile?{query}"), &[], body)
     }
 
+    /// [`Server::compile`], which must answer 200.
+    fn compile_ok(&self, query: &str, body: &[u8]) -> Response {
+        let response = self.compile(query, body);
+        assert_eq!(
+            response.status,
+            200,
+            "{query}: {}",
+            String::from_utf8_lossy(&response.body)
+        );
+        response
+    }
+
     /// The value of a metric line that starts with `prefix`.
     fn metric(&self, prefix: &str) -> Option<f64> {
         let text = String::from_utf8(self.get("/metrics").body).unwrap();
@@ -137,13 +149,7 @@ fn cli_artifact(name: &str, flags: &[&str]) -> Vec<u8> {
 fn compile_answers_the_cli_artifact_with_a_verifiable_statement() {
     let server = Server::start("");
     let wat = fixture("math.wat");
-    let response = server.compile(&format!("target={X86}&name=math.wasm"), &wat);
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    let response = server.compile_ok(&format!("target={X86}&name=math.wasm"), &wat);
     assert_eq!(
         response.header("content-type"),
         Some("application/octet-stream")
@@ -184,14 +190,40 @@ fn compile_answers_the_cli_artifact_with_a_verifiable_statement() {
     // A component, as text.
     let component =
         br#"(component (core module $m (func (export "f"))) (core instance (instantiate $m)))"#;
-    let response = server.compile(&format!("target={X86}"), component);
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
+    let response = server.compile_ok(&format!("target={X86}"), component);
     assert!(!response.body.is_empty());
+}
+
+/// `C=compiler=winch` is the CLI's `-C compiler=winch`: the same bytes,
+/// recorded as code the verifier does not read; a proposal Winch lacks is
+/// a 422 naming it, and the service goes on serving.
+#[test]
+fn winch_is_asked_for_as_the_cli_asks_for_it() {
+    let server = Server::start("");
+    let response = server.compile_ok(
+        &format!("target={X86}&C=compiler=winch"),
+        &fixture("math.wat"),
+    );
+    assert_eq!(
+        response.body,
+        cli_artifact("math.wat", &["-C", "compiler=winch"])
+    );
+    assert_ne!(response.body, cli_artifact("math.wat", &[]));
+    assert_eq!(
+        response.header("kiln-code-verification"),
+        Some("unsupported-compiler")
+    );
+
+    let tail_call = b"(module (func $f) (func (export \"g\") return_call $f))";
+    let response = server.compile(&format!("target={X86}&C=compiler=winch"), tail_call);
+    assert_eq!(response.status, 422, "{:?}", response.json());
+    assert_eq!(response.error_kind(), "unsupported-feature");
+    let message = response.json()["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("tail-call"), "{message}");
+    server.assert_serves();
 }
 
 #[test]

@@ -120,16 +120,20 @@ pub enum CodeVerificationOutcome {
     Skipped,
     /// The verifier does not read the artifact's target yet.
     UnsupportedTarget,
+    /// The verifier does not describe the code of the compiler that
+    /// produced it (Winch) yet.
+    UnsupportedCompiler,
 }
 
 impl CodeVerificationOutcome {
     /// The outcome as the statement spells it: `passed`, `skipped`,
-    /// `unsupported-target`.
+    /// `unsupported-target`, `unsupported-compiler`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Passed => "passed",
             Self::Skipped => "skipped",
             Self::UnsupportedTarget => "unsupported-target",
+            Self::UnsupportedCompiler => "unsupported-compiler",
         }
     }
 }
@@ -391,6 +395,7 @@ pub(crate) mod tests {
             CodeVerificationOutcome::Passed,
             CodeVerificationOutcome::Skipped,
             CodeVerificationOutcome::UnsupportedTarget,
+            CodeVerificationOutcome::UnsupportedCompiler,
         ] {
             assert_eq!(
                 serde_json::to_value(outcome).unwrap(),
@@ -400,6 +405,10 @@ pub(crate) mod tests {
         assert_eq!(
             CodeVerificationOutcome::UnsupportedTarget.name(),
             "unsupported-target"
+        );
+        assert_eq!(
+            CodeVerificationOutcome::UnsupportedCompiler.name(),
+            "unsupported-compiler"
         );
     }
 

@@ -1,7 +1,8 @@
 //! One input's row: each compile path timed against native Wasmtime on
 //! the same input, its artifact checked against the native one, the
-//! machine-code verification of that artifact, and the recompile after a
-//! one-function change.
+//! machine-code verification of that artifact, the same input compiled by
+//! Winch (sandboxed and native), and the recompile after a one-function
+//! change.
 //!
 //! The compiles are timed without their verification (each request skips
 //! it), which has its own column: its cost as a share of the compile's.
@@ -14,7 +15,7 @@ use super::{Bench, BenchRow, native_peak};
 use crate::artifact::statement::CodeVerificationOutcome;
 use crate::cache::{DEFAULT_MAX_BYTES, DEFAULT_TENANT, IncrementalCache};
 use crate::sandbox::check_code;
-use crate::{Artifact, CompileRequest, Error, Guest, Threads};
+use crate::{Artifact, CompileError, CompileRequest, Error, Guest, Threads};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,6 +44,10 @@ impl Bench {
         // Once untimed: a violation fails the run, as a wrong artifact
         // does, and a target the verifier does not read has no column.
         let verifies = check_code(&reference)?.outcome == CodeVerificationOutcome::Passed;
+        // Winch, where it compiles the input (`None`: it refuses it, as
+        // for a proposal it lacks); its columns are then empty.
+        let winch = self.winch_reference(input)?;
+        let winch_request = CompileRequest::new(input, &self.winch_options).verify_code(false);
         let mut guest_peak_bytes = 0;
         let [
             native_parallel_ms,
@@ -51,6 +56,8 @@ impl Bench {
             sandbox_ms,
             sandbox_parallel_ms,
             verify_code_ms,
+            winch_native_parallel_ms,
+            winch_sandbox_parallel_ms,
         ] = interleaved_medians_ms(
             self.config.reps,
             sandbox,
@@ -84,9 +91,36 @@ impl Bench {
                     }
                     Ok(())
                 },
+                &mut || {
+                    if winch.is_some() {
+                        pool.install(|| self.native_winch(input))?;
+                    }
+                    Ok(())
+                },
+                &mut || {
+                    if let Some(winch) = &winch {
+                        let compiled = sandbox.compile(&winch_request)?.artifact;
+                        if compiled.bytes != *winch {
+                            return Err(Error::Verification {
+                                message: format!(
+                                    "{}: Winch artifact differs from native",
+                                    file.display()
+                                ),
+                            });
+                        }
+                    }
+                    Ok(())
+                },
             ],
         )?;
         let verify_code_ms = verifies.then_some(verify_code_ms);
+        let (winch_native_parallel_ms, winch_sandbox_parallel_ms) = match winch {
+            Some(_) => (
+                Some(winch_native_parallel_ms),
+                Some(winch_sandbox_parallel_ms),
+            ),
+            None => (None, None),
+        };
         let recompiles = self.recompile_ms(input)?;
         let (recompile_ms, native_recompile_ms) = (
             recompiles.map(|(sandboxed, _)| sandboxed),
@@ -116,7 +150,39 @@ impl Bench {
             ratio_native_recompile: native_recompile_ms.map(|ms: f64| ms / native_parallel_ms),
             verify_code_ms,
             ratio_verify_code: verify_code_ms.map(|ms: f64| ms / sandbox_parallel_ms),
+            winch_native_parallel_ms,
+            winch_sandbox_parallel_ms,
+            ratio_winch: winch_sandbox_parallel_ms
+                .zip(winch_native_parallel_ms)
+                .map(|(sandboxed, native)| sandboxed / native),
+            winch_speedup: winch_sandbox_parallel_ms.map(|ms| sandbox_parallel_ms / ms),
         })
+    }
+
+    /// Native Wasmtime's Winch compile of `input` on the current thread
+    /// pool.
+    fn native_winch(&self, input: &[u8]) -> Result<kiln_guest::Artifact, Error> {
+        Ok(kiln_guest::compile_configured(
+            input,
+            &self.winch_options,
+            |config| {
+                config.parallel_compilation(true);
+            },
+        )?)
+    }
+
+    /// The native Winch artifact of `input`, or `None` where Winch refuses
+    /// it as unsupported (a proposal it lacks, an instruction it has not
+    /// implemented); any other failure fails the run.
+    fn winch_reference(&self, input: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        match self.pool.install(|| self.native_winch(input)) {
+            Ok(artifact) => Ok(Some(artifact.bytes)),
+            Err(Error::Compile(CompileError::UnsupportedFeature { message })) => {
+                eprintln!("note: no Winch columns: {message}");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// The median recompiles after a one-function change, sandboxed and

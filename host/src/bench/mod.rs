@@ -2,7 +2,7 @@
 //! against native Wasmtime, measured in one run on the same inputs.
 //!
 //! For each input, the median of [`BenchConfig::reps`] repetitions
-//! (interleaved: each repetition runs every one of the first six in turn)
+//! (interleaved: each repetition runs every one of the first eight in turn)
 //! of:
 //! - native Wasmtime `precompile`, in-process, on [`BenchConfig::cores`]
 //!   threads and on one (the anchors);
@@ -13,6 +13,10 @@
 //!   compile runs before writing it (x86_64 artifacts, for now), and its
 //!   ratio to the parallel compile's time; the compiles are timed
 //!   without it;
+//! - Winch, Wasmtime's baseline compiler, on the same input: native
+//!   in-process on the cores and the threaded guest as `kiln compile -C
+//!   compiler=winch` runs it (its artifact byte-identical too), and how
+//!   many times faster than the sandboxed Cranelift compile it answers;
 //! - a recompile after a one-function change with the incremental cache
 //!   warm (when the input has a function body to change), sandboxed as
 //!   `kiln compile --cache` runs it and, interleaved with it, native
@@ -51,6 +55,7 @@
 //! compiles, `kiln-guest` for the native ones, and the `kiln` executable.
 
 mod config;
+mod corpus;
 mod inputs;
 mod measure;
 mod native_cache;

@@ -51,6 +51,18 @@ pub struct BenchRow {
     /// `verify_code_ms / sandbox_parallel_ms`: what verification adds to
     /// a compile of the same input.
     pub ratio_verify_code: Option<f64>,
+    /// Native Wasmtime's Winch (`-C compiler=winch`) on `cores` threads
+    /// (`None`: Winch refuses the input, as for a proposal it lacks).
+    pub winch_native_parallel_ms: Option<f64>,
+    /// The threaded guest's Winch compile, as `kiln compile -C
+    /// compiler=winch` runs it.
+    pub winch_sandbox_parallel_ms: Option<f64>,
+    /// `winch_sandbox_parallel_ms / winch_native_parallel_ms`.
+    pub ratio_winch: Option<f64>,
+    /// `sandbox_parallel_ms / winch_sandbox_parallel_ms`: how many times
+    /// faster the sandboxed baseline compile answers than the sandboxed
+    /// optimizing one; the goal is at least 5 on inputs of 1 MB and more.
+    pub winch_speedup: Option<f64>,
 }
 
 /// Measurements that are not per input.
@@ -68,4 +80,24 @@ pub struct BenchSummary {
     /// Throughput of `concurrent_compiles` concurrent compiles over one
     /// compile's; the goal is at least 0.85 × `concurrent_compiles`.
     pub concurrent_throughput_x: f64,
+    /// Inputs in the corpus figures: every input of the run.
+    pub corpus_inputs: usize,
+    /// One `kiln compile --out-dir --no-verify-code` child over all the
+    /// inputs on `concurrent_compiles` cores: process start, reading,
+    /// writing every artifact and statement included.
+    pub corpus_kiln_ms: f64,
+    /// The same, verifying each artifact's machine code (`kiln compile`'s
+    /// default).
+    pub corpus_kiln_verified_ms: f64,
+    /// Native in-process `precompile` of all the inputs at once on the
+    /// same cores.
+    pub corpus_native_ms: f64,
+    /// The real `wasmtime compile`, one process per input, as many at
+    /// once as cores (`None`: the CLI is not installed).
+    pub corpus_wasmtime_cli_ms: Option<f64>,
+    /// `corpus_kiln_ms / corpus_native_ms`; the goal is at most 1.0 on 2
+    /// cores.
+    pub ratio_corpus: f64,
+    /// `corpus_kiln_ms / corpus_wasmtime_cli_ms`.
+    pub ratio_corpus_wasmtime_cli: Option<f64>,
 }

@@ -13,6 +13,8 @@ pub struct Bench {
     /// get the cores the sandboxed ones get, no more.
     pub(super) pool: rayon::ThreadPool,
     pub(super) options: Options,
+    /// `options` with Winch as the compiler, for the Winch columns.
+    pub(super) winch_options: Options,
     pub(super) cores: usize,
 }
 
@@ -33,6 +35,10 @@ impl Bench {
         }
         let triple = config.target.clone().or(host_triple().map(str::to_string));
         let options = Options::for_target(triple.as_deref().unwrap_or("x86_64-unknown-linux-gnu"));
+        let winch_options = Options::with_wasmtime_flags(&options.triple, ["-C", "compiler=winch"])
+            .map_err(|e| Error::Usage {
+                message: format!("Winch's settings: {e}"),
+            })?;
         let cores = config
             .cores
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
@@ -49,6 +55,7 @@ impl Bench {
             sandbox,
             pool,
             options,
+            winch_options,
             cores,
         })
     }

@@ -1,7 +1,7 @@
 //! The figures that are not per input: how long a warm `kiln compile` of a
 //! tiny module takes from process start to artifact (and the bare process
-//! start beside it), and how the sandbox's throughput scales with
-//! concurrent compiles.
+//! start beside it), how the sandbox's throughput scales with
+//! concurrent compiles, and the whole corpus at once (`corpus.rs`).
 
 use super::inputs::short_name;
 use super::timing::{interleaved_medians_ms, median_ms};
@@ -90,12 +90,20 @@ impl Bench {
                 },
             ],
         )?;
+        let corpus = self.corpus(inputs)?;
         Ok(BenchSummary {
             warm_cli_start_ms,
             process_start_ms,
             concurrency_input: short_name(file),
             concurrent_compiles: cores,
             concurrent_throughput_x: cores as f64 * one / many,
+            corpus_inputs: corpus.inputs,
+            corpus_kiln_ms: corpus.kiln_ms,
+            corpus_kiln_verified_ms: corpus.kiln_verified_ms,
+            corpus_native_ms: corpus.native_ms,
+            corpus_wasmtime_cli_ms: corpus.wasmtime_cli_ms,
+            ratio_corpus: corpus.kiln_ms / corpus.native_ms,
+            ratio_corpus_wasmtime_cli: corpus.wasmtime_cli_ms.map(|cli| corpus.kiln_ms / cli),
         })
     }
 }

@@ -213,7 +213,8 @@ pub(super) fn verify_code(
 /// [`Error::CodeVerification`] naming every violation when a rule does
 /// not hold; [`Error::CodeUnverifiable`] (internal) when the verifier
 /// cannot read the artifact. A target the verifier does not read yet is
-/// no error: it is recorded as such.
+/// no error: it is recorded as such, and so is code from a compiler whose
+/// code shapes it does not describe (Winch).
 pub(crate) fn check_code(artifact: &[u8]) -> Result<CodeVerificationRecord, Error> {
     let record = |outcome, functions, instructions, unchecked| CodeVerificationRecord {
         outcome,
@@ -235,6 +236,12 @@ pub(crate) fn check_code(artifact: &[u8]) -> Result<CodeVerificationRecord, Erro
         Err(VerifyCodeError::UnsupportedTarget { .. }) => {
             Ok(record(CodeVerificationOutcome::UnsupportedTarget, 0, 0, 0))
         }
+        Err(VerifyCodeError::UnsupportedCompiler { .. }) => Ok(record(
+            CodeVerificationOutcome::UnsupportedCompiler,
+            0,
+            0,
+            0,
+        )),
         Err(error) => Err(Error::CodeUnverifiable {
             artifact: None,
             error,

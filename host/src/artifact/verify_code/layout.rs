@@ -222,6 +222,16 @@ fn tunables(bytes: &[u8]) -> Result<Tunables, VerifyCodeError> {
     Ok(record.tunables)
 }
 
+/// Whether the engine settings in `bytes` say its code was compiled by
+/// Winch (Wasmtime records Winch's calling convention in its tunables).
+///
+/// # Errors
+///
+/// [`VerifyCodeError::Metadata`] when the settings do not decode.
+pub fn compiled_by_winch(bytes: &[u8]) -> Result<bool, VerifyCodeError> {
+    Ok(tunables(bytes)?.winch_callable)
+}
+
 /// Bytes a signature's values take at most, 16 per value.
 fn value_bytes(params: &[WasmValType], results: &[WasmValType]) -> u32 {
     let count = params.len().max(results.len()).min(MAX_ENTITIES);

@@ -19,7 +19,8 @@
 //! bytes for it are there.
 //!
 //! x86_64 only, for now: an artifact for another target is refused with
-//! [`VerifyCodeError::UnsupportedTarget`].
+//! [`VerifyCodeError::UnsupportedTarget`], and one compiled by Winch with
+//! [`VerifyCodeError::UnsupportedCompiler`].
 
 mod analyze;
 mod decode;
@@ -102,6 +103,14 @@ pub enum VerifyCodeError {
         /// The artifact's target triple.
         target: String,
     },
+    /// Its code comes from a compiler whose code shapes the rules do not
+    /// describe: Winch (`-C compiler=winch`) keeps wasm's operand stack in
+    /// memory and has its own calling convention and bounds checks, and
+    /// its code is not refused for breaking rules written for Cranelift's.
+    UnsupportedCompiler {
+        /// The compiler, as `-C compiler=` names it.
+        compiler: &'static str,
+    },
     /// Wasmtime's record of the module (`.wasmtime.info`) or engine
     /// settings (`.wasmtime.engine`) could not be decoded or is
     /// implausible.
@@ -120,6 +129,10 @@ impl fmt::Display for VerifyCodeError {
             Self::UnsupportedTarget { target } => write!(
                 f,
                 "the code verifier does not support {target} yet (x86_64 only)"
+            ),
+            Self::UnsupportedCompiler { compiler } => write!(
+                f,
+                "the code verifier does not support code compiled by {compiler} yet (Cranelift only)"
             ),
             Self::Metadata { section, message } => write!(f, "{section}: {message}"),
         }
@@ -147,6 +160,9 @@ pub fn verify(bytes: &[u8]) -> Result<Report, VerifyCodeError> {
         return Err(VerifyCodeError::UnsupportedTarget {
             target: artifact.record.target.clone(),
         });
+    }
+    if layout::compiled_by_winch(bytes)? {
+        return Err(VerifyCodeError::UnsupportedCompiler { compiler: "winch" });
     }
     let layout = layout::Layout::read(bytes, &artifact)?;
     Ok(analyze::artifact(bytes, &artifact, &layout))

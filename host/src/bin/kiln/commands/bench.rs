@@ -11,7 +11,8 @@ use std::process::ExitCode;
 /// Measure sandboxed compile time and memory against native Wasmtime on the
 /// same inputs, in one run; and what verifying the artifact's machine code
 /// costs against compiling it (`vrfy` ms, `vrfy/` its ratio to `sbx-par`;
-/// x86_64 only).
+/// x86_64 only); and Winch, the baseline compiler, native and sandboxed
+/// (`wnch-nat`, `wnch-sbx` ms; `speedup`: `sbx-par` over `wnch-sbx`).
 #[derive(Args)]
 pub struct BenchCommand {
     /// Inputs; by default every benchmark under ../shared/corpus/sightglass.
@@ -83,6 +84,24 @@ impl BenchCommand {
                 summary.concurrency_input,
                 summary.concurrent_throughput_x
             );
+            let cli = summary.corpus_wasmtime_cli_ms.map_or_else(
+                || "wasmtime compile not installed".to_string(),
+                |ms| {
+                    format!(
+                        "wasmtime compile, a process per input: {ms:.0} ms ({:.2}x)",
+                        summary.ratio_corpus_wasmtime_cli.unwrap_or_default()
+                    )
+                },
+            );
+            println!(
+                "corpus of {} inputs: kiln compile --out-dir {:.0} ms ({:.0} ms verified), \
+                 native in-process {:.0} ms: {:.2}x; {cli}",
+                summary.corpus_inputs,
+                summary.corpus_kiln_ms,
+                summary.corpus_kiln_verified_ms,
+                summary.corpus_native_ms,
+                summary.ratio_corpus,
+            );
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -90,7 +109,7 @@ impl BenchCommand {
 
 fn print_header() {
     println!(
-        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7}",
+        "{:<28} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>7}",
         "input",
         "bytes",
         "nat-par",
@@ -105,7 +124,10 @@ fn print_header() {
         "guest-MB",
         "nat-MB",
         "vrfy",
-        "vrfy/"
+        "vrfy/",
+        "wnch-nat",
+        "wnch-sbx",
+        "speedup"
     );
 }
 
@@ -113,7 +135,7 @@ fn print_row(row: &BenchRow) {
     let mb = |bytes: u64| bytes as f64 / f64::from(1 << 20);
     let opt = |value: Option<f64>| value.map_or("-".to_string(), |v| format!("{v:.1}"));
     println!(
-        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8} {:>8} {:>7}",
+        "{:<28} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9} {:>9} {:>6.2}x {:>6.2}x {:>8.1} {:>8} {:>8} {:>7} {:>8} {:>8} {:>7}",
         row.input,
         row.bytes,
         row.native_parallel_ms,
@@ -130,5 +152,9 @@ fn print_row(row: &BenchRow) {
         opt(row.verify_code_ms),
         row.ratio_verify_code
             .map_or("-".to_string(), |ratio| format!("{ratio:.3}x")),
+        opt(row.winch_native_parallel_ms),
+        opt(row.winch_sandbox_parallel_ms),
+        row.winch_speedup
+            .map_or("-".to_string(), |speedup| format!("{speedup:.1}x")),
     );
 }

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod compile;
+mod compile_many;
 pub mod component;
 pub mod demo;
 pub mod inspect;

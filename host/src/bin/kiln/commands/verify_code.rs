@@ -17,7 +17,7 @@ use std::process::ExitCode;
 #[derive(Args)]
 #[command(
     after_help = "Exit status: 0 every rule holds; 1 not an artifact, damaged beyond reading, \
-    or a target the verifier does not support yet (named); 2 usage; 4 a rule broken (each \
+    or a target or compiler (Winch) the verifier does not support yet (named); 2 usage; 4 a rule broken (each \
     violation's function, offset and rule named).\n\nExample: kiln verify-code app.cwasm --json"
 )]
 pub struct VerifyCodeCommand {
