@@ -10,66 +10,85 @@
 //! code. An instruction that overlaps one already decoded, or crosses the
 //! function's end, is a violation, not a guess.
 
+use super::decode::{self, Decoded};
 use super::layout::{Layout, Region};
 use super::rules::Rule;
 use super::step::{self, Context, Next, UNCHECKED_FRAME};
 use super::value::{Flags, RBP, RSP, State, Value};
-use super::{Report, VERIFIER_VERSION, Violation, decode};
+use super::vec_map::VecMap;
+use super::{Report, VERIFIER_VERSION, Violation};
 use crate::artifact::inspect::Artifact;
 use crate::artifact::inspect::functions::{Function, FunctionKind};
-use iced_x86::{Instruction, InstructionInfoFactory};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How often one block may be walked before the analysis gives up on its
 /// function (widening makes this unreachable in practice).
 const MAX_VISITS: u32 = 64;
 
+/// No instruction (yet), as an index of [`Walk::follow`].
+const UNKNOWN: usize = usize::MAX;
+
+/// What the analysis of one function gives.
+enum Outcome {
+    /// Its convention is not modelled: not checked.
+    Unchecked,
+    /// Checked.
+    Checked {
+        /// Instructions decoded.
+        instructions: u64,
+        /// Bytes no control reaches.
+        unreached: u64,
+        /// What it breaks.
+        findings: Vec<Finding>,
+    },
+}
+
 /// Verifies every function of `artifact`.
+///
+/// Functions are analysed in parallel, on Rayon's pool: each analysis
+/// reads only the artifact and the layout, and the report is put
+/// together in function order afterwards, so it is the same whatever
+/// the number of threads.
 pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
     let text = usize::try_from(artifact.text.file_offset)
         .ok()
         .zip(usize::try_from(artifact.text.size).ok())
         .and_then(|(start, size)| bytes.get(start..start.checked_add(size)?))
         .unwrap_or(&[]);
+    let handlers = handlers_by_call(artifact);
+    let outcomes: Vec<Outcome> = artifact
+        .functions
+        .par_iter()
+        .map(|function| function_outcome(function, artifact, layout, text, &handlers))
+        .collect();
     let mut violations = Vec::new();
     let mut instructions = 0;
     let mut functions = 0;
     let mut unchecked = Vec::new();
     let mut unreached = 0;
-    let handlers = handlers_by_call(artifact);
-    for function in &artifact.functions {
-        let gc = function.module.is_some_and(|m| layout.uses_gc(m));
-        let entry = if gc {
-            None
-        } else {
-            Entry::of(function, layout)
-        };
-        let Some(entry) = entry else {
-            unchecked.push(function.symbol.clone());
-            continue;
-        };
-        functions += 1;
-        let cx = Context {
-            layout,
-            text,
-            function,
-            functions: &artifact.functions,
-            arg_bytes: u64::from(entry.arg_bytes),
-            wasm: function.kind == FunctionKind::Wasm,
-            handlers: &handlers,
-        };
-        let mut walk = Walk::new(&cx);
-        walk.run(entry.state);
-        instructions += walk.insns.len() as u64;
-        let findings = walk.findings();
-        unreached += walk.unreached;
-        for (offset, rule, detail) in findings {
-            violations.push(Violation {
-                function: function.symbol.clone(),
-                offset,
-                rule,
-                detail,
-            });
+    for (function, outcome) in artifact.functions.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Unchecked => unchecked.push(function.symbol.clone()),
+            Outcome::Checked {
+                instructions: count,
+                unreached: bytes,
+                findings,
+            } => {
+                functions += 1;
+                instructions += count;
+                unreached += bytes;
+                violations.extend(
+                    findings
+                        .into_iter()
+                        .map(|(offset, rule, detail)| Violation {
+                            function: function.symbol.clone(),
+                            offset,
+                            rule,
+                            detail,
+                        }),
+                );
+            }
         }
     }
     violations.sort_by_key(|v| (v.offset, v.rule));
@@ -84,9 +103,49 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
     }
 }
 
+/// The analysis of `function`.
+fn function_outcome(
+    function: &Function,
+    artifact: &Artifact,
+    layout: &Layout,
+    text: &[u8],
+    handlers: &Handlers,
+) -> Outcome {
+    let gc = function.module.is_some_and(|m| layout.uses_gc(m));
+    let entry = if gc {
+        None
+    } else {
+        Entry::of(function, layout)
+    };
+    let Some(entry) = entry else {
+        return Outcome::Unchecked;
+    };
+    let cx = Context {
+        layout,
+        text,
+        function,
+        functions: &artifact.functions,
+        arg_bytes: u64::from(entry.arg_bytes),
+        wasm: function.kind == FunctionKind::Wasm,
+        handlers,
+    };
+    let mut walk = Walk::new(&cx);
+    walk.run(entry.state);
+    let findings = walk.findings();
+    Outcome::Checked {
+        instructions: walk.insns.len() as u64,
+        unreached: walk.unreached,
+        findings,
+    }
+}
+
+/// Exception handlers by the return address of their call: each with the
+/// caller's SP-to-FP distance there.
+type Handlers = BTreeMap<u64, Vec<(u64, Option<u32>)>>;
+
 /// The exception handlers of each call site, by the call's return
 /// address: each handler with the caller's SP-to-FP distance there.
-fn handlers_by_call(artifact: &Artifact) -> BTreeMap<u64, Vec<(u64, Option<u32>)>> {
+fn handlers_by_call(artifact: &Artifact) -> Handlers {
     let mut out: BTreeMap<u64, Vec<(u64, Option<u32>)>> = BTreeMap::new();
     let mut start = 0usize;
     for site in &artifact.exceptions.call_sites {
@@ -124,14 +183,14 @@ impl Entry {
         let symbol = function.symbol.as_str();
         let mut state = State {
             regs: [Value::ANY_INT; 16],
-            slots: BTreeMap::new(),
+            slots: VecMap::new(),
             flags: Flags::Unknown,
             floor: -UNCHECKED_FRAME,
             stack_checked: false,
-            facts: BTreeMap::new(),
+            facts: VecMap::new(),
             copies: [0; 16],
-            min_len: BTreeMap::new(),
-            sums: BTreeMap::new(),
+            min_len: VecMap::new(),
+            sums: VecMap::new(),
             after_call: false,
         };
         state.regs[RSP] = Value::Frame(0);
@@ -190,18 +249,31 @@ impl Entry {
     }
 }
 
+/// A broken rule at an offset, in words.
+type Finding = (u64, Rule, String);
+
 /// The analysis of one function.
 struct Walk<'a> {
     cx: &'a Context<'a>,
-    info: InstructionInfoFactory,
-    /// Decoded instructions by offset.
-    insns: BTreeMap<u64, Instruction>,
+    /// Where each decoded instruction is in `decoded`, by offset.
+    insns: BTreeMap<u64, usize>,
+    /// Decoded instructions, in the order they were first reached.
+    decoded: Decoded,
+    /// The block each decoded instruction was last walked in, as
+    /// `decoded` is indexed.
+    owner: Vec<u64>,
+    /// Whether each decoded instruction starts a block (has a state).
+    starts: Vec<bool>,
+    /// The instruction each decoded one falls through to, once that is
+    /// decoded too ([`UNKNOWN`] before): a walk along a block then finds
+    /// its next instruction, and whether a block starts there, without
+    /// looking up offsets.
+    follow: Vec<usize>,
     /// Offsets that do not decode (or overlap), and why.
     bad: BTreeMap<u64, String>,
-    /// The state on entry to each block, by its first offset.
-    states: BTreeMap<u64, State>,
-    /// The block each decoded instruction was last walked in.
-    owner: BTreeMap<u64, u64>,
+    /// The state on entry to each block, by its first offset (boxed: a
+    /// state is a kilobyte, which the map would move on every insert).
+    states: BTreeMap<u64, Box<State>>,
     queue: BTreeSet<u64>,
     visits: BTreeMap<u64, u32>,
     /// Jump tables found, as byte ranges.
@@ -210,8 +282,11 @@ struct Walk<'a> {
     mismatched: BTreeSet<u64>,
     /// Blocks abandoned after too many visits.
     abandoned: BTreeSet<u64>,
+    /// What each block's latest walk found (blocks that found nothing
+    /// are left out).
+    latest: BTreeMap<u64, Vec<Finding>>,
     /// Findings of the final walk.
-    found: BTreeSet<(u64, super::Rule, String)>,
+    found: BTreeSet<Finding>,
     /// Bytes of the function no control reaches and no jump table holds.
     unreached: u64,
 }
@@ -220,16 +295,19 @@ impl<'a> Walk<'a> {
     fn new(cx: &'a Context<'a>) -> Self {
         Walk {
             cx,
-            info: InstructionInfoFactory::new(),
             insns: BTreeMap::new(),
+            decoded: Decoded::new(),
+            owner: Vec::new(),
+            starts: Vec::new(),
+            follow: Vec::new(),
             bad: BTreeMap::new(),
             states: BTreeMap::new(),
-            owner: BTreeMap::new(),
             queue: BTreeSet::new(),
             visits: BTreeMap::new(),
             tables: BTreeMap::new(),
             mismatched: BTreeSet::new(),
             abandoned: BTreeSet::new(),
+            latest: BTreeMap::new(),
             found: BTreeSet::new(),
             unreached: 0,
         }
@@ -237,7 +315,7 @@ impl<'a> Walk<'a> {
 
     fn run(&mut self, entry: State) {
         let start = self.cx.function.start;
-        self.states.insert(start, entry);
+        self.states.insert(start, Box::new(entry));
         self.queue.insert(start);
         while let Some(block) = self.queue.pop_first() {
             let visits = self.visits.entry(block).or_insert(0);
@@ -246,18 +324,40 @@ impl<'a> Walk<'a> {
                 self.abandoned.insert(block);
                 continue;
             }
-            self.block(block, false);
+            let mut found = Vec::new();
+            self.block(block, &mut found);
+            if found.is_empty() {
+                self.latest.remove(&block);
+            } else {
+                self.latest.insert(block, found);
+            }
         }
+        if self.abandoned.is_empty() {
+            // The fixed point is reached, so each block's latest walk ran
+            // from its final state: a block is walked again whenever its
+            // entry state changes, or when a block starts inside what it
+            // walked through. A walk is a function of the block's state
+            // and the instructions decoded (each decoded once, never
+            // undone), so walking every block once more would find
+            // exactly what the latest walks found.
+            let latest = std::mem::take(&mut self.latest);
+            self.found.extend(latest.into_values().flatten());
+            return;
+        }
+        // Not a fixed point: the final walk is from the states as they
+        // are, each block once more.
         let blocks: Vec<u64> = self.states.keys().copied().collect();
         for block in blocks {
-            self.block(block, true);
+            let mut found = Vec::new();
+            self.block(block, &mut found);
+            self.found.extend(found);
         }
     }
 
-    /// The instruction at `pc`, decoded once.
-    fn decode(&mut self, pc: u64) -> Option<Instruction> {
-        if let Some(insn) = self.insns.get(&pc) {
-            return Some(*insn);
+    /// The instruction at `pc`, decoded once: its index in `decoded`.
+    fn decode(&mut self, pc: u64) -> Option<usize> {
+        if let Some(&index) = self.insns.get(&pc) {
+            return Some(index);
         }
         if self.bad.contains_key(&pc) {
             return None;
@@ -275,7 +375,7 @@ impl<'a> Walk<'a> {
             .insns
             .range(..pc)
             .next_back()
-            .is_some_and(|(_, prev)| prev.next_ip() > pc);
+            .is_some_and(|(_, &prev)| self.decoded.insn(prev).next_ip() > pc);
         let overlaps_after = self.insns.range(pc + 1..end).next().is_some();
         let in_table = self
             .tables
@@ -289,8 +389,12 @@ impl<'a> Walk<'a> {
             );
             return None;
         }
-        self.insns.insert(pc, insn);
-        Some(insn)
+        let index = self.decoded.push(insn);
+        self.owner.push(pc);
+        self.starts.push(self.states.contains_key(&pc));
+        self.follow.push(UNKNOWN);
+        self.insns.insert(pc, index);
+        Some(index)
     }
 
     /// Joins `state` into the block at `target`.
@@ -298,9 +402,9 @@ impl<'a> Walk<'a> {
         let merged = match self.states.get(&target) {
             None => Some(state),
             // Nothing new arrives: the join would change nothing.
-            Some(old) if *old == state => None,
+            Some(old) if **old == state => None,
             Some(old) => match old.join(&state, target) {
-                Some(joined) if joined == *old => None,
+                Some(joined) if joined == **old => None,
                 Some(joined) => Some(joined),
                 None => {
                     self.mismatched.insert(target);
@@ -309,62 +413,84 @@ impl<'a> Walk<'a> {
             },
         };
         if let Some(state) = merged {
-            let fresh = !self.states.contains_key(&target);
-            self.states.insert(target, state);
+            let fresh = match self.states.get_mut(&target) {
+                Some(old) => {
+                    **old = state;
+                    false
+                }
+                None => {
+                    self.states.insert(target, Box::new(state));
+                    true
+                }
+            };
             self.queue.insert(target);
             // A block that ran through `target` must now stop there.
-            if fresh && let Some(&owner) = self.owner.get(&target) {
-                self.queue.insert(owner);
+            if fresh && let Some(&index) = self.insns.get(&target) {
+                self.starts[index] = true;
+                self.queue.insert(self.owner[index]);
             }
         }
     }
 
-    /// Walks the block at `start`; with `collect`, records findings.
-    fn block(&mut self, start: u64, collect: bool) {
-        let Some(mut state) = self.states.get(&start).cloned() else {
+    /// Walks the block at `start`, pushing what it finds onto `found`.
+    fn block(&mut self, start: u64, found: &mut Vec<Finding>) {
+        let Some(mut state) = self.states.get(&start).map(|s| State::clone(s)) else {
             return;
         };
         let cx = self.cx;
         let mut pc = start;
+        let mut findings = Vec::new();
+        // The instruction at `pc`, when known, and the one before it.
+        let mut known = UNKNOWN;
+        let mut previous = UNKNOWN;
         loop {
-            let Some(insn) = self.decode(pc) else {
-                if collect {
+            let index = if known != UNKNOWN {
+                known
+            } else {
+                let Some(index) = self.decode(pc) else {
                     let why = self.bad.get(&pc).cloned().unwrap_or_default();
-                    self.found.insert((pc, Rule::Decode, why));
+                    found.push((pc, Rule::Decode, why));
+                    return;
+                };
+                if previous != UNKNOWN {
+                    self.follow[previous] = index;
                 }
-                return;
+                index
             };
-            self.owner.insert(pc, start);
-            let mut findings = Vec::new();
-            let next = step::step(cx, &mut self.info, &insn, &mut state, &mut findings);
-            if collect {
-                for (rule, detail) in findings {
-                    self.found.insert((pc, rule, detail));
-                }
-            }
+            self.owner[index] = start;
+            let decoded = self.decoded.get(index);
+            let insn = *decoded.insn;
+            let next = step::step(cx, &decoded, &mut state, &mut findings);
+            found.extend(findings.drain(..).map(|(rule, detail)| (pc, rule, detail)));
             let after = insn.next_ip();
             if insn.mnemonic() == iced_x86::Mnemonic::Call
                 && let Some(handlers) = cx.handlers.get(&after)
             {
-                self.enter_handlers(handlers, &state, collect);
+                self.enter_handlers(handlers, &state, found);
             }
             match next {
                 Next::Fall => {
                     if after >= cx.function.end() {
-                        if collect {
-                            self.found.insert((
-                                pc,
-                                Rule::Decode,
-                                "control falls off the function's end".to_string(),
-                            ));
-                        }
+                        found.push((
+                            pc,
+                            Rule::Decode,
+                            "control falls off the function's end".to_string(),
+                        ));
                         return;
                     }
-                    if self.states.contains_key(&after) {
+                    let follow = self.follow[index];
+                    let starts = if follow == UNKNOWN {
+                        self.states.contains_key(&after)
+                    } else {
+                        self.starts[follow]
+                    };
+                    if starts {
                         self.propagate(after, state);
                         return;
                     }
                     pc = after;
+                    known = follow;
+                    previous = index;
                 }
                 Next::Branch { target, cond } => {
                     let mut taken = state.clone();
@@ -407,16 +533,19 @@ impl<'a> Walk<'a> {
     /// frame as it was at the call (SP from the recorded SP-to-FP
     /// distance) and every other register unknown, as Cranelift's
     /// exception ABI clobbers them all.
-    fn enter_handlers(&mut self, handlers: &[(u64, Option<u32>)], state: &State, collect: bool) {
+    fn enter_handlers(
+        &mut self,
+        handlers: &[(u64, Option<u32>)],
+        state: &State,
+        found: &mut Vec<Finding>,
+    ) {
         for &(handler, frame_offset) in handlers {
             if !self.cx.function.contains(handler) {
-                if collect {
-                    self.found.insert((
-                        handler,
-                        Rule::BranchTarget,
-                        "exception handler outside its function".to_string(),
-                    ));
-                }
+                found.push((
+                    handler,
+                    Rule::BranchTarget,
+                    "exception handler outside its function".to_string(),
+                ));
                 continue;
             }
             let mut entry = state.clone();
@@ -451,7 +580,7 @@ impl<'a> Walk<'a> {
                 format!("block walked more than {MAX_VISITS} times"),
             ));
         }
-        let reached: u64 = self.insns.values().map(|i| i.len() as u64).sum();
+        let reached: u64 = self.decoded.iter().map(|i| i.len() as u64).sum();
         let tables: u64 = self.tables.iter().map(|(s, e)| e - s).sum();
         self.unreached = self.cx.function.size.saturating_sub(reached + tables);
         std::mem::take(&mut self.found).into_iter().collect()

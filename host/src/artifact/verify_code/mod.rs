@@ -28,6 +28,7 @@ pub mod layout;
 pub mod rules;
 mod step;
 mod value;
+mod vec_map;
 
 use super::inspect::{self, InspectError};
 use serde::Serialize;

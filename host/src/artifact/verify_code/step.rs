@@ -9,13 +9,13 @@
 //! zero-extends), which is always sound: an integer is never an address
 //! on its own.
 
+use super::decode::Operands;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::rules::Rule;
 use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose};
 use crate::artifact::inspect::functions::Function;
 use iced_x86::{
-    Code, ConditionCode, FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess,
-    OpKind, Register, UsedMemory,
+    Code, ConditionCode, FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, UsedMemory,
 };
 
 /// How far below the entry the frame may grow without a stack-limit
@@ -629,11 +629,11 @@ fn privileged(insn: &Instruction) -> bool {
 /// `findings`.
 pub fn step(
     cx: &Context<'_>,
-    info: &mut InstructionInfoFactory,
-    insn: &Instruction,
+    decoded: &Operands<'_>,
     state: &mut State,
     findings: &mut Vec<Finding>,
 ) -> Next {
+    let insn = decoded.insn;
     let pc = insn.ip();
     let after_call = std::mem::take(&mut state.after_call);
     if privileged(insn) {
@@ -652,15 +652,15 @@ pub fn step(
         mnemonic,
         Mnemonic::Push | Mnemonic::Pop | Mnemonic::Call | Mnemonic::Ret
     );
-    let memory: Vec<UsedMemory> = if matches!(mnemonic, Mnemonic::Lea | Mnemonic::Nop) {
-        Vec::new()
+    let memory: &[UsedMemory] = if matches!(mnemonic, Mnemonic::Lea | Mnemonic::Nop) {
+        &[]
     } else {
-        info.info(insn).used_memory().to_vec()
+        decoded.memory
     };
     let load_size = (0..insn.op_count())
         .find(|&i| insn.op_kind(i) == OpKind::Register)
         .map_or(0, |i| insn.op_register(i).size() as u64);
-    for m in &memory {
+    for m in memory {
         if implicit_stack && m.base() == Register::RSP && m.index() == Register::None {
             continue;
         }
@@ -952,22 +952,7 @@ pub fn step(
         }
         _ => {
             // Anything else: every register it writes becomes an integer.
-            let written: Vec<Register> = info
-                .info(insn)
-                .used_registers()
-                .iter()
-                .filter(|u| {
-                    matches!(
-                        u.access(),
-                        OpAccess::Write
-                            | OpAccess::CondWrite
-                            | OpAccess::ReadWrite
-                            | OpAccess::ReadCondWrite
-                    )
-                })
-                .map(|u| u.register())
-                .collect();
-            for reg in written {
+            for &reg in decoded.written {
                 if gpr(reg).is_some_and(|(i, _)| i == RSP) {
                     findings.push((
                         Rule::StackCheck,

@@ -4,8 +4,8 @@
 //! control flow merges, and how a conditional branch or move refines them.
 
 use super::layout::{HeapId, Layout, Region, TableId};
+use super::vec_map::VecMap;
 use iced_x86::ConditionCode;
-use std::collections::BTreeMap;
 
 /// Names one computed integer, so that a comparison of it refines every
 /// copy: the offset of the instruction that made it, times 16, plus the
@@ -428,7 +428,7 @@ pub struct State {
     /// rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15.
     pub regs: [Value; GPRS],
     /// Frame slots by offset from the entry stack pointer.
-    pub slots: BTreeMap<i64, Slot>,
+    pub slots: VecMap<i64, Slot>,
     /// The last comparison.
     pub flags: Flags,
     /// The lowest the stack pointer may go (offset from entry).
@@ -436,16 +436,16 @@ pub struct State {
     /// Whether the prologue's stack-limit check has run.
     pub stack_checked: bool,
     /// What comparisons proved about named integers.
-    pub facts: BTreeMap<Sym, Fact>,
+    pub facts: VecMap<Sym, Fact>,
     /// Registers known to hold the same 64 bits: bit `j` of `copies[i]`
     /// (a `mov` between them, neither written since).
     pub copies: [u16; GPRS],
     /// The least current length each heap is known to have (from a
     /// comparison of its length with a constant).
-    pub min_len: BTreeMap<HeapId, u64>,
+    pub min_len: VecMap<HeapId, u64>,
     /// Integers known to be another plus a constant: `sum = base + c`,
     /// with no wrap-around (64-bit sums of values far below 2⁶⁴).
-    pub sums: BTreeMap<Sym, (Sym, u64)>,
+    pub sums: VecMap<Sym, (Sym, u64)>,
     /// Whether the last instruction was a call: a callee with stack
     /// arguments pops them (Cranelift's `tail` convention), and the
     /// caller's next `sub rsp` reserves them again.
@@ -468,22 +468,20 @@ impl State {
         }
         let slots = self
             .slots
-            .iter()
-            .filter_map(|(offset, a)| {
-                let b = other.slots.get(offset)?;
-                (a.size == b.size).then(|| {
-                    (
-                        *offset,
-                        Slot {
-                            value: join(
-                                a.value,
-                                b.value,
-                                merge_origin + 16 + (*offset as u64 & 0xffff),
-                            ),
-                            size: a.size,
-                        },
-                    )
-                })
+            .common(&other.slots)
+            .filter(|(_, a, b)| a.size == b.size)
+            .map(|(offset, a, b)| {
+                (
+                    offset,
+                    Slot {
+                        value: join(
+                            a.value,
+                            b.value,
+                            merge_origin + 16 + (offset as u64 & 0xffff),
+                        ),
+                        size: a.size,
+                    },
+                )
             })
             .collect();
         let mut joined = State {
@@ -492,27 +490,44 @@ impl State {
             flags: Flags::Unknown,
             floor: 0,
             stack_checked: false,
-            facts: BTreeMap::new(),
+            facts: VecMap::new(),
             copies: [0; GPRS],
-            min_len: BTreeMap::new(),
-            sums: BTreeMap::new(),
+            min_len: VecMap::new(),
+            sums: VecMap::new(),
             after_call: false,
         };
         joined.keep_indices(self, other);
         let State { regs, slots, .. } = joined;
         // Facts only matter for names something still holds (or whose low
         // half it holds); the rest would only slow the fixed point.
-        let mut live = std::collections::BTreeSet::new();
-        for value in regs.iter().chain(slots.values().map(|s| &s.value)) {
-            let name = match *value {
-                Value::Heap { idx, .. } | Value::Table { idx, .. } => idx,
-                other => other.sym(),
-            };
-            if let Some(name) = name {
-                live.insert(name);
-                live.insert(name ^ LOW32);
-            }
-        }
+        // (Facts in common are few: each is looked for among the values.)
+        let live = |sym: Sym| {
+            regs.iter()
+                .chain(slots.values().map(|s| &s.value))
+                .filter_map(|value| match *value {
+                    Value::Heap { idx, .. } | Value::Table { idx, .. } => idx,
+                    other => other.sym(),
+                })
+                .any(|name| name == sym || name ^ LOW32 == sym)
+        };
+        let facts = self
+            .facts
+            .common(&other.facts)
+            .filter(|&(s, _, _)| live(s))
+            .map(|(s, a, b)| {
+                (
+                    s,
+                    Fact {
+                        max: if a.max == b.max {
+                            a.max
+                        } else {
+                            widen(a.max.max(b.max))
+                        },
+                        bound: if a.bound == b.bound { a.bound } else { None },
+                    },
+                )
+            })
+            .collect();
         Some(State {
             regs,
             slots,
@@ -524,35 +539,17 @@ impl State {
             floor: self.floor.max(other.floor),
             stack_checked: self.stack_checked && other.stack_checked,
             copies: std::array::from_fn(|i| self.copies[i] & other.copies[i]),
-            facts: self
-                .facts
-                .iter()
-                .filter(|(s, _)| live.contains(*s))
-                .filter_map(|(s, a)| {
-                    let b = other.facts.get(s)?;
-                    Some((
-                        *s,
-                        Fact {
-                            max: if a.max == b.max {
-                                a.max
-                            } else {
-                                widen(a.max.max(b.max))
-                            },
-                            bound: if a.bound == b.bound { a.bound } else { None },
-                        },
-                    ))
-                })
-                .collect(),
+            facts,
             min_len: self
                 .min_len
-                .iter()
-                .filter_map(|(h, a)| Some((*h, (*a).min(*other.min_len.get(h)?))))
+                .common(&other.min_len)
+                .map(|(h, a, b)| (h, (*a).min(*b)))
                 .collect(),
             sums: self
                 .sums
-                .iter()
-                .filter(|(k, v)| other.sums.get(k) == Some(v))
-                .map(|(k, v)| (*k, *v))
+                .common(&other.sums)
+                .filter(|(_, a, b)| a == b)
+                .map(|(k, v, _)| (k, *v))
                 .collect(),
             after_call: false,
         })
@@ -563,22 +560,43 @@ impl State {
     /// location that held `a` and `b` (so a later compare of `j` still
     /// checks the address).
     fn keep_indices(&mut self, one: &State, two: &State) {
-        let mut pairs: BTreeMap<(Sym, Sym), Sym> = BTreeMap::new();
+        // For each pair, the name of the first location (registers, then
+        // slots by offset) that held it: each candidate with its place in
+        // that order, so that sorting and keeping the first of each pair
+        // keeps that location's.
+        let mut pairs: Vec<((Sym, Sym), usize, Sym)> = Vec::new();
         let mut pair = |a: Value, b: Value, joined: Value| {
             if let (Some(a), Some(b), Some(j)) = (a.sym(), b.sym(), joined.sym())
                 && a != b
             {
-                pairs.entry((a, b)).or_insert(j);
+                pairs.push(((a, b), pairs.len(), j));
             }
         };
         for i in 0..GPRS {
             pair(one.regs[i], two.regs[i], self.regs[i]);
         }
-        for (offset, slot) in &self.slots {
-            if let (Some(a), Some(b)) = (one.slots.get(offset), two.slots.get(offset)) {
-                pair(a.value, b.value, slot.value);
-            }
+        // The joined slots are the slots of the same size on both paths,
+        // in order: walked in step with those, no lookups.
+        let both = || {
+            one.slots
+                .common(&two.slots)
+                .filter(|(_, a, b)| a.size == b.size)
+        };
+        for ((offset, a, b), (joined, slot)) in both().zip(self.slots.iter()) {
+            debug_assert_eq!(offset, *joined);
+            pair(a.value, b.value, slot.value);
         }
+        if pairs.is_empty() {
+            return;
+        }
+        pairs.sort_unstable_by_key(|&(p, order, _)| (p, order));
+        pairs.dedup_by_key(|(p, _, _)| *p);
+        let pairs = |key: (Sym, Sym)| {
+            pairs
+                .binary_search_by_key(&key, |(p, _, _)| *p)
+                .ok()
+                .map(|i| &pairs[i].2)
+        };
         // Locations that held the same values on both paths hold the same
         // value after the join: one name for all of them.
         let fix = |a: Value, b: Value, joined: Value| match (a, b, joined) {
@@ -586,7 +604,7 @@ impl State {
                 Value::Int { sym: Some(s1), .. },
                 Value::Int { sym: Some(s2), .. },
                 Value::Int { max, bound, .. },
-            ) if s1 != s2 => match pairs.get(&(s1, s2)) {
+            ) if s1 != s2 => match pairs((s1, s2)) {
                 Some(&j) => Value::Int {
                     max,
                     sym: Some(j),
@@ -607,7 +625,7 @@ impl State {
                     ..
                 },
                 Value::Heap { max, .. },
-            ) if e1 == e2 => match pairs.get(&(i1, i2)) {
+            ) if e1 == e2 => match pairs((i1, i2)) {
                 Some(&j) => Value::Heap {
                     heap,
                     max,
@@ -624,7 +642,7 @@ impl State {
                 },
                 Value::Table { idx: Some(i2), .. },
                 Value::Table { max, .. },
-            ) => match pairs.get(&(i1, i2)) {
+            ) => match pairs((i1, i2)) {
                 Some(&j) => Value::Table {
                     table,
                     max,
@@ -637,16 +655,14 @@ impl State {
         for i in 0..GPRS {
             self.regs[i] = fix(one.regs[i], two.regs[i], self.regs[i]);
         }
-        for (offset, slot) in self.slots.iter_mut() {
-            if let (Some(a), Some(b)) = (one.slots.get(offset), two.slots.get(offset)) {
-                slot.value = fix(a.value, b.value, slot.value);
-            }
+        for ((_, a, b), (_, slot)) in both().zip(self.slots.iter_mut()) {
+            slot.value = fix(a.value, b.value, slot.value);
         }
     }
 
     /// Keeps what a comparison proved about `sym`.
     fn learn(&mut self, sym: Sym, max: u64, bound: Option<Bound>) {
-        let fact = self.facts.entry(sym).or_insert(Fact {
+        let fact = self.facts.get_or_insert_with(sym, || Fact {
             max: u64::MAX,
             bound: None,
         });
@@ -763,7 +779,7 @@ impl State {
             _ => None,
         };
         if let Some((heap, c)) = at_least {
-            let known = self.min_len.entry(heap).or_insert(0);
+            let known = self.min_len.get_or_insert_with(heap, || 0);
             *known = (*known).max(c);
             self.map_values(|v| match v {
                 Value::Heap {
