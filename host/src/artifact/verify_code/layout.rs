@@ -749,6 +749,15 @@ impl Layout {
             .is_some_and(|t| t.ref_type.heap_type.top() == WasmHeapTopType::Func)
     }
 
+    /// The size in bytes of one element of table `table`.
+    pub fn table_element_size(&self, table: TableId) -> u64 {
+        if self.table_holds_func_refs(table) {
+            8
+        } else {
+            4
+        }
+    }
+
     /// The bytes after a heap's base that the engine keeps reserved or
     /// guarded, and the guard after its current length.
     pub fn heap_bounds(&self, heap: HeapId) -> (u64, u64) {

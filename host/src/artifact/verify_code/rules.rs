@@ -22,7 +22,10 @@
 //! │                  │ explicit bounds check, by branch or by `cmov`)     │
 //! │ Heap(m) or null  │ a `cmov` of 0 over a Heap(m) + ≤ x on the path     │
 //! │                  │ where it would be out of bounds                    │
-//! │ Table(t) checked │ 0, or base + 8·i where i < t's length              │
+//! │ Table(t) + ≤ x   │ t's base (loaded from its definition) plus Ints    │
+//! │ Table(t) checked │ 0, or base + 8·i where i < t's length; or a        │
+//! │                  │ Table(t) + ≤ x on a path where t's length was      │
+//! │                  │ compared above a constant n with x + e ≤ e·n       │
 //! │ FuncRef          │ a table entry or a funcref in the VMContext;       │
 //! │                  │ "checked" once its type id compared equal to an    │
 //! │                  │ expected type id loaded from the type-ids array    │
@@ -61,7 +64,10 @@
 //!
 //! What a compare proves is learnt on each path it guards: an Int's upper
 //! bound, its bound by a heap's or table's length, a heap's least length
-//! (a length compared with a constant), a funcref's checked type; a path
+//! (a length compared with a constant), that a table holds at least `n`
+//! elements (its length compared above `n - 1`: addresses within its first
+//! `n` elements become checked, as for `call_indirect` through a constant
+//! slot), a funcref's checked type; a path
 //! that cannot be taken (an unsigned value below zero, above its bound) is
 //! dropped. Integers are named by the instruction that made them, so that
 //! copies (a 32-bit move, a spill and reload, a register the two paths of

@@ -545,11 +545,7 @@ fn table_element(layout: &Layout, table: TableId, pc: u64, load_size: u64) -> Va
 }
 
 fn element_size(layout: &Layout, table: TableId) -> u64 {
-    if layout.table_holds_func_refs(table) {
-        8
-    } else {
-        4
-    }
+    layout.table_element_size(table)
 }
 
 fn heap_name(heap: HeapId) -> String {
@@ -1061,6 +1057,14 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
             } else {
                 offset - max as i64
             },
+        },
+        // A table's base plus an Int is still inside the table's
+        // allocation only as far as a bound on the sum says: `max`
+        // grows by the Int's bound, and the offset is no element index.
+        (Value::Table { table, max, .. }, Value::Int { max: m, .. }) if add => Value::Table {
+            table,
+            max: max.saturating_add(m),
+            idx: None,
         },
         (Value::StackLimit(n), Value::Int { max, .. }) if add => {
             Value::StackLimit(n.saturating_add(max))

@@ -794,6 +794,29 @@ impl State {
                 other => other,
             });
         }
+        // `len > c` (or `≥ c`): the table has at least `n` elements, so an
+        // address at most `(n - 1)` elements past its base is null or
+        // (on this path) one of them.
+        let table_least = match (a, b, relation) {
+            (Value::TableLen(t), c, Relation::Gt) | (c, Value::TableLen(t), Relation::Lt) => {
+                constant_of(c).map(|c| (t, c.saturating_add(1)))
+            }
+            (Value::TableLen(t), c, Relation::Ge) | (c, Value::TableLen(t), Relation::Le) => {
+                constant_of(c).map(|c| (t, c))
+            }
+            _ => None,
+        };
+        if let Some((table, n)) = table_least {
+            let element = layout.table_element_size(table);
+            self.map_values(|v| match v {
+                Value::Table { table: t, max, .. }
+                    if t == table && max.saturating_add(element) <= element.saturating_mul(n) =>
+                {
+                    Value::TableChecked(table)
+                }
+                other => other,
+            });
+        }
         self.apply(a, relation, b, layout);
         self.apply(b, relation.flipped(), a, layout);
         if relation == Relation::Eq {

@@ -135,7 +135,7 @@ impl<K: Ord + Copy, V> FromIterator<(K, V)> for VecMap<K, V> {
         let mut entries = Vec::with_capacity(high.unwrap_or(low));
         entries.extend(iter);
         if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.sort_by_key(|a| a.0);
             // Keep the last of equal keys.
             entries.reverse();
             entries.dedup_by(|later, earlier| later.0 == earlier.0);
