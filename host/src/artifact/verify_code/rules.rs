@@ -65,11 +65,15 @@
 //! What a compare proves is learnt on each path it guards: an Int's upper
 //! bound, its bound by a heap's or table's length, a heap's least length
 //! (a length compared with a constant), that a table holds at least `n`
-//! elements (its length compared above `n - 1`: addresses within its first
-//! `n` elements become checked, as for `call_indirect` through a constant
-//! slot), a funcref's checked type; a path
-//! that cannot be taken (an unsigned value below zero, above its bound) is
-//! dropped. Integers are named by the instruction that made them, so that
+//! elements (its length compared above `n - 1`, or tested non-zero for
+//! `n = 1`: addresses within its first `n` elements become checked, as for
+//! `call_indirect` through a constant slot), a funcref's checked type; a
+//! path that cannot be taken (an unsigned value below zero, above its
+//! bound, two constants equal where they differ or the reverse: the
+//! branch on a constant to a trap that Cranelift emits where it knows an
+//! operation always traps, with the code it would have run left behind)
+//! is dropped, and code only such paths reach is never checked, as it
+//! never runs. The low 8 or 16 bits of a constant are a constant. Integers are named by the instruction that made them, so that
 //! copies (a 32-bit move, a spill and reload, a register the two paths of
 //! a join both held) learn what a compare of any one of them proves.
 //!

@@ -12,7 +12,7 @@
 use super::decode::Operands;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::rules::Rule;
-use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose};
+use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of};
 use crate::artifact::inspect::functions::Function;
 use iced_x86::{
     Code, ConditionCode, FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, UsedMemory,
@@ -84,6 +84,18 @@ fn read(state: &State, reg: Register) -> Value {
     match gpr(reg) {
         Some((i, 8)) => state.with_facts(state.regs[i]),
         Some((i, 4)) => state.with_facts(state.regs[i].low32()),
+        // The low bits of a constant are a constant (ah..bh are bits 8 to
+        // 15, not the low byte: left out).
+        Some((i, size))
+            if size < 4
+                && !matches!(
+                    reg,
+                    Register::AH | Register::CH | Register::DH | Register::BH
+                )
+                && let Some(c) = constant_of(state.regs[i]) =>
+        {
+            Value::constant(c & ((1 << (8 * size)) - 1))
+        }
         Some((_, 2)) => Value::int(0xffff),
         Some((_, _)) => Value::int(0xff),
         None => Value::ANY_INT,

@@ -753,6 +753,17 @@ impl State {
             (Some(m), Some(c)) => m < c || (strict && m == c),
             _ => false,
         };
+        // Two constants are equal or not: the other path cannot be taken
+        // (a branch on a constant, such as the one to a trap that
+        // Cranelift emits where it knows an operation always traps).
+        if let (Some(x), Some(y)) = (constant_of(a), constant_of(b)) {
+            let equal = x == y;
+            match relation {
+                Relation::Eq if !equal => return false,
+                Relation::Ne if equal => return false,
+                _ => {}
+            }
+        }
         match relation {
             Relation::Ge if below(a, b, false) => return false,
             Relation::Gt if below(a, b, true) => return false,
@@ -803,6 +814,12 @@ impl State {
             }
             (Value::TableLen(t), c, Relation::Ge) | (c, Value::TableLen(t), Relation::Le) => {
                 constant_of(c).map(|c| (t, c))
+            }
+            // `len ≠ 0` (a `test` of the length): at least one element.
+            (Value::TableLen(t), c, Relation::Ne) | (c, Value::TableLen(t), Relation::Ne)
+                if constant_of(c) == Some(0) =>
+            {
+                Some((t, 1))
             }
             _ => None,
         };
