@@ -191,6 +191,7 @@ impl Entry {
             copies: [0; 16],
             min_len: VecMap::new(),
             sums: VecMap::new(),
+            wraps: VecMap::new(),
             after_call: false,
         };
         state.regs[RSP] = Value::Frame(0);

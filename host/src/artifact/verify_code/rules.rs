@@ -73,7 +73,14 @@
 //! branch on a constant to a trap that Cranelift emits where it knows an
 //! operation always traps, with the code it would have run left behind)
 //! is dropped, and code only such paths reach is never checked, as it
-//! never runs. The low 8 or 16 bits of a constant are a constant. Integers are named by the instruction that made them, so that
+//! never runs. The low 8 or 16 bits of a constant are a constant.
+//! An integer made by a 64-bit `lea`/`add` of another and a constant is
+//! known to equal it plus that constant modulo 2⁶⁴, as address arithmetic
+//! does: a compare of `index + c` with a heap's length checks an address
+//! `base + index + e` (e ≥ c) as `base + (index + c) + (e - c)` (memory64
+//! reusing one index for several accesses). An address made from an
+//! integer loses that tie when the integer's name is given to a new value
+//! (an instruction run again in a loop). Integers are named by the instruction that made them, so that
 //! copies (a 32-bit move, a spill and reload, a register the two paths of
 //! a join both held) learn what a compare of any one of them proves.
 //!

@@ -128,23 +128,50 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
             .sums
             .retain(|sum, (base, _)| *sum != sym && *base & !LOW32 != sym);
     }
+    if !state.wraps.is_empty() {
+        state
+            .wraps
+            .retain(|sum, (base, _)| *sum != sym && *base & !LOW32 != sym);
+    }
     state.facts.remove(&sym);
     state.facts.remove(&(sym ^ LOW32));
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
             *v = Value::int(v.int_max().unwrap_or(u64::MAX));
         }
+        *v = unindexed(*v, sym);
     }
     for slot in state.slots.values_mut() {
         if stale(&slot.value) {
             slot.value = Value::int(slot.value.int_max().unwrap_or(u64::MAX));
         }
+        slot.value = unindexed(slot.value, sym);
     }
     let value = match value {
         Value::Int { sym: None, .. } => value.named(sym),
         other => other,
     };
     state.regs[i] = value;
+}
+
+/// `v`, no longer tied to the integer named `sym` (rewritten: a compare
+/// of its new value says nothing about an address made from the old).
+fn unindexed(v: Value, sym: u64) -> Value {
+    let stale = |idx: Option<u64>| idx.is_some_and(|s| s & !LOW32 == sym);
+    match v {
+        Value::Heap { heap, max, idx, .. } if stale(idx) => Value::Heap {
+            heap,
+            max,
+            idx: None,
+            extra: 0,
+        },
+        Value::Table { table, max, idx } if stale(idx) => Value::Table {
+            table,
+            max,
+            idx: None,
+        },
+        other => other,
+    }
 }
 
 /// An address: base and index values, scale and displacement.
@@ -779,17 +806,24 @@ pub fn step(
                         max, sym: Some(s), ..
                     },
                     None,
-                ) if max < 1 << 62 => Some(s),
+                ) => Some((s, max < 1 << 62)),
                 _ => None,
             };
             set(state, op0, effective(&a, cx.layout), pc, findings);
             if op0.size() == 8
-                && let Some(base) = base_sym
+                && let Some((base, no_wrap)) = base_sym
                 && let Ok(c) = u64::try_from(a.disp)
                 && c < 1 << 32
                 && let Some(sum) = read(state, op0).sym()
             {
-                state.sums.insert(sum, (base, c));
+                // (Not when the instruction renames its own operand, in a
+                // loop: `x ≡ x + c` would be false.)
+                if sum != base {
+                    state.wraps.insert(sum, (base, c));
+                }
+                if no_wrap {
+                    state.sums.insert(sum, (base, c));
+                }
             }
         }
         Mnemonic::Add | Mnemonic::Sub if insn.op_kind(0) == OpKind::Register => {
@@ -813,11 +847,15 @@ pub fn step(
                         },
                         Some(c),
                     ) = (a, constant_value(insn, b))
-                    && max < 1 << 62
                     && c < 1 << 32
                     && let Some(sum) = read(state, op0).sym()
                 {
-                    state.sums.insert(sum, (base, c));
+                    if sum != base {
+                        state.wraps.insert(sum, (base, c));
+                    }
+                    if max < 1 << 62 {
+                        state.sums.insert(sum, (base, c));
+                    }
                 }
             }
         }

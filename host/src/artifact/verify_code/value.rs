@@ -446,6 +446,12 @@ pub struct State {
     /// Integers known to be another plus a constant: `sum = base + c`,
     /// with no wrap-around (64-bit sums of values far below 2⁶⁴).
     pub sums: VecMap<Sym, (Sym, u64)>,
+    /// Integers known to be another plus a constant modulo 2⁶⁴ (a 64-bit
+    /// `lea` or `add` of any value): `sum ≡ base + c`. An address `heap +
+    /// base + e` is then `heap + sum + (e - c)`, as the processor's
+    /// address arithmetic wraps the same way, so a compare of `sum`
+    /// checks it (memory64's `index + offset` compared with the length).
+    pub wraps: VecMap<Sym, (Sym, u64)>,
     /// Whether the last instruction was a call: a callee with stack
     /// arguments pops them (Cranelift's `tail` convention), and the
     /// caller's next `sub rsp` reserves them again.
@@ -494,6 +500,7 @@ impl State {
             copies: [0; GPRS],
             min_len: VecMap::new(),
             sums: VecMap::new(),
+            wraps: VecMap::new(),
             after_call: false,
         };
         joined.keep_indices(self, other);
@@ -548,6 +555,12 @@ impl State {
             sums: self
                 .sums
                 .common(&other.sums)
+                .filter(|(_, a, b)| a == b)
+                .map(|(k, v, _)| (k, *v))
+                .collect(),
+            wraps: self
+                .wraps
+                .common(&other.wraps)
                 .filter(|(_, a, b)| a == b)
                 .map(|(k, v, _)| (k, *v))
                 .collect(),
@@ -908,6 +921,9 @@ impl State {
                     self.set_bound(base, Bound::HeapLen { heap, slack });
                 }
                 self.set_bound(sym, Bound::HeapLen { heap, slack: 0 });
+                // An address from `base` where `sym ≡ base + c`: the
+                // same address from `sym`, `c` less beyond it.
+                let alias = self.wraps.get(&sym).copied();
                 self.map_values(|v| match v {
                     Value::Heap {
                         heap: h,
@@ -915,6 +931,21 @@ impl State {
                         extra,
                         ..
                     } if s == sym && h == heap => Value::HeapChecked { heap, extra },
+                    Value::Heap {
+                        heap: h,
+                        idx: Some(s),
+                        extra,
+                        ..
+                    } if h == heap
+                        && let Some((base, c)) = alias
+                        && s == base
+                        && extra >= c =>
+                    {
+                        Value::HeapChecked {
+                            heap,
+                            extra: extra - c,
+                        }
+                    }
                     other => other,
                 });
             }
