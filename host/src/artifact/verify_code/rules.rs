@@ -26,9 +26,16 @@
 //! │ Table(t) checked │ 0, or base + 8·i where i < t's length; or a        │
 //! │                  │ Table(t) + ≤ x on a path where t's length was      │
 //! │                  │ compared above a constant n with x + e ≤ e·n       │
-//! │ FuncRef          │ a table entry or a funcref in the VMContext;       │
-//! │                  │ "checked" once its type id compared equal to an    │
-//! │                  │ expected type id loaded from the type-ids array    │
+//! │ FuncRef          │ a table entry, a funcref in the VMContext, or what │
+//! │                  │ the `table_get_lazy_init_func_ref` and `ref_func`  │
+//! │                  │ builtins answer; "checked" once its type id        │
+//! │                  │ compared equal to an expected type id loaded from  │
+//! │                  │ the type-ids array, or a type match of the two     │
+//! │                  │ tested non-zero                                    │
+//! │ TypeMatch        │ `sete` after that compare, or `is_subtype(actual,  │
+//! │                  │ expected)`'s answer: non-zero only if the funcref's│
+//! │                  │ type is acceptable (in its low bytes only: a       │
+//! │                  │ `sete` byte, zero-extended; the builtin's 32 bits) │
 //! │ Code             │ a function pointer loaded from a field that holds  │
 //! │                  │ one (imports, builtins, checked funcrefs)          │
 //! │ Opaque           │ a pointer to pass on, never to dereference (another│
@@ -78,7 +85,11 @@
 //! known to equal it plus that constant modulo 2⁶⁴, as address arithmetic
 //! does: a compare of `index + c` with a heap's length checks an address
 //! `base + index + e` (e ≥ c) as `base + (index + c) + (e - c)` (memory64
-//! reusing one index for several accesses). An address made from an
+//! reusing one index for several accesses). Where paths join, values
+//! that came from the same two funcrefs keep one name, so a type match
+//! still checks its funcref; and an instruction that makes a funcref anew
+//! (in a loop) first retires what the earlier one of that name proved.
+//! An address made from an
 //! integer loses that tie when the integer's name is given to a new value
 //! (an instruction run again in a loop). Integers are named by the instruction that made them, so that
 //! copies (a 32-bit move, a spill and reload, a register the two paths of

@@ -81,17 +81,28 @@ fn gpr(reg: Register) -> Option<(usize, usize)> {
 
 /// What reading `reg` gives.
 fn read(state: &State, reg: Register) -> Value {
+    let high_byte = is_high_byte(reg);
     match gpr(reg) {
+        // A type match's claim covers only its low bytes.
+        Some((i, size)) if let Value::TypeMatch { origin, bytes } = state.regs[i] => {
+            if size <= usize::from(bytes) && !high_byte {
+                Value::TypeMatch {
+                    origin,
+                    bytes: size as u8,
+                }
+            } else if size == 8 {
+                Value::ANY_INT
+            } else {
+                Value::int((1 << (8 * size)) - 1)
+            }
+        }
         Some((i, 8)) => state.with_facts(state.regs[i]),
         Some((i, 4)) => state.with_facts(state.regs[i].low32()),
         // The low bits of a constant are a constant (ah..bh are bits 8 to
         // 15, not the low byte: left out).
         Some((i, size))
             if size < 4
-                && !matches!(
-                    reg,
-                    Register::AH | Register::CH | Register::DH | Register::BH
-                )
+                && !high_byte
                 && let Some(c) = constant_of(state.regs[i]) =>
         {
             Value::constant(c & ((1 << (8 * size)) - 1))
@@ -100,6 +111,14 @@ fn read(state: &State, reg: Register) -> Value {
         Some((_, _)) => Value::int(0xff),
         None => Value::ANY_INT,
     }
+}
+
+/// Whether `reg` is bits 8 to 15 of a register (ah, ch, dh, bh).
+fn is_high_byte(reg: Register) -> bool {
+    matches!(
+        reg,
+        Register::AH | Register::CH | Register::DH | Register::BH
+    )
 }
 
 /// Writes `value` to `reg` (as an instruction at `pc` computes it).
@@ -112,8 +131,20 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
     let value = match size {
         8 => value,
         4 => value.low32(),
+        // The low byte of a type match: the claim is about that byte.
+        1 if !is_high_byte(reg)
+            && let Value::TypeMatch { origin, .. } = value =>
+        {
+            Value::TypeMatch { origin, bytes: 1 }
+        }
         _ => {
-            let low = if size == 2 { 0xffff } else { 0xff };
+            // The bits written are low ones (ah..bh: bits 8 to 15, under
+            // the low 16), and `max | mask` of a low mask grows with `max`.
+            let low = if size == 2 || is_high_byte(reg) {
+                0xffff
+            } else {
+                0xff
+            };
             match state.regs[i] {
                 Value::Int { max, .. } => Value::int(max | low),
                 _ => Value::ANY_INT,
@@ -671,6 +702,7 @@ pub fn step(
     let insn = decoded.insn;
     let pc = insn.ip();
     let after_call = std::mem::take(&mut state.after_call);
+    state.retire_origin(pc);
     if privileged(insn) {
         findings.push((Rule::Privileged, format!("{:?}", insn.mnemonic())));
         return Next::Stop;
@@ -763,7 +795,28 @@ pub fn step(
             } else {
                 (1u64 << (8 * insn.memory_size().size())).saturating_sub(1)
             };
-            set(state, op0, Value::int(max), pc, findings);
+            // Zero-extending a type match's byte: the whole value is
+            // non-zero exactly when the byte is.
+            let value = match op_value(state, 1) {
+                Value::TypeMatch { origin, .. } => Value::TypeMatch {
+                    origin,
+                    bytes: op0.size() as u8,
+                },
+                _ => Value::int(max),
+            };
+            set(state, op0, value, pc, findings);
+        }
+        // `sete` after a funcref's type id compared with an expected one.
+        Mnemonic::Sete if insn.op_kind(0) == OpKind::Register => {
+            let value = match state.flags {
+                Flags::Cmp(Value::FuncRefType(origin), Value::ExpectedType)
+                | Flags::Cmp(Value::ExpectedType, Value::FuncRefType(origin)) => {
+                    Value::TypeMatch { origin, bytes: 1 }
+                }
+                _ => Value::int(0xff),
+            };
+            set(state, op0, value, pc, findings);
+            return Next::Fall;
         }
         Mnemonic::Movsxd | Mnemonic::Movsx => {
             // Only an entry of a jump table (read from `.text`, indexed
@@ -1264,7 +1317,24 @@ fn call(
             let target = insn.near_branch_target();
             match function_at(cx.functions, target) {
                 Some(f) if f.start == target => {
-                    if f.symbol == "wasmtime_builtin_table_get_lazy_init_func_ref" {
+                    // Both builtins answer a funcref (or null): the lazily
+                    // initialised table entry, and `ref.func`'s funcref of
+                    // the function whose index the caller passes. Which
+                    // function is not checked, so neither is callable
+                    // before its type id compares equal to an expected one.
+                    // `is_subtype(vmctx, actual, expected)` answers in
+                    // 32 bits whether the actual type is acceptable.
+                    if f.symbol == "wasmtime_builtin_is_subtype"
+                        && let Value::FuncRefType(origin) = read(state, Register::ESI)
+                        && read(state, Register::EDX) == Value::ExpectedType
+                    {
+                        result = Value::TypeMatch { origin, bytes: 4 };
+                    }
+                    if matches!(
+                        f.symbol.as_str(),
+                        "wasmtime_builtin_table_get_lazy_init_func_ref"
+                            | "wasmtime_builtin_ref_func"
+                    ) {
                         result = Value::FuncRef {
                             origin: pc,
                             from_table: true,

@@ -26,6 +26,11 @@ pub fn constant_of(v: Value) -> Option<u64> {
     }
 }
 
+/// The origin of funcrefs whose own origin was given to a newer one: all
+/// of them fit to call already, so nothing a compare proves about a type
+/// id loaded from one can make an unchecked funcref callable.
+pub const RETIRED: u64 = u64::MAX;
+
 /// An upper bound that is another value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
@@ -121,6 +126,16 @@ pub enum Value {
     FuncRefType(u64),
     /// A type id loaded from the type-ids array.
     ExpectedType,
+    /// An integer whose low `bytes` bytes are non-zero only if the type
+    /// of the funcref with this origin is acceptable: `sete` after its
+    /// type id compared with an expected one, or what Wasmtime's
+    /// `is_subtype` builtin answers for the two.
+    TypeMatch {
+        /// The funcref's origin.
+        origin: u64,
+        /// How many low bytes the claim is about.
+        bytes: u8,
+    },
     /// A function pointer from the funcref with this origin.
     FuncRefCode {
         /// The funcref's origin.
@@ -200,6 +215,9 @@ impl Value {
             // Type ids are 32-bit values, and so is a table's length: a
             // table never holds 2³² elements (8 bytes each, 32 GiB).
             Value::FuncRefType(_) | Value::ExpectedType | Value::TableLen(_) => self,
+            Value::TypeMatch { origin, bytes } if bytes >= 4 => {
+                Value::TypeMatch { origin, bytes: 4 }
+            }
             // The low half of a named integer has a name of its own, so
             // that a 32-bit compare of it refines its 32-bit copies.
             Value::Int { sym: Some(sym), .. } => Value::Int {
@@ -361,6 +379,19 @@ fn join_with(
         },
         (FuncRefType(o1), FuncRefType(o2)) if o1 != o2 => FuncRefType(merge_origin),
         (
+            TypeMatch {
+                origin: o1,
+                bytes: b1,
+            },
+            TypeMatch {
+                origin: o2,
+                bytes: b2,
+            },
+        ) => TypeMatch {
+            origin: if o1 == o2 { o1 } else { merge_origin },
+            bytes: b1.min(b2),
+        },
+        (
             FuncRefCode {
                 origin: o1,
                 callable: c1,
@@ -504,6 +535,7 @@ impl State {
             after_call: false,
         };
         joined.keep_indices(self, other);
+        joined.keep_origins(self, other, target);
         let State { regs, slots, .. } = joined;
         // Facts only matter for names something still holds (or whose low
         // half it holds); the rest would only slow the fixed point.
@@ -669,6 +701,81 @@ impl State {
             self.regs[i] = fix(one.regs[i], two.regs[i], self.regs[i]);
         }
         for ((_, a, b), (_, slot)) in both().zip(self.slots.iter_mut()) {
+            slot.value = fix(a.value, b.value, slot.value);
+        }
+    }
+
+    /// The instruction at `pc` is about to make a funcref (or a type id
+    /// or function pointer of one) named `pc` again, as in a loop: what
+    /// the earlier one with that name proves must not pass to the new.
+    /// Funcrefs already fit to call keep that under a retired name;
+    /// unchecked ones, and type ids and matches, become plain integers.
+    pub fn retire_origin(&mut self, pc: u64) {
+        let named = |v: &Value| match *v {
+            Value::FuncRef { origin, .. }
+            | Value::FuncRefType(origin)
+            | Value::FuncRefCode { origin, .. }
+            | Value::TypeMatch { origin, .. } => origin == pc,
+            _ => false,
+        };
+        if !self.regs.iter().any(named) && !self.slots.values().any(|s| named(&s.value)) {
+            return;
+        }
+        self.map_values(|v| match v {
+            Value::FuncRef {
+                origin,
+                from_table,
+                checked,
+                tagged,
+            } if origin == pc && (checked || !from_table) => Value::FuncRef {
+                origin: RETIRED,
+                from_table,
+                checked,
+                tagged,
+            },
+            Value::FuncRefCode {
+                origin,
+                callable: true,
+            } if origin == pc => Value::FuncRefCode {
+                origin: RETIRED,
+                callable: true,
+            },
+            other if named(&other) => Value::ANY_INT,
+            other => other,
+        });
+    }
+
+    /// After a join: values that came from the same two funcrefs (origin
+    /// `a` on one path, `b` on the other) share one origin, so that a
+    /// funcref, its type id and a type match stay tied wherever they
+    /// are held (each location's own merge origin would part them).
+    fn keep_origins(&mut self, one: &State, two: &State, target: u64) {
+        let mut pairs: Vec<(u64, u64)> = Vec::new();
+        let mut fix = |a: Value, b: Value, joined: Value| -> Value {
+            match (origin_of(a), origin_of(b), origin_of(joined)) {
+                (Some(o1), Some(o2), Some(_)) if o1 != o2 => {
+                    let k = pairs
+                        .iter()
+                        .position(|&p| p == (o1, o2))
+                        .unwrap_or_else(|| {
+                            pairs.push((o1, o2));
+                            pairs.len() - 1
+                        });
+                    // Bit 19 sets these apart from the per-location merge
+                    // origins (offsets below 2¹⁷ under the same target).
+                    with_origin(joined, (1 << 61) | (target << 20) | (1 << 19) | k as u64)
+                }
+                _ => joined,
+            }
+        };
+        for i in 0..GPRS {
+            self.regs[i] = fix(one.regs[i], two.regs[i], self.regs[i]);
+        }
+        let both = one
+            .slots
+            .common(&two.slots)
+            .filter(|(_, a, b)| a.size == b.size);
+        for ((_, a, b), (_, slot)) in both.zip(self.slots.iter_mut()) {
             slot.value = fix(a.value, b.value, slot.value);
         }
     }
@@ -849,15 +956,20 @@ impl State {
         }
         self.apply(a, relation, b, layout);
         self.apply(b, relation.flipped(), a, layout);
-        if relation == Relation::Eq {
-            let origin = match (a, b) {
-                (Value::FuncRefType(o), Value::ExpectedType)
-                | (Value::ExpectedType, Value::FuncRefType(o)) => Some(o),
-                _ => None,
-            };
-            if let Some(origin) = origin {
-                self.map_values(|v| mark_checked(v, origin));
+        let matched = match (a, b, relation) {
+            (Value::FuncRefType(o), Value::ExpectedType, Relation::Eq)
+            | (Value::ExpectedType, Value::FuncRefType(o), Relation::Eq) => Some(o),
+            // A type match tested non-zero.
+            (Value::TypeMatch { origin, .. }, z, Relation::Ne)
+            | (z, Value::TypeMatch { origin, .. }, Relation::Ne)
+                if constant_of(z) == Some(0) =>
+            {
+                Some(origin)
             }
+            _ => None,
+        };
+        if let Some(origin) = matched {
+            self.map_values(|v| mark_checked(v, origin));
         }
         true
     }
@@ -962,6 +1074,38 @@ impl State {
             }
             _ => {}
         }
+    }
+}
+
+/// The funcref a value comes from, if it is one or comes from one.
+fn origin_of(v: Value) -> Option<u64> {
+    match v {
+        Value::FuncRef { origin, .. }
+        | Value::FuncRefType(origin)
+        | Value::FuncRefCode { origin, .. }
+        | Value::TypeMatch { origin, .. } => Some(origin),
+        _ => None,
+    }
+}
+
+/// `v`, from the funcref with `origin`.
+fn with_origin(v: Value, origin: u64) -> Value {
+    match v {
+        Value::FuncRef {
+            from_table,
+            checked,
+            tagged,
+            ..
+        } => Value::FuncRef {
+            origin,
+            from_table,
+            checked,
+            tagged,
+        },
+        Value::FuncRefType(_) => Value::FuncRefType(origin),
+        Value::FuncRefCode { callable, .. } => Value::FuncRefCode { origin, callable },
+        Value::TypeMatch { bytes, .. } => Value::TypeMatch { origin, bytes },
+        other => other,
     }
 }
 
