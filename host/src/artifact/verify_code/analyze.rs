@@ -193,6 +193,8 @@ impl Entry {
             sums: VecMap::new(),
             wraps: VecMap::new(),
             after_call: false,
+            loops: VecMap::new(),
+            stops: VecMap::new(),
         };
         state.regs[RSP] = Value::Frame(0);
         state.regs[RBP] = Value::Opaque;

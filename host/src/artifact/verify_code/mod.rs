@@ -24,6 +24,7 @@
 
 mod analyze;
 mod decode;
+mod induction;
 pub mod layout;
 pub mod rules;
 mod step;

@@ -23,6 +23,10 @@
 //! │ Heap(m) or null  │ a `cmov` of 0 over a Heap(m) + ≤ x on the path     │
 //! │                  │ where it would be out of bounds                    │
 //! │ Table(t) + ≤ x   │ t's base (loaded from its definition) plus Ints    │
+//! │ Table(t) @ o+s·n │ t's base plus a constant, or a pointer stepping    │
+//! │                  │ through a loop: n counts its rounds, one count per │
+//! │                  │ loop for every pointer that steps with it (see     │
+//! │                  │ `induction`)                                       │
 //! │ Table(t) checked │ 0, or base + 8·i where i < t's length; or a        │
 //! │                  │ Table(t) + ≤ x on a path where t's length was      │
 //! │                  │ compared above a constant n with x + e ≤ e·n       │
@@ -58,6 +62,8 @@
 //! [Heap(m) or null + d]   x + d + size ≤ reservation + guard, and
 //!                         d + size ≤ 4 KiB (the null page)
 //! [Table(t) checked + d]  d + size ≤ the element size
+//! [Table(t) @ o+s·n + d]  for every n the count allows: 0 ≤ o + s·n + d,
+//!                         o + s·n + d + size ≤ e · t's declared minimum
 //! [Table(t) + i·e + d]    i·e + d + size ≤ e · t's declared minimum (its
 //!                         length never falls below it), or i < t's length
 //! [rip + d]               reads inside `.text` (constant pools)
@@ -81,6 +87,11 @@
 //! operation always traps, with the code it would have run left behind)
 //! is dropped, and code only such paths reach is never checked, as it
 //! never runs. The low 8 or 16 bits of a constant are a constant.
+//! Two table pointers at known offsets, or stepping with one loop's count,
+//! compare as their offsets do (Cranelift's choice of a forward or a
+//! backward copy loop is decided); a stepping pointer compared with a
+//! fixed one bounds the count (`p ≠ end` on the way round the loop takes
+//! the round where they meet off it).
 //! An integer made by a 64-bit `lea`/`add` of another and a constant is
 //! known to equal it plus that constant modulo 2⁶⁴, as address arithmetic
 //! does: a compare of `index + c` with a heap's length checks an address

@@ -10,6 +10,7 @@
 //! on its own.
 
 use super::decode::Operands;
+use super::induction;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::rules::Rule;
 use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of};
@@ -285,6 +286,27 @@ fn effective(a: &Address, layout: &Layout) -> Value {
                 extra,
             }
         }
+        // A constant past a table's base, or past a pointer into it.
+        (Value::Table { table, max: 0, .. }, Some(0)) if a.disp != 0 && a.index.is_none() => {
+            induction::exact(table, a.disp)
+        }
+        (
+            Value::TableAt {
+                table,
+                off,
+                stride,
+                head,
+            },
+            Some(0),
+        ) if a.index.is_none() => match off.checked_add(a.disp) {
+            Some(off) => Value::TableAt {
+                table,
+                off,
+                stride,
+                head,
+            },
+            None => Value::ANY_INT,
+        },
         (Value::Table { table, max: 0, .. }, Some(im)) if a.disp == 0 => Value::Table {
             table,
             max: im,
@@ -550,6 +572,31 @@ fn access(
                 ));
             }
             Ok(Value::ANY_INT)
+        }
+        // A pointer at a known offset, or stepping through a loop: every
+        // offset it may have, inside the elements the table always has.
+        Value::TableAt { .. } => {
+            no_index(Rule::TableAccess, "table pointer")?;
+            let Some((table, lo, hi)) = induction::offsets(state, a.base) else {
+                return Err((
+                    Rule::TableAccess,
+                    "table pointer stepping with a loop of unknown count".to_string(),
+                ));
+            };
+            let bytes =
+                i128::from(element_size(cx.layout, table)) * i128::from(cx.layout.table_min(table));
+            let first = lo + i128::from(a.disp);
+            let end = hi + i128::from(a.disp) + i128::from(size);
+            if first < 0 || end > bytes {
+                return Err((
+                    Rule::TableAccess,
+                    format!(
+                        "table {} of module {} accessed at offsets {first}..{end}, beyond its {bytes} bytes",
+                        table.table, table.module
+                    ),
+                ));
+            }
+            Ok(table_element(cx.layout, table, pc, load_size))
         }
         Value::TableChecked(table) => {
             no_index(Rule::TableAccess, "checked table address")?;
@@ -1161,6 +1208,35 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
                 offset - max as i64
             },
         },
+        // A pointer into a table moved by a constant.
+        (
+            Value::TableAt {
+                table,
+                off,
+                stride,
+                head,
+            },
+            Value::Int { .. },
+        ) if let Some(c) = super::value::constant_of(b) => {
+            let moved = if add {
+                off.checked_add_unsigned(c)
+            } else {
+                off.checked_sub_unsigned(c)
+            };
+            moved.map_or(Value::ANY_INT, |off| Value::TableAt {
+                table,
+                off,
+                stride,
+                head,
+            })
+        }
+        (Value::Table { table, max: 0, .. }, Value::Int { .. })
+            if let Some(c) = super::value::constant_of(b)
+                && c > 0
+                && let Ok(c) = i64::try_from(c) =>
+        {
+            induction::exact(table, if add { c } else { -c })
+        }
         // A table's base plus an Int is still inside the table's
         // allocation only as far as a bound on the sum says: `max`
         // grows by the Int's bound, and the offset is no element index.

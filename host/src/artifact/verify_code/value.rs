@@ -105,6 +105,19 @@ pub enum Value {
         /// The Int that times the element size is the whole offset.
         idx: Option<Sym>,
     },
+    /// A table's base plus `off + stride·n`, where `n` is the number of
+    /// times the loop at `head` has gone round, within the range that
+    /// [`State::loops`] keeps for it (stride 0: exactly `off`, `head` 0).
+    TableAt {
+        /// The table.
+        table: TableId,
+        /// The offset in bytes when `n` is 0.
+        off: i64,
+        /// What each round adds.
+        stride: i64,
+        /// The loop's head.
+        head: u64,
+    },
     /// Null, or a table's element below its length.
     TableChecked(TableId),
     /// A table's current length.
@@ -487,6 +500,14 @@ pub struct State {
     /// arguments pops them (Cranelift's `tail` convention), and the
     /// caller's next `sub rsp` reserves them again.
     pub after_call: bool,
+    /// How many times each loop (by its head) may have gone round, for
+    /// the [`Value::TableAt`] values that step with it: `n` in `lo..=hi`.
+    pub loops: VecMap<u64, (u64, u64)>,
+    /// The round at which a loop's stepping pointer meets what its exit
+    /// test compares it with (`p ≠ end`): where a growing count is
+    /// widened to, so that the loop reaches its fixed point in a few
+    /// walks rather than one per round.
+    pub stops: VecMap<u64, u64>,
 }
 
 impl State {
@@ -533,10 +554,20 @@ impl State {
             sums: VecMap::new(),
             wraps: VecMap::new(),
             after_call: false,
+            loops: VecMap::new(),
+            stops: VecMap::new(),
         };
         joined.keep_indices(self, other);
         joined.keep_origins(self, other, target);
-        let State { regs, slots, .. } = joined;
+        let stepped = super::induction::keep_steps(&mut joined, self, other, target);
+        let State {
+            regs, slots, loops, ..
+        } = joined;
+        let mut stops: VecMap<u64, u64> = self.stops.iter().map(|(h, m)| (*h, *m)).collect();
+        for (h, m) in other.stops.iter() {
+            let kept = stops.get_or_insert_with(*h, || *m);
+            *kept = (*kept).max(*m);
+        }
         // Facts only matter for names something still holds (or whose low
         // half it holds); the rest would only slow the fixed point.
         // (Facts in common are few: each is looked for among the values.)
@@ -570,7 +601,9 @@ impl State {
         Some(State {
             regs,
             slots,
-            flags: if self.flags == other.flags {
+            // (Compared values that step with this loop would be in the
+            // frame of one path's count only.)
+            flags: if self.flags == other.flags && !stepped {
                 self.flags
             } else {
                 Flags::Unknown
@@ -597,6 +630,8 @@ impl State {
                 .map(|(k, v, _)| (k, *v))
                 .collect(),
             after_call: false,
+            loops,
+            stops,
         })
     }
 
@@ -846,7 +881,7 @@ impl State {
     }
 
     /// Applies `f` to every register and slot.
-    fn map_values(&mut self, f: impl Fn(Value) -> Value) {
+    pub fn map_values(&mut self, f: impl Fn(Value) -> Value) {
         for reg in &mut self.regs {
             *reg = f(*reg);
         }
@@ -864,6 +899,9 @@ impl State {
         let Some(relation) = Relation::of(cond, holds) else {
             return true;
         };
+        if !super::induction::refine_steps(self, a, b, relation) {
+            return false;
+        }
         let zero = |v: Value| matches!(v, Value::Int { max: 0, .. });
         if (relation == Relation::Lt && zero(b)) || (relation == Relation::Gt && zero(a)) {
             return false;
@@ -945,12 +983,21 @@ impl State {
         };
         if let Some((table, n)) = table_least {
             let element = layout.table_element_size(table);
+            let loops = self.loops.clone();
+            let within = |v: Value| {
+                super::induction::offsets_in(&loops, v).is_some_and(|(t, lo, hi)| {
+                    t == table
+                        && lo >= 0
+                        && hi + i128::from(element) <= i128::from(element) * i128::from(n)
+                })
+            };
             self.map_values(|v| match v {
                 Value::Table { table: t, max, .. }
                     if t == table && max.saturating_add(element) <= element.saturating_mul(n) =>
                 {
                     Value::TableChecked(table)
                 }
+                Value::TableAt { .. } if within(v) => Value::TableChecked(table),
                 other => other,
             });
         }
@@ -1133,12 +1180,18 @@ fn mark_checked(v: Value, origin: u64) -> Value {
 
 /// An unsigned relation between the two operands of a comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Relation {
+pub enum Relation {
+    /// Below.
     Lt,
+    /// Below or equal.
     Le,
+    /// Above.
     Gt,
+    /// Above or equal.
     Ge,
+    /// Equal.
     Eq,
+    /// Not equal.
     Ne,
 }
 
