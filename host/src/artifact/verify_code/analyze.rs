@@ -195,6 +195,7 @@ impl Entry {
             after_call: false,
             loops: VecMap::new(),
             stops: VecMap::new(),
+            seg_min: VecMap::new(),
         };
         state.regs[RSP] = Value::Frame(0);
         state.regs[RBP] = Value::Opaque;

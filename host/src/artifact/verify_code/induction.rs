@@ -21,6 +21,28 @@ use super::layout::TableId;
 use super::value::{Relation, State, Value};
 use super::vec_map::VecMap;
 
+/// Marks a [`TableId`] that stands for a passive element segment: its
+/// `module` is this plus the segment's index, its `table` the number of
+/// elements the segment was known to have when its base was taken.
+pub const SEGMENT: u32 = 1 << 31;
+
+/// The bytes of one element of a passive segment (a `ValRaw`).
+pub const SEGMENT_ELEMENT: u64 = 16;
+
+/// The pseudo-table for segment `n` known to hold at least `len`
+/// elements.
+pub fn segment(n: u32, len: u64) -> TableId {
+    TableId {
+        module: SEGMENT | n,
+        table: u32::try_from(len).unwrap_or(u32::MAX),
+    }
+}
+
+/// The number of bytes a segment pseudo-table is known to hold.
+pub fn segment_bytes(table: TableId) -> Option<u64> {
+    (table.module & SEGMENT != 0).then(|| u64::from(table.table) * SEGMENT_ELEMENT)
+}
+
 /// How many rounds a count may reach before the loop is given up on (its
 /// pointers become plain integers, and what they reach is refused).
 const MAX_ROUNDS: u64 = 1 << 12;

@@ -26,7 +26,11 @@
 //! │ Table(t) @ o+s·n │ t's base plus a constant, or a pointer stepping    │
 //! │                  │ through a loop: n counts its rounds, one count per │
 //! │                  │ loop for every pointer that steps with it (see     │
-//! │                  │ `induction`)                                       │
+//! │                  │ `induction`); also a passive element segment's     │
+//! │                  │ base (`passive_elem_segment_base`, by a constant   │
+//! │                  │ index), good for 16 bytes times the least length   │
+//! │                  │ `passive_elem_segment_len` was compared to have,   │
+//! │                  │ read only                                          │
 //! │ Table(t) checked │ 0, or base + 8·i where i < t's length; or a        │
 //! │                  │ Table(t) + ≤ x on a path where t's length was      │
 //! │                  │ compared above a constant n with x + e ≤ e·n       │

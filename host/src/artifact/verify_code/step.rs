@@ -583,8 +583,22 @@ fn access(
                     "table pointer stepping with a loop of unknown count".to_string(),
                 ));
             };
-            let bytes =
-                i128::from(element_size(cx.layout, table)) * i128::from(cx.layout.table_min(table));
+            // A passive segment's elements: read only, as many as its
+            // length was compared at least when its base was taken.
+            let segment = induction::segment_bytes(table);
+            if segment.is_some() && write {
+                return Err((
+                    Rule::TableAccess,
+                    "store into a passive element segment".to_string(),
+                ));
+            }
+            let bytes = match segment {
+                Some(bytes) => i128::from(bytes),
+                None => {
+                    i128::from(element_size(cx.layout, table))
+                        * i128::from(cx.layout.table_min(table))
+                }
+            };
             let first = lo + i128::from(a.disp);
             let end = hi + i128::from(a.disp) + i128::from(size);
             if first < 0 || end > bytes {
@@ -595,6 +609,9 @@ fn access(
                         table.table, table.module
                     ),
                 ));
+            }
+            if segment.is_some() {
+                return Ok(Value::ANY_INT);
             }
             Ok(table_element(cx.layout, table, pc, load_size))
         }
@@ -1398,6 +1415,31 @@ fn call(
                     // the function whose index the caller passes. Which
                     // function is not checked, so neither is callable
                     // before its type id compares equal to an expected one.
+                    // A passive element segment of this module, by a
+                    // constant index: its length, and its base, good for
+                    // as many elements as the length was compared at least.
+                    let own = matches!(
+                        read(state, Register::RDI),
+                        Value::Ptr {
+                            region: Region::VmCtx(Some(_)),
+                            offset: 0
+                        }
+                    );
+                    let segment = constant_of(read(state, Register::ESI))
+                        .and_then(|n| u32::try_from(n).ok())
+                        .filter(|&n| own && n < 1 << 20);
+                    if let Some(n) = segment {
+                        match f.symbol.as_str() {
+                            "wasmtime_builtin_passive_elem_segment_len" => {
+                                result = Value::SegLen(n);
+                            }
+                            "wasmtime_builtin_passive_elem_segment_base" => {
+                                let len = state.seg_min.get(&n).copied().unwrap_or(0);
+                                result = induction::exact(induction::segment(n, len), 0);
+                            }
+                            _ => {}
+                        }
+                    }
                     // `is_subtype(vmctx, actual, expected)` answers in
                     // 32 bits whether the actual type is acceptable.
                     if f.symbol == "wasmtime_builtin_is_subtype"

@@ -122,6 +122,9 @@ pub enum Value {
     TableChecked(TableId),
     /// A table's current length.
     TableLen(TableId),
+    /// The current length, in elements, of passive element segment `n`
+    /// of the function's module (what `passive_elem_segment_len` answers).
+    SegLen(u32),
     /// The stack limit plus `n`.
     StackLimit(u64),
     /// A funcref (or null), maybe with the lazy-initialisation tag bit.
@@ -508,6 +511,9 @@ pub struct State {
     /// widened to, so that the loop reaches its fixed point in a few
     /// walks rather than one per round.
     pub stops: VecMap<u64, u64>,
+    /// The least length each passive element segment is known to have
+    /// (its length compared with a constant).
+    pub seg_min: VecMap<u32, u64>,
 }
 
 impl State {
@@ -556,6 +562,7 @@ impl State {
             after_call: false,
             loops: VecMap::new(),
             stops: VecMap::new(),
+            seg_min: VecMap::new(),
         };
         joined.keep_indices(self, other);
         joined.keep_origins(self, other, target);
@@ -632,6 +639,11 @@ impl State {
             after_call: false,
             loops,
             stops,
+            seg_min: self
+                .seg_min
+                .common(&other.seg_min)
+                .map(|(n, a, b)| (n, (*a).min(*b)))
+                .collect(),
         })
     }
 
@@ -981,6 +993,20 @@ impl State {
             }
             _ => None,
         };
+        // A segment's length `≥ c` (or `> c`).
+        let seg_least = match (a, b, relation) {
+            (Value::SegLen(n), c, Relation::Gt) | (c, Value::SegLen(n), Relation::Lt) => {
+                constant_of(c).map(|c| (n, c.saturating_add(1)))
+            }
+            (Value::SegLen(n), c, Relation::Ge) | (c, Value::SegLen(n), Relation::Le) => {
+                constant_of(c).map(|c| (n, c))
+            }
+            _ => None,
+        };
+        if let Some((segment, least)) = seg_least {
+            let known = self.seg_min.get_or_insert_with(segment, || 0);
+            *known = (*known).max(least);
+        }
         if let Some((table, n)) = table_least {
             let element = layout.table_element_size(table);
             let loops = self.loops.clone();
