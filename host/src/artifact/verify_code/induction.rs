@@ -17,25 +17,37 @@
 //! the count, bounding the one compared bounds all of them, and each
 //! access is checked over the whole range of its offsets.
 
-use super::layout::TableId;
+use super::layout::{Layout, TableId};
 use super::value::{Relation, State, Value};
 use super::vec_map::VecMap;
 
-/// Marks a [`TableId`] that stands for a passive element segment: its
-/// `module` is this plus the segment's index, its `table` the number of
-/// elements the segment was known to have when its base was taken.
+/// Marks a [`TableId`] that stands for a passive element segment's base
+/// as one call answered it: its `module` is this plus the call's offset,
+/// its `table` the number of elements the segment was known to have
+/// then. (Pointers from one answer compare as their offsets do; from two
+/// answers they need not, so each answer has its own id, and a call
+/// drops every pointer into a segment, which the callee may have freed.)
 pub const SEGMENT: u32 = 1 << 31;
 
 /// The bytes of one element of a passive segment (a `ValRaw`).
 pub const SEGMENT_ELEMENT: u64 = 16;
 
-/// The pseudo-table for segment `n` known to hold at least `len`
-/// elements.
-pub fn segment(n: u32, len: u64) -> TableId {
-    TableId {
-        module: SEGMENT | n,
+/// The pseudo-table for the segment base that the call at `pc` answers,
+/// known to hold at least `len` elements; `None` past 2³¹ bytes of code.
+pub fn segment(pc: u64, len: u64) -> Option<TableId> {
+    let pc = u32::try_from(pc).ok().filter(|&pc| pc < SEGMENT)?;
+    Some(TableId {
+        module: SEGMENT | pc,
         table: u32::try_from(len).unwrap_or(u32::MAX),
-    }
+    })
+}
+
+/// Before a call: pointers into passive segments become plain integers.
+pub fn forget_segments(state: &mut State) {
+    state.map_values(|v| match parts(v) {
+        Some((table, ..)) if table.module & SEGMENT != 0 => Value::ANY_INT,
+        _ => v,
+    });
 }
 
 /// The number of bytes a segment pseudo-table is known to hold.
@@ -292,11 +304,19 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
 /// both offsets are known exactly or step together, and a bound on the
 /// count when one steps and the other is exact. `false` when the path
 /// cannot be taken.
-pub fn refine_steps(state: &mut State, a: Value, b: Value, relation: Relation) -> bool {
+pub fn refine_steps(
+    state: &mut State,
+    a: Value,
+    b: Value,
+    relation: Relation,
+    layout: &Layout,
+) -> bool {
     let (Some((t1, o1, s1, h1)), Some((t2, o2, s2, h2))) = (parts(a), parts(b)) else {
         return true;
     };
-    if t1 != t2 {
+    // One base for both: a table that never grows (a growable one may
+    // move between the two loads of its base), or one segment answer.
+    if t1 != t2 || (segment_bytes(t1).is_none() && !layout.table_fixed(t1)) {
         return true;
     }
     // Addresses compare as their offsets do while every offset they may

@@ -741,6 +741,14 @@ impl Layout {
             .map_or(0, |t| t.limits.min)
     }
 
+    /// Whether table `table` can never grow (its maximum is its minimum),
+    /// so that its elements stay where its base first said.
+    pub fn table_fixed(&self, table: TableId) -> bool {
+        self.module(table.module)
+            .and_then(|m| m.module.tables.get(TableIndex::from_u32(table.table)))
+            .is_some_and(|t| t.limits.max == Some(t.limits.min))
+    }
+
     /// Whether table `table` holds funcrefs (8-byte pointers) rather than
     /// GC references (4 bytes).
     pub fn table_holds_func_refs(&self, table: TableId) -> bool {

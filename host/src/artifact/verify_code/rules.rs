@@ -91,9 +91,10 @@
 //! operation always traps, with the code it would have run left behind)
 //! is dropped, and code only such paths reach is never checked, as it
 //! never runs. The low 8 or 16 bits of a constant are a constant.
-//! Two table pointers at known offsets, or stepping with one loop's count,
-//! compare as their offsets do (Cranelift's choice of a forward or a
-//! backward copy loop is decided); a stepping pointer compared with a
+//! Two pointers at known offsets, or stepping with one loop's count, into
+//! a table that never grows (or one answer of a segment's base) compare as
+//! their offsets do (Cranelift's choice of a forward or a backward copy
+//! loop is decided); any call drops pointers into segments; a stepping pointer compared with a
 //! fixed one bounds the count (`p ≠ end` on the way round the loop takes
 //! the round where they meet off it).
 //! An integer made by a 64-bit `lea`/`add` of another and a constant is

@@ -1435,7 +1435,9 @@ fn call(
                             }
                             "wasmtime_builtin_passive_elem_segment_base" => {
                                 let len = state.seg_min.get(&n).copied().unwrap_or(0);
-                                result = induction::exact(induction::segment(n, len), 0);
+                                if let Some(table) = induction::segment(pc, len) {
+                                    result = induction::exact(table, 0);
+                                }
                             }
                             _ => {}
                         }
@@ -1485,6 +1487,7 @@ fn call(
         }
         _ => findings.push((Rule::CallTarget, "far call".to_string())),
     }
+    induction::forget_segments(state);
     for r in CALLER_SAVED {
         write(state, GPR64[r], Value::ANY_INT, pc);
     }

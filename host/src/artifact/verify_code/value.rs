@@ -911,7 +911,7 @@ impl State {
         let Some(relation) = Relation::of(cond, holds) else {
             return true;
         };
-        if !super::induction::refine_steps(self, a, b, relation) {
+        if !super::induction::refine_steps(self, a, b, relation, layout) {
             return false;
         }
         let zero = |v: Value| matches!(v, Value::Int { max: 0, .. });
