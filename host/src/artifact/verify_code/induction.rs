@@ -216,6 +216,18 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
 /// the steps of a fresh count for `target` (0 on `one`, 1 on `two`).
 /// Returns whether any value steps with a count the join may have moved.
 pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> bool {
+    // Most joins hold no table pointer at a known offset: nothing to do.
+    let holds = |state: &State| {
+        !state.loops.is_empty()
+            || state
+                .regs
+                .iter()
+                .chain(state.slots.values().map(|s| &s.value))
+                .any(|v| matches!(v, Value::TableAt { .. }))
+    };
+    if !holds(one) && !holds(two) {
+        return false;
+    }
     // Every location, with its values on both paths.
     let mut pairs: Vec<(Value, Value)> = (0..one.regs.len())
         .map(|i| (one.regs[i], two.regs[i]))
