@@ -171,13 +171,13 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
         if r != i && stale(v) {
             *v = Value::int(v.int_max().unwrap_or(u64::MAX));
         }
-        *v = unindexed(*v, sym);
+        unindex(v, sym);
     }
     for slot in state.slots.values_mut() {
         if stale(&slot.value) {
             slot.value = Value::int(slot.value.int_max().unwrap_or(u64::MAX));
         }
-        slot.value = unindexed(slot.value, sym);
+        unindex(&mut slot.value, sym);
     }
     let value = match value {
         Value::Int { sym: None, .. } => value.named(sym),
@@ -188,21 +188,16 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
 
 /// `v`, no longer tied to the integer named `sym` (rewritten: a compare
 /// of its new value says nothing about an address made from the old).
-fn unindexed(v: Value, sym: u64) -> Value {
-    let stale = |idx: Option<u64>| idx.is_some_and(|s| s & !LOW32 == sym);
+/// In place, as this runs for every location on every write.
+fn unindex(v: &mut Value, sym: u64) {
+    let stale = |idx: &Option<u64>| idx.is_some_and(|s| s & !LOW32 == sym);
     match v {
-        Value::Heap { heap, max, idx, .. } if stale(idx) => Value::Heap {
-            heap,
-            max,
-            idx: None,
-            extra: 0,
-        },
-        Value::Table { table, max, idx } if stale(idx) => Value::Table {
-            table,
-            max,
-            idx: None,
-        },
-        other => other,
+        Value::Heap { idx, extra, .. } if stale(idx) => {
+            *idx = None;
+            *extra = 0;
+        }
+        Value::Table { idx, .. } if stale(idx) => *idx = None,
+        _ => {}
     }
 }
 
@@ -766,7 +761,12 @@ pub fn step(
     let insn = decoded.insn;
     let pc = insn.ip();
     let after_call = std::mem::take(&mut state.after_call);
-    state.retire_origin(pc);
+    // Only a load of a pointer, or a call, makes a funcref named `pc`.
+    if insn.mnemonic() == Mnemonic::Call
+        || (!decoded.memory.is_empty() && insn.op0_register().size() == 8)
+    {
+        state.retire_origin(pc);
+    }
     if privileged(insn) {
         findings.push((Rule::Privileged, format!("{:?}", insn.mnemonic())));
         return Next::Stop;
@@ -933,13 +933,14 @@ pub fn step(
                 && c < 1 << 32
                 && let Some(sum) = read(state, op0).sym()
             {
-                // (Not when the instruction renames its own operand, in a
-                // loop: `x ≡ x + c` would be false.)
-                if sum != base {
-                    state.wraps.insert(sum, (base, c));
-                }
+                // A sum that cannot wrap is a sum modulo 2⁶⁴ too: only
+                // the others are kept apart (and not when the instruction
+                // renames its own operand, in a loop: `x ≡ x + c` would
+                // be false).
                 if no_wrap {
                     state.sums.insert(sum, (base, c));
+                } else if sum != base {
+                    state.wraps.insert(sum, (base, c));
                 }
             }
         }
@@ -967,11 +968,10 @@ pub fn step(
                     && c < 1 << 32
                     && let Some(sum) = read(state, op0).sym()
                 {
-                    if sum != base {
-                        state.wraps.insert(sum, (base, c));
-                    }
                     if max < 1 << 62 {
                         state.sums.insert(sum, (base, c));
+                    } else if sum != base {
+                        state.wraps.insert(sum, (base, c));
                     }
                 }
             }

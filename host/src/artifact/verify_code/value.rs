@@ -494,7 +494,8 @@ pub struct State {
     /// with no wrap-around (64-bit sums of values far below 2⁶⁴).
     pub sums: VecMap<Sym, (Sym, u64)>,
     /// Integers known to be another plus a constant modulo 2⁶⁴ (a 64-bit
-    /// `lea` or `add` of any value): `sum ≡ base + c`. An address `heap +
+    /// `lea` or `add` of a value that may be near 2⁶⁴; the others are in
+    /// `sums`, which hold modulo 2⁶⁴ too): `sum ≡ base + c`. An address `heap +
     /// base + e` is then `heap + sum + (e - c)`, as the processor's
     /// address arithmetic wraps the same way, so a compare of `sum`
     /// checks it (memory64's `index + offset` compared with the length).
@@ -1108,7 +1109,7 @@ impl State {
                 self.set_bound(sym, Bound::HeapLen { heap, slack: 0 });
                 // An address from `base` where `sym ≡ base + c`: the
                 // same address from `sym`, `c` less beyond it.
-                let alias = self.wraps.get(&sym).copied();
+                let alias = self.wraps.get(&sym).or(self.sums.get(&sym)).copied();
                 self.map_values(|v| match v {
                     Value::Heap {
                         heap: h,
