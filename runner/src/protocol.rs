@@ -149,9 +149,16 @@ fn run_artifact(
 
 /// The loading engine with the compiler switched off: nothing the runner
 /// runs was compiled by it. Spec scripts also need shared memories.
+///
+/// Except for Winch's artifacts: Wasmtime marks an engine as able to call
+/// Winch's code only while its compiler is configured as Winch, and with
+/// the compiler switched off it refuses them ("compiled with Winch calling
+/// convention but it is not enabled"). Loading still compiles nothing: the
+/// artifact carries all its code.
 fn runner_engine(options: &Options, shared_memory: bool) -> Result<wasmtime::Engine, RunError> {
+    let winch = options.wasmtime.compiler() == kiln_settings::Compiler::Winch;
     load::engine_configured(options, |config| {
-        config.enable_compiler(false);
+        config.enable_compiler(winch);
         config.shared_memory(shared_memory);
     })
 }
