@@ -253,6 +253,25 @@ impl Entry {
     }
 }
 
+/// An edge of the control-flow graph: the block it leaves (by its first
+/// offset) and how. A block has at most one edge of each kind to one
+/// target, apart from a jump table's entries, which all carry the same
+/// state.
+type Edge = (u64, EdgeKind);
+
+/// How control leaves a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EdgeKind {
+    /// Into the next instruction: no branch, or a branch not taken.
+    Fall,
+    /// A branch taken, or a jump.
+    Taken,
+    /// A jump table's entry.
+    Table,
+    /// The unwinder, into an exception handler of a call.
+    Handler,
+}
+
 /// A broken rule at an offset, in words.
 type Finding = (u64, Rule, String);
 
@@ -268,6 +287,8 @@ struct Walk<'a> {
     owner: Vec<u64>,
     /// Whether each decoded instruction starts a block (has a state).
     starts: Vec<bool>,
+    /// Whether each decoded instruction has been stepped.
+    stepped: Vec<bool>,
     /// The instruction each decoded one falls through to, once that is
     /// decoded too ([`UNKNOWN`] before): a walk along a block then finds
     /// its next instruction, and whether a block starts there, without
@@ -278,6 +299,10 @@ struct Walk<'a> {
     /// The state on entry to each block, by its first offset (boxed: a
     /// state is a kilobyte, which the map would move on every insert).
     states: BTreeMap<u64, Box<State>>,
+    /// The one edge each block has been entered by, while it has only
+    /// one ([`Edge`]); blocks entered by two or more, and the entry, are
+    /// left out.
+    only_edge: BTreeMap<u64, Option<Edge>>,
     queue: BTreeSet<u64>,
     visits: BTreeMap<u64, u32>,
     /// Jump tables found, as byte ranges.
@@ -303,9 +328,11 @@ impl<'a> Walk<'a> {
             decoded: Decoded::new(),
             owner: Vec::new(),
             starts: Vec::new(),
+            stepped: Vec::new(),
             follow: Vec::new(),
             bad: BTreeMap::new(),
             states: BTreeMap::new(),
+            only_edge: BTreeMap::new(),
             queue: BTreeSet::new(),
             visits: BTreeMap::new(),
             tables: BTreeMap::new(),
@@ -320,6 +347,7 @@ impl<'a> Walk<'a> {
     fn run(&mut self, entry: State) {
         let start = self.cx.function.start;
         self.states.insert(start, Box::new(entry));
+        self.only_edge.insert(start, None);
         self.queue.insert(start);
         while let Some(block) = self.queue.pop_first() {
             let visits = self.visits.entry(block).or_insert(0);
@@ -396,17 +424,39 @@ impl<'a> Walk<'a> {
         let index = self.decoded.push(insn);
         self.owner.push(pc);
         self.starts.push(self.states.contains_key(&pc));
+        self.stepped.push(false);
         self.follow.push(UNKNOWN);
         self.insns.insert(pc, index);
         Some(index)
     }
 
-    /// Joins `state` into the block at `target`.
-    fn propagate(&mut self, target: u64, state: State) {
+    /// Joins `state`, arriving by `edge`, into the block at `target`.
+    ///
+    /// A block entered by one edge alone takes what arrives by it in
+    /// place of what it had: that edge's source was walked again from a
+    /// state that holds all its earlier ones, so the new state holds all
+    /// that can arrive, and no join is needed to say so. (A join there
+    /// would cost as much as a walk and blur names that later compares
+    /// refine.) Once a second edge arrives, the block joins, as every
+    /// block used to.
+    fn propagate(&mut self, target: u64, state: State, edge: Edge) {
+        let only = match self.only_edge.get(&target) {
+            None => {
+                self.only_edge.insert(target, Some(edge));
+                true
+            }
+            Some(Some(one)) if *one == edge => true,
+            Some(Some(_)) => {
+                self.only_edge.insert(target, None);
+                false
+            }
+            Some(None) => false,
+        };
         let merged = match self.states.get(&target) {
             None => Some(state),
             // Nothing new arrives: the join would change nothing.
             Some(old) if **old == state => None,
+            Some(_) if only => Some(state),
             Some(old) => match old.join(&state, target) {
                 Some(joined) if joined == **old => None,
                 Some(joined) => Some(joined),
@@ -462,7 +512,8 @@ impl<'a> Walk<'a> {
                 index
             };
             self.owner[index] = start;
-            let decoded = self.decoded.get(index);
+            let mut decoded = self.decoded.get(index);
+            decoded.first = !std::mem::replace(&mut self.stepped[index], true);
             let insn = *decoded.insn;
             let next = step::step(cx, &decoded, &mut state, &mut findings);
             found.extend(findings.drain(..).map(|(rule, detail)| (pc, rule, detail)));
@@ -470,7 +521,7 @@ impl<'a> Walk<'a> {
             if insn.mnemonic() == iced_x86::Mnemonic::Call
                 && let Some(handlers) = cx.handlers.get(&after)
             {
-                self.enter_handlers(handlers, &state, found);
+                self.enter_handlers(start, handlers, &state, found);
             }
             match next {
                 Next::Fall => {
@@ -489,7 +540,7 @@ impl<'a> Walk<'a> {
                         self.starts[follow]
                     };
                     if starts {
-                        self.propagate(after, state);
+                        self.propagate(after, state, (start, EdgeKind::Fall));
                         return;
                     }
                     pc = after;
@@ -499,15 +550,15 @@ impl<'a> Walk<'a> {
                 Next::Branch { target, cond } => {
                     let mut taken = state.clone();
                     if taken.refine(cond, true, cx.layout) {
-                        self.propagate(target, taken);
+                        self.propagate(target, taken, (start, EdgeKind::Taken));
                     }
                     if state.refine(cond, false, cx.layout) {
-                        self.propagate(after, state);
+                        self.propagate(after, state, (start, EdgeKind::Fall));
                     }
                     return;
                 }
                 Next::Jump(target) => {
-                    self.propagate(target, state);
+                    self.propagate(target, state, (start, EdgeKind::Taken));
                     return;
                 }
                 Next::Table(targets) => {
@@ -524,7 +575,7 @@ impl<'a> Walk<'a> {
                     }
                     self.tables.insert(after, end);
                     for target in targets {
-                        self.propagate(target, state.clone());
+                        self.propagate(target, state.clone(), (start, EdgeKind::Table));
                     }
                     return;
                 }
@@ -539,6 +590,7 @@ impl<'a> Walk<'a> {
     /// exception ABI clobbers them all.
     fn enter_handlers(
         &mut self,
+        from: u64,
         handlers: &[(u64, Option<u32>)],
         state: &State,
         found: &mut Vec<Finding>,
@@ -564,7 +616,7 @@ impl<'a> Walk<'a> {
             entry.flags = Flags::Unknown;
             entry.after_call = false;
             entry.copies = [0; 16];
-            self.propagate(handler, entry);
+            self.propagate(handler, entry, (from, EdgeKind::Handler));
         }
     }
 

@@ -70,6 +70,9 @@ pub struct Operands<'a> {
     pub memory: &'a [UsedMemory],
     /// The registers it writes (or may write), in `iced-x86`'s order.
     pub written: &'a [Register],
+    /// Whether the analysis steps it for the first time (set by the
+    /// walk, which knows).
+    pub first: bool,
 }
 
 impl Decoded {
@@ -128,6 +131,7 @@ impl Decoded {
             insn: &entry.insn,
             memory: &self.memory[memory_start..entry.memory_end],
             written: &self.written[written_start..entry.written_end],
+            first: false,
         }
     }
 

@@ -123,11 +123,11 @@ fn is_high_byte(reg: Register) -> bool {
 }
 
 /// Writes `value` to `reg` (as an instruction at `pc` computes it).
-fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
+fn write(state: &mut State, reg: Register, value: Value, at: At) {
     let Some((i, size)) = gpr(reg) else {
         return;
     };
-    let sym = pc.wrapping_mul(16).wrapping_add(i as u64);
+    let sym = at.pc.wrapping_mul(16).wrapping_add(i as u64);
     state.forget(i);
     let value = match size {
         8 => value,
@@ -153,7 +153,20 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
         }
     };
     // Copies of an earlier value with this name (or its low half) are
-    // stale now.
+    // stale now; nothing holds a name this instruction has never given.
+    if !at.first {
+        make_stale(state, i, sym);
+    }
+    let value = match value {
+        Value::Int { sym: None, .. } => value.named(sym),
+        other => other,
+    };
+    state.regs[i] = value;
+}
+
+/// Register `i` is about to be given the name `sym` again (as in a loop):
+/// what is tied to its earlier value with that name is made stale.
+fn make_stale(state: &mut State, i: usize, sym: u64) {
     let stale = |v: &Value| v.sym().is_some_and(|s| s & !LOW32 == sym);
     if !state.sums.is_empty() {
         state
@@ -179,11 +192,6 @@ fn write(state: &mut State, reg: Register, value: Value, pc: u64) {
         }
         unindex(&mut slot.value, sym);
     }
-    let value = match value {
-        Value::Int { sym: None, .. } => value.named(sym),
-        other => other,
-    };
-    state.regs[i] = value;
 }
 
 /// `v`, no longer tied to the integer named `sym` (rewritten: a compare
@@ -760,10 +768,16 @@ pub fn step(
 ) -> Next {
     let insn = decoded.insn;
     let pc = insn.ip();
+    let at = At {
+        pc,
+        first: decoded.first,
+    };
     let after_call = std::mem::take(&mut state.after_call);
-    // Only a load of a pointer, or a call, makes a funcref named `pc`.
-    if insn.mnemonic() == Mnemonic::Call
-        || (!decoded.memory.is_empty() && insn.op0_register().size() == 8)
+    // Only a load of a pointer, or a call, makes a funcref named `pc`
+    // (and only one stepped before has made one).
+    if !decoded.first
+        && (insn.mnemonic() == Mnemonic::Call
+            || (!decoded.memory.is_empty() && insn.op0_register().size() == 8))
     {
         state.retire_origin(pc);
     }
@@ -844,7 +858,7 @@ pub fn step(
     match mnemonic {
         Mnemonic::Mov if insn.op_kind(0) == OpKind::Register => {
             let value = op_value(state, 1);
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
             if insn.op_kind(1) == OpKind::Register
                 && let (Some((i, 8)), Some((j, 8))) = (gpr(op0), gpr(insn.op_register(1)))
                 && i != j
@@ -868,7 +882,7 @@ pub fn step(
                 },
                 _ => Value::int(max),
             };
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
         }
         // `sete` after a funcref's type id compared with an expected one.
         Mnemonic::Sete if insn.op_kind(0) == OpKind::Register => {
@@ -879,7 +893,7 @@ pub fn step(
                 }
                 _ => Value::int(0xff),
             };
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
             return Next::Fall;
         }
         Mnemonic::Movsxd | Mnemonic::Movsx => {
@@ -899,7 +913,7 @@ pub fn step(
             } else {
                 Value::ANY_INT
             };
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
         }
         Mnemonic::Lea => {
             let a = address(
@@ -926,7 +940,7 @@ pub fn step(
                 ) => Some((s, max < 1 << 62)),
                 _ => None,
             };
-            set(state, op0, effective(&a, cx.layout), pc, findings);
+            set(state, op0, effective(&a, cx.layout), at, findings);
             if op0.size() == 8
                 && let Some((base, no_wrap)) = base_sym
                 && let Ok(c) = u64::try_from(a.disp)
@@ -954,7 +968,7 @@ pub fn step(
             } else if writes_rsp {
                 adjust_rsp(state, value, findings);
             } else {
-                set(state, op0, value, pc, findings);
+                set(state, op0, value, at, findings);
                 if mnemonic == Mnemonic::Add
                     && op0.size() == 8
                     && let (
@@ -1002,7 +1016,7 @@ pub fn step(
                 }
                 _ => Value::ANY_INT,
             };
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
         }
         // `x ^ x` is zero, whether both operands are one register or two
         // copies of one value.
@@ -1017,7 +1031,7 @@ pub fn step(
                         && read(state, op0).sym().is_some()
                         && read(state, op0).sym() == read(state, insn.op_register(1)).sym())) =>
         {
-            set(state, op0, Value::constant(0), pc, findings);
+            set(state, op0, Value::constant(0), at, findings);
         }
         Mnemonic::Shr | Mnemonic::Shl
             if insn.op_kind(0) == OpKind::Register && insn.op_kind(1) != OpKind::Register =>
@@ -1030,7 +1044,7 @@ pub fn step(
                 }
                 _ => Value::ANY_INT,
             };
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
         }
         Mnemonic::Cmp => {
             state.flags = Flags::Cmp(op_value(state, 0), op_value(state, 1));
@@ -1070,7 +1084,7 @@ pub fn step(
             state.forget(RSP);
             state.regs[RSP] = Value::Frame(sp + 8);
             if insn.op_kind(0) == OpKind::Register && !writes_rsp {
-                set(state, op0, value, pc, findings);
+                set(state, op0, value, at, findings);
             }
         }
         Mnemonic::Ret => {
@@ -1083,7 +1097,7 @@ pub fn step(
             return Next::Stop;
         }
         Mnemonic::Ud2 => return Next::Stop,
-        Mnemonic::Call => return call(cx, insn, state, loaded, findings),
+        Mnemonic::Call => return call(cx, insn, at, state, loaded, findings),
         Mnemonic::Jmp => return jump(cx, insn, state, loaded, findings),
         _ if insn.is_jcc_short_or_near() => {
             let target = insn.near_branch_target();
@@ -1110,7 +1124,7 @@ pub fn step(
                 (false, true) => op_value(&moved, 1),
                 _ => choose(read(&kept, op0), op_value(&moved, 1), pc),
             };
-            set(state, op0, value, pc, findings);
+            set(state, op0, value, at, findings);
             return Next::Fall;
         }
         _ => {
@@ -1140,7 +1154,7 @@ pub fn step(
                 } else {
                     u64::MAX
                 };
-                set(state, reg, Value::int(max), pc, findings);
+                set(state, reg, Value::int(max), at, findings);
             }
         }
     }
@@ -1183,8 +1197,18 @@ fn is_cmov(m: Mnemonic) -> bool {
     )
 }
 
+/// The instruction a register is written by: its names are `pc·16 +
+/// register`.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    pc: u64,
+    /// Whether it is stepped for the first time in this analysis: then no
+    /// location holds a name it gave, and nothing needs to be made stale.
+    first: bool,
+}
+
 /// Writes a register, keeping rsp and rbp to the frame discipline.
-fn set(state: &mut State, reg: Register, value: Value, pc: u64, findings: &mut Vec<Finding>) {
+fn set(state: &mut State, reg: Register, value: Value, at: At, findings: &mut Vec<Finding>) {
     if let Some((i, _)) = gpr(reg) {
         state.forget(i);
     }
@@ -1199,7 +1223,7 @@ fn set(state: &mut State, reg: Register, value: Value, pc: u64, findings: &mut V
             state.regs[RSP] = value;
         }
         Some((RBP, 8)) => state.regs[RBP] = value,
-        _ => write(state, reg, value, pc),
+        _ => write(state, reg, value, at),
     }
 }
 
@@ -1387,6 +1411,7 @@ const CALLER_SAVED: [usize; 9] = [0, 1, 2, 6, 7, 8, 9, 10, 11];
 fn call(
     cx: &Context<'_>,
     insn: &Instruction,
+    at: At,
     state: &mut State,
     loaded: Value,
     findings: &mut Vec<Finding>,
@@ -1489,9 +1514,9 @@ fn call(
     }
     induction::forget_segments(state);
     for r in CALLER_SAVED {
-        write(state, GPR64[r], Value::ANY_INT, pc);
+        write(state, GPR64[r], Value::ANY_INT, at);
     }
-    write(state, Register::RAX, result, pc);
+    write(state, Register::RAX, result, at);
     state.flags = Flags::Unknown;
     state.after_call = true;
     Next::Fall
