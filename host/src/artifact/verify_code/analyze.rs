@@ -183,7 +183,7 @@ impl Entry {
         let symbol = function.symbol.as_str();
         let mut state = State {
             regs: [Value::ANY_INT; 16],
-            slots: VecMap::new(),
+            slots: std::rc::Rc::default(),
             flags: Flags::Unknown,
             floor: -UNCHECKED_FRAME,
             stack_checked: false,

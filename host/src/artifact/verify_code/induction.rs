@@ -298,7 +298,7 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
         .slots
         .common(&two.slots)
         .filter(|(_, a, b)| a.size == b.size);
-    for ((_, a, b), (_, slot)) in both.zip(joined.slots.iter_mut()) {
+    for ((_, a, b), (_, slot)) in both.zip(std::rc::Rc::make_mut(&mut joined.slots).iter_mut()) {
         slot.value = fix(a.value, b.value, slot.value);
     }
     for (head, c) in &counts {

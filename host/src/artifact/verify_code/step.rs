@@ -18,6 +18,7 @@ use crate::artifact::inspect::functions::Function;
 use iced_x86::{
     Code, ConditionCode, FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, UsedMemory,
 };
+use std::rc::Rc;
 
 /// How far below the entry the frame may grow without a stack-limit
 /// check: one page, which the host's own stack keeps beyond the limit.
@@ -186,11 +187,19 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
         }
         unindex(v, sym);
     }
-    for slot in state.slots.values_mut() {
-        if stale(&slot.value) {
-            slot.value = Value::int(slot.value.int_max().unwrap_or(u64::MAX));
+    // The slots are copied only when one of them changes.
+    let touched = |v: &Value| {
+        stale(v)
+            || matches!(v, Value::Heap { idx: Some(s), .. } | Value::Table { idx: Some(s), .. }
+                if *s & !LOW32 == sym)
+    };
+    if state.slots.values().any(|slot| touched(&slot.value)) {
+        for slot in Rc::make_mut(&mut state.slots).values_mut() {
+            if stale(&slot.value) {
+                slot.value = Value::int(slot.value.int_max().unwrap_or(u64::MAX));
+            }
+            unindex(&mut slot.value, sym);
         }
-        unindex(&mut slot.value, sym);
     }
 }
 
@@ -1069,8 +1078,9 @@ pub fn step(
                 return Next::Stop;
             };
             adjust_rsp(state, Value::Frame(sp - 8), findings);
-            state.slots.retain(|o, _| *o <= sp - 16 || *o >= sp);
-            state.slots.insert(sp - 8, Slot { value, size: 8 });
+            let slots = Rc::make_mut(&mut state.slots);
+            slots.retain(|o, _| *o <= sp - 16 || *o >= sp);
+            slots.insert(sp - 8, Slot { value, size: 8 });
         }
         Mnemonic::Pop => {
             let Value::Frame(sp) = state.regs[RSP] else {
@@ -1371,11 +1381,10 @@ fn store(state: &mut State, insn: &Instruction, value: Value) {
     if let (Value::Frame(k), None) = (a.base, a.index) {
         let at = k.saturating_add(a.disp);
         let size = insn.memory_size().size() as i64;
-        state
-            .slots
-            .retain(|o, s| o.saturating_add(i64::from(s.size)) <= at || *o >= at + size);
+        let slots = Rc::make_mut(&mut state.slots);
+        slots.retain(|o, s| o.saturating_add(i64::from(s.size)) <= at || *o >= at + size);
         let value = if size == 8 { value } else { Value::ANY_INT };
-        state.slots.insert(
+        slots.insert(
             at,
             Slot {
                 value,

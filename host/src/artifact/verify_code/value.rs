@@ -6,6 +6,7 @@
 use super::layout::{HeapId, Layout, Region, TableId};
 use super::vec_map::VecMap;
 use iced_x86::ConditionCode;
+use std::rc::Rc;
 
 /// Names one computed integer, so that a comparison of it refines every
 /// copy: the offset of the instruction that made it, times 16, plus the
@@ -475,7 +476,14 @@ pub struct State {
     /// rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15.
     pub regs: [Value; GPRS],
     /// Frame slots by offset from the entry stack pointer.
-    pub slots: VecMap<i64, Slot>,
+    ///
+    /// Shared between states until one of them changes a slot: a block's
+    /// walk starts from a copy of its state, and the paths that leave a
+    /// branch start from copies of one state, yet most blocks write no
+    /// slot. A copy is then a count, and a join of two states that share
+    /// their slots is a join of their registers (the slots join to
+    /// themselves).
+    pub slots: Rc<VecMap<i64, Slot>>,
     /// The last comparison.
     pub flags: Flags,
     /// The lowest the stack pointer may go (offset from entry).
@@ -531,24 +539,29 @@ impl State {
         for (i, reg) in regs.iter_mut().enumerate() {
             *reg = join(*reg, other.regs[i], merge_origin + i as u64);
         }
-        let slots = self
-            .slots
-            .common(&other.slots)
-            .filter(|(_, a, b)| a.size == b.size)
-            .map(|(offset, a, b)| {
-                (
-                    offset,
-                    Slot {
-                        value: join(
-                            a.value,
-                            b.value,
-                            merge_origin + 16 + (offset as u64 & 0xffff),
-                        ),
-                        size: a.size,
-                    },
-                )
-            })
-            .collect();
+        let slots = if Rc::ptr_eq(&self.slots, &other.slots) {
+            Rc::clone(&self.slots)
+        } else {
+            Rc::new(
+                self.slots
+                    .common(&other.slots)
+                    .filter(|(_, a, b)| a.size == b.size)
+                    .map(|(offset, a, b)| {
+                        (
+                            offset,
+                            Slot {
+                                value: join(
+                                    a.value,
+                                    b.value,
+                                    merge_origin + 16 + (offset as u64 & 0xffff),
+                                ),
+                                size: a.size,
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+        };
         let mut joined = State {
             regs,
             slots,
@@ -748,8 +761,12 @@ impl State {
         for i in 0..GPRS {
             self.regs[i] = fix(one.regs[i], two.regs[i], self.regs[i]);
         }
-        for ((_, a, b), (_, slot)) in both().zip(self.slots.iter_mut()) {
-            slot.value = fix(a.value, b.value, slot.value);
+        // (Slots the two share are the same values: nothing to fix.)
+        if !Rc::ptr_eq(&one.slots, &two.slots) {
+            let slots = Rc::make_mut(&mut self.slots);
+            for ((_, a, b), (_, slot)) in both().zip(slots.iter_mut()) {
+                slot.value = fix(a.value, b.value, slot.value);
+            }
         }
     }
 
@@ -823,8 +840,11 @@ impl State {
             .slots
             .common(&two.slots)
             .filter(|(_, a, b)| a.size == b.size);
-        for ((_, a, b), (_, slot)) in both.zip(self.slots.iter_mut()) {
-            slot.value = fix(a.value, b.value, slot.value);
+        if !Rc::ptr_eq(&one.slots, &two.slots) {
+            let slots = Rc::make_mut(&mut self.slots);
+            for ((_, a, b), (_, slot)) in both.zip(slots.iter_mut()) {
+                slot.value = fix(a.value, b.value, slot.value);
+            }
         }
     }
 
@@ -898,8 +918,12 @@ impl State {
         for reg in &mut self.regs {
             *reg = f(*reg);
         }
-        for slot in self.slots.values_mut() {
-            slot.value = f(slot.value);
+        // The slots are copied only when `f` changes one of them.
+        let first = self.slots.values().position(|s| f(s.value) != s.value);
+        if let Some(first) = first {
+            for slot in Rc::make_mut(&mut self.slots).values_mut().skip(first) {
+                slot.value = f(slot.value);
+            }
         }
     }
 
