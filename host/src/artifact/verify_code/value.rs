@@ -262,7 +262,7 @@ impl Value {
 /// Rounds an upper bound up to the next of a few widths, so that loops
 /// that count up reach a fixed point.
 fn widen(max: u64) -> u64 {
-    [0xff, 0xffff, u64::from(u32::MAX), u64::MAX]
+    [u64::from(u32::MAX), u64::MAX]
         .into_iter()
         .find(|&w| max <= w)
         .unwrap_or(u64::MAX)
