@@ -44,10 +44,12 @@ pub fn segment(pc: u64, len: u64) -> Option<TableId> {
 
 /// Before a call: pointers into passive segments become plain integers.
 pub fn forget_segments(state: &mut State) {
-    state.map_values(|v| match parts(v) {
-        Some((table, ..)) if table.module & SEGMENT != 0 => Value::ANY_INT,
-        _ => v,
-    });
+    let in_segment = |v: &Value| parts(*v).is_some_and(|(table, ..)| table.module & SEGMENT != 0);
+    // Calls are many and segment pointers rare: look before rewriting.
+    if !state.regs.iter().any(in_segment) && !state.slots.values().any(|s| in_segment(&s.value)) {
+        return;
+    }
+    state.map_values(|v| if in_segment(&v) { Value::ANY_INT } else { v });
 }
 
 /// The number of bytes a segment pseudo-table is known to hold.
