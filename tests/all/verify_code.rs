@@ -157,6 +157,40 @@ fn a_call_into_the_middle_of_a_function_is_refused() {
 }
 
 #[test]
+fn a_branch_into_the_middle_of_an_instruction_is_refused() {
+    // A loop's back edge moved one byte on: it lands inside the first
+    // instruction of the loop, which the way in has already decoded.
+    let wat = r#"(module (memory 1)
+        (func $spin (export "spin") (param i32) (result i32) (local i32)
+            (loop $again
+                (local.set 1 (i32.add (local.get 1) (i32.load (local.get 0))))
+                (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                (br_if $again (local.get 0)))
+            (local.get 1)))"#;
+    let mut bytes = compile(wat, &Options::for_target(X86));
+    let insns = instructions(&bytes, "spin");
+    let (at, back, _) = insns
+        .iter()
+        .copied()
+        .find(|(_, i, _)| i.is_jcc_short_or_near() && i.near_branch_target() < i.ip())
+        .expect("the loop's back edge");
+    let head = insns
+        .iter()
+        .find(|(_, i, _)| i.ip() == back.near_branch_target())
+        .expect("the loop's first instruction");
+    assert!(head.1.len() > 1, "a one-byte instruction has no middle");
+    let rel = at + back.len() - if back.len() == 2 { 1 } else { 4 };
+    if back.len() == 2 {
+        bytes[rel] = bytes[rel].wrapping_add(1);
+    } else {
+        let old = i32::from_le_bytes(bytes[rel..rel + 4].try_into().unwrap());
+        bytes[rel..rel + 4].copy_from_slice(&(old + 1).to_le_bytes());
+    }
+    let rules = broken(&bytes);
+    assert!(rules.contains(&Rule::Decode), "{rules:?}");
+}
+
+#[test]
 fn a_jump_table_without_its_bounds_check_is_refused() {
     // The clamp `mov $last, %r; cmp %r, %index; cmovb %index, %r` bounds
     // the index by the table's last entry; raised to 2³¹ it bounds

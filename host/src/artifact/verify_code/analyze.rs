@@ -10,6 +10,7 @@
 //! code. An instruction that overlaps one already decoded, or crosses the
 //! function's end, is a violation, not a guess.
 
+use super::covered::Covered;
 use super::decode::{self, Decoded};
 use super::layout::{Layout, Region};
 use super::rules::Rule;
@@ -149,7 +150,7 @@ fn function_outcome(
     walk.run(entry.state);
     let findings = walk.findings();
     Outcome::Checked {
-        instructions: walk.insns.len() as u64,
+        instructions: walk.decoded.len() as u64,
         unreached: walk.unreached,
         findings,
     }
@@ -294,8 +295,9 @@ type Finding = (u64, Rule, String);
 /// The analysis of one function.
 struct Walk<'a> {
     cx: &'a Context<'a>,
-    /// Where each decoded instruction is in `decoded`, by offset.
-    insns: BTreeMap<u64, usize>,
+    /// Where each decoded instruction is in `decoded`, by the bytes it
+    /// covers.
+    insns: Covered,
     /// Decoded instructions, in the order they were first reached.
     decoded: Decoded,
     /// The block each decoded instruction was last walked in, as
@@ -340,7 +342,10 @@ impl<'a> Walk<'a> {
     fn new(cx: &'a Context<'a>) -> Self {
         Walk {
             cx,
-            insns: BTreeMap::new(),
+            insns: Covered::new(
+                cx.function.start,
+                cx.function.end().min(cx.text.len() as u64),
+            ),
             decoded: Decoded::new(),
             owner: Vec::new(),
             starts: Vec::new(),
@@ -404,7 +409,7 @@ impl<'a> Walk<'a> {
 
     /// The instruction at `pc`, decoded once: its index in `decoded`.
     fn decode(&mut self, pc: u64) -> Option<usize> {
-        if let Some(&index) = self.insns.get(&pc) {
+        if let Some(index) = self.insns.at(pc) {
             return Some(index);
         }
         if self.bad.contains_key(&pc) {
@@ -419,18 +424,13 @@ impl<'a> Walk<'a> {
             }
         };
         let end = insn.next_ip();
-        let overlaps_before = self
-            .insns
-            .range(..pc)
-            .next_back()
-            .is_some_and(|(_, &prev)| self.decoded.insn(prev).next_ip() > pc);
-        let overlaps_after = self.insns.range(pc + 1..end).next().is_some();
+        let overlaps = self.insns.any(pc, end);
         let in_table = self
             .tables
             .range(..end)
             .next_back()
             .is_some_and(|(_, &table_end)| table_end > pc);
-        if overlaps_before || overlaps_after || in_table {
+        if overlaps || in_table {
             self.bad.insert(
                 pc,
                 "an instruction here would overlap another instruction or a jump table".to_string(),
@@ -442,7 +442,7 @@ impl<'a> Walk<'a> {
         self.starts.push(self.states.contains_key(&pc));
         self.stepped.push(false);
         self.follow.push(UNKNOWN);
-        self.insns.insert(pc, index);
+        self.insns.cover(pc, end, index);
         Some(index)
     }
 
@@ -495,7 +495,7 @@ impl<'a> Walk<'a> {
             };
             self.queue.insert(target);
             // A block that ran through `target` must now stop there.
-            if fresh && let Some(&index) = self.insns.get(&target) {
+            if fresh && let Some(index) = self.insns.at(target) {
                 self.starts[index] = true;
                 self.queue.insert(self.owner[index]);
             }

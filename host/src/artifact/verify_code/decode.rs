@@ -112,9 +112,9 @@ impl Decoded {
         self.insns.len() - 1
     }
 
-    /// The instruction at `index`.
-    pub fn insn(&self, index: usize) -> &Instruction {
-        &self.insns[index].insn
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.insns.len()
     }
 
     /// The instruction at `index`, with its operand lists.

@@ -23,6 +23,7 @@
 //! [`VerifyCodeError::UnsupportedCompiler`].
 
 mod analyze;
+mod covered;
 mod decode;
 mod induction;
 pub mod layout;
