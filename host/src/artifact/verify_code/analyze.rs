@@ -368,6 +368,7 @@ impl<'a> Walk<'a> {
     fn run(&mut self, entry: State) {
         let start = self.cx.function.start;
         self.states.insert(start, Box::new(entry));
+        self.insns.mark_block(start);
         self.only_edge.insert(start, None);
         self.queue.insert(start);
         while let Some(block) = self.queue.pop_first() {
@@ -439,7 +440,7 @@ impl<'a> Walk<'a> {
         }
         let index = self.decoded.push(insn);
         self.owner.push(pc);
-        self.starts.push(self.states.contains_key(&pc));
+        self.starts.push(self.insns.is_block(pc));
         self.stepped.push(false);
         self.follow.push(UNKNOWN);
         self.insns.cover(pc, end, index);
@@ -490,6 +491,7 @@ impl<'a> Walk<'a> {
                 }
                 None => {
                     self.states.insert(target, Box::new(state));
+                    self.insns.mark_block(target);
                     true
                 }
             };
@@ -551,7 +553,7 @@ impl<'a> Walk<'a> {
                     }
                     let follow = self.follow[index];
                     let starts = if follow == UNKNOWN {
-                        self.states.contains_key(&after)
+                        self.insns.is_block(after)
                     } else {
                         self.starts[follow]
                     };
