@@ -572,6 +572,39 @@ fn a_heap_access_with_an_index_that_is_not_32_bits_is_refused() {
 }
 
 #[test]
+fn a_heap_base_kept_across_a_call_that_may_move_it_is_refused() {
+    // A memory whose base never moves (its reservation holds all 4 GiB
+    // it may reach): Cranelift loads the base once and keeps it across
+    // the call, which is safe, and verifies.
+    let wat = r#"(module (memory 1)
+        (func $h (export "h"))
+        (func $keep (export "keep") (param i32) (result i32)
+            (i32.store (local.get 0) (i32.const 1))
+            (call $h)
+            (i32.load (local.get 0))))"#;
+    let mut bytes = compile(wat, &Options::for_target(X86));
+    assert!(verify_code::verify(&bytes).unwrap().passed());
+    // The same code under settings where the base moves when the memory
+    // grows (a reservation 64 KiB short of 4 GiB: still enough, with the
+    // guard, for the accesses' own checks), as a miscompile would give:
+    // the callee may grow the memory, so the base kept is stale.
+    let engine = section_range(&bytes, ".wasmtime.engine");
+    let four_gib = [0x80, 0x80, 0x80, 0x80, 0x10];
+    let short = [0x80, 0x80, 0xfc, 0xff, 0x0f];
+    let at = bytes[engine.clone()]
+        .windows(5)
+        .position(|w| w == four_gib)
+        .expect("the memory reservation in the settings record")
+        + engine.start;
+    bytes[at..at + 5].copy_from_slice(&short);
+    let rules = broken(&bytes);
+    assert!(
+        rules.contains(&Rule::UnknownPointer) || rules.contains(&Rule::HeapAccess),
+        "{rules:?}"
+    );
+}
+
+#[test]
 fn real_artifacts_verify_under_other_settings() {
     let settings: [&[&str]; 4] = [
         // Explicit bounds checks on every access.

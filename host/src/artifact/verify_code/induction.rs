@@ -42,14 +42,10 @@ pub fn segment(pc: u64, len: u64) -> Option<TableId> {
     })
 }
 
-/// Before a call: pointers into passive segments become plain integers.
-pub fn forget_segments(state: &mut State) {
-    let in_segment = |v: &Value| parts(*v).is_some_and(|(table, ..)| table.module & SEGMENT != 0);
-    // Calls are many and segment pointers rare: look before rewriting.
-    if !state.regs.iter().any(in_segment) && !state.slots.values().any(|s| in_segment(&s.value)) {
-        return;
-    }
-    state.map_values(|v| if in_segment(&v) { Value::ANY_INT } else { v });
+/// Whether `v` points into a passive segment: a call's answer, which the
+/// next call may change (so calls make such pointers plain integers).
+pub fn in_segment(v: &Value) -> bool {
+    parts(*v).is_some_and(|(table, ..)| table.module & SEGMENT != 0)
 }
 
 /// The number of bytes a segment pseudo-table is known to hold.

@@ -38,8 +38,8 @@ use serde::Deserialize;
 use wasmtime_environ::component::ComponentArtifacts;
 use wasmtime_environ::{
     BuiltinFunctionIndex, CompiledFunctionsTable, CompiledModuleInfo, EngineOrModuleTypeIndex,
-    GlobalIndex, Module, ModuleTypes, PtrSize, TableIndex, Tunables, VMOffsets, WasmHeapTopType,
-    WasmValType,
+    GlobalIndex, MemoryIndex, MemoryKind, MemoryTunables, Module, ModuleTypes, PtrSize, TableIndex,
+    Tunables, VMOffsets, WasmHeapTopType, WasmValType,
 };
 
 /// The most of anything a module may declare before the verifier calls
@@ -180,6 +180,8 @@ pub struct Layout {
     /// The memory settings.
     pub heaps: HeapSettings,
     modules: Vec<ModuleLayout>,
+    /// The engine's settings, for Wasmtime's own rules on them.
+    tunables: Tunables,
 }
 
 fn metadata(section: &'static str, message: impl ToString) -> VerifyCodeError {
@@ -328,6 +330,7 @@ impl Layout {
                 gc_guard: tunables.gc_heap_guard_size,
             },
             modules,
+            tunables,
         })
     }
 
@@ -780,6 +783,24 @@ impl Layout {
                     .saturating_add(self.heaps.gc_guard),
                 self.heaps.gc_guard,
             ),
+        }
+    }
+
+    /// Whether a heap's base may move while the code runs: when a call
+    /// grows it past what its reservation holds. Wasmtime's own rule, from
+    /// the memory's type and the engine's settings; an unknown memory may.
+    pub fn heap_may_move(&self, heap: HeapId) -> bool {
+        match heap {
+            HeapId::Memory { module, memory } => self
+                .module(module)
+                .and_then(|m| m.module.memories.get(MemoryIndex::from_u32(memory)))
+                .is_none_or(|m| {
+                    m.memory_may_move(&MemoryTunables::new(
+                        &self.tunables,
+                        MemoryKind::LinearMemory,
+                    ))
+                }),
+            HeapId::Gc => self.tunables.gc_heap_may_move,
         }
     }
 

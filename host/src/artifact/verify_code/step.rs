@@ -1521,7 +1521,7 @@ fn call(
         }
         _ => findings.push((Rule::CallTarget, "far call".to_string())),
     }
-    induction::forget_segments(state);
+    forget_across_call(state, cx.layout);
     for r in CALLER_SAVED {
         write(state, GPR64[r], Value::ANY_INT, at);
     }
@@ -1529,6 +1529,31 @@ fn call(
     state.flags = Flags::Unknown;
     state.after_call = true;
     Next::Fall
+}
+
+/// What a call may make stale in the locations it keeps (the
+/// callee-saved registers and the frame): pointers into passive segments
+/// (the answer of an earlier call), into a memory whose base may move
+/// when it grows, and into a table that may grow (its elements may move
+/// with it). They become plain integers, so that code that uses one
+/// after the call, rather than loading the base again, is refused.
+/// Lengths stay: memories and tables never shrink, so a length read
+/// before the call still bounds what is there after it.
+fn forget_across_call(state: &mut State, layout: &Layout) {
+    let stale = |v: &Value| match *v {
+        Value::Heap { heap, .. }
+        | Value::HeapChecked { heap, .. }
+        | Value::HeapOrNull { heap, .. } => layout.heap_may_move(heap),
+        Value::Table { table, .. } | Value::TableAt { table, .. } | Value::TableChecked(table) => {
+            induction::in_segment(v) || !layout.table_fixed(table)
+        }
+        _ => false,
+    };
+    // Calls are many and such pointers few: look before rewriting.
+    if !state.regs.iter().any(stale) && !state.slots.values().any(|s| stale(&s.value)) {
+        return;
+    }
+    state.map_values(|v| if stale(&v) { Value::ANY_INT } else { v });
 }
 
 fn jump(
