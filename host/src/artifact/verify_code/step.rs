@@ -430,6 +430,27 @@ fn access(
                     format!("read of .text+{target:#x} outside .text"),
                 ));
             }
+            // A whole 4- or 8-byte operand from the pool (no extension to
+            // get wrong) is the constant the code will read: `.text` is
+            // mapped read-only. Cranelift compares an index with a bound
+            // too large for an immediate this way (an offset past the
+            // guard, memory64).
+            if a.index.is_none() && size == load_size && (size == 4 || size == 8) {
+                let at = usize::try_from(target).unwrap_or(usize::MAX);
+                let bytes = cx.text.get(at..at.saturating_add(8)).unwrap_or(&[]);
+                let constant = match (size, bytes) {
+                    (8, [b0, b1, b2, b3, b4, b5, b6, b7, ..]) => {
+                        Some(u64::from_le_bytes([*b0, *b1, *b2, *b3, *b4, *b5, *b6, *b7]))
+                    }
+                    (4, [b0, b1, b2, b3, ..]) => {
+                        Some(u64::from(u32::from_le_bytes([*b0, *b1, *b2, *b3])))
+                    }
+                    _ => None,
+                };
+                if let Some(c) = constant {
+                    return Ok(Value::constant(c));
+                }
+            }
             Ok(Value::ANY_INT)
         }
         Value::Frame(k) => {
