@@ -624,6 +624,59 @@ fn a_bound_in_the_constant_pool_is_read_and_a_raised_one_refused() {
     assert_eq!(broken(&bytes), [Rule::HeapAccess]);
 }
 
+/// A function whose frame spans many pages: `n` values loaded before a
+/// call and used after it, so each has a slot.
+fn big_frame_module(n: usize) -> String {
+    let mut wat = String::from(
+        "(module (memory 1) (func $h) (func $big (export \"big\") (param i32) (result i64)",
+    );
+    wat.push_str(&" (local i64)".repeat(n));
+    for i in 1..=n {
+        // Loads the call may change: kept, not computed again after it.
+        let offset = i * 8;
+        wat.push_str(&format!(
+            " (local.set {i} (i64.load offset={offset} (local.get 0)))"
+        ));
+    }
+    wat.push_str(" (call $h) (local.get 1)");
+    for i in 2..=n {
+        wat.push_str(&format!(" (local.get {i}) (i64.xor)"));
+    }
+    wat.push_str("))");
+    wat
+}
+
+#[test]
+fn a_stack_probe_loop_verifies_and_one_probing_too_deep_is_refused() {
+    let mut bytes = compile(&big_frame_module(5000), &Options::for_target(X86));
+    let report = verify_code::verify(&bytes).unwrap();
+    assert!(report.passed(), "{:#?}", report.violations);
+    // The probe loop two pages deeper than the frame rounded up, past the
+    // slack below the checked floor: its bottom (`sub r11, n·4096`) and
+    // the stack pointer's return (`add rsp, n·4096`) both moved, so that
+    // only the probes are wrong.
+    let insns = instructions(&bytes, "big");
+    let imm32 = |(at, insn, _): &(usize, Instruction, usize)| {
+        (insn.op_kind(1) == OpKind::Immediate32to64).then(|| at + insn.len() - 4)
+    };
+    let bottom = insns
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Sub && i.op0_register() == Register::R11)
+        .and_then(imm32)
+        .expect("the probe loop's bottom");
+    let back = insns
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Add && i.op0_register() == Register::RSP)
+        .and_then(imm32)
+        .expect("the stack pointer's return after the loop");
+    for at in [bottom, back] {
+        let old = i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        bytes[at..at + 4].copy_from_slice(&(old + 2 * 4096).to_le_bytes());
+    }
+    let rules = broken(&bytes);
+    assert!(rules.contains(&Rule::StackCheck), "{rules:?}");
+}
+
 #[test]
 fn real_artifacts_verify_under_other_settings() {
     let settings: [&[&str]; 4] = [

@@ -27,6 +27,7 @@ mod covered;
 mod decode;
 mod induction;
 pub mod layout;
+mod probe;
 pub mod rules;
 mod step;
 mod value;

@@ -12,6 +12,7 @@
 use super::decode::Operands;
 use super::induction;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
+use super::probe;
 use super::rules::Rule;
 use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of};
 use crate::artifact::inspect::functions::Function;
@@ -72,7 +73,7 @@ pub type Finding = (Rule, String);
 
 /// The general-purpose register `reg` belongs to, numbered as
 /// [`State::regs`], with the width it is used at.
-fn gpr(reg: Register) -> Option<(usize, usize)> {
+pub(super) fn gpr(reg: Register) -> Option<(usize, usize)> {
     if !reg.is_gpr() {
         return None;
     }
@@ -885,6 +886,12 @@ pub fn step(
     };
     let writes_rsp = gpr(op0).is_some_and(|(i, _)| i == RSP) && insn.op_kind(0) == OpKind::Register;
     let flags_touched = insn.rflags_modified() != 0;
+    if mnemonic == Mnemonic::Sub
+        && writes_rsp
+        && let Some(next) = probe::step(cx, insn, state)
+    {
+        return next;
+    }
     match mnemonic {
         Mnemonic::Mov if insn.op_kind(0) == OpKind::Register => {
             let value = op_value(state, 1);
