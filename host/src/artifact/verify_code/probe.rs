@@ -19,13 +19,14 @@
 //! effect is exact: rsp ends at `r11`, and four zero bytes are written at
 //! `Frame(k - 4096·i)` for `i` in `1..=n`, nothing else. `n` is the frame
 //! size rounded *up* to whole pages, so the last probe may lie up to
-//! 4095 bytes below what the stack-limit check covered; it is allowed
-//! as far as [`UNCHECKED_FRAME`] below the checked floor, the same slack
-//! every frame has before its check (the stack below the limit is this
-//! thread's own, and Wasmtime keeps room there for the host calls wasm
-//! makes). Anything else about the shape (another register, a stride
-//! that is not the page, a bottom not a whole number of pages below, or
-//! deeper than that slack) is not this loop, and is walked as code.
+//! 4095 bytes below what the stack-limit check covered. Once that check
+//! has run, it is allowed as far as [`UNCHECKED_FRAME`] below the checked
+//! floor, the same slack every frame has before its check (below the
+//! limit the stack is still this thread's: Wasmtime keeps room there for
+//! the host functions that wasm calls). Anything else about the shape
+//! (another register, a stride that is not the page, a bottom not a whole
+//! number of pages below, deeper than that slack, or no check before it)
+//! is not this loop, and is walked as code.
 
 use super::decode;
 use super::step::{Context, Next, UNCHECKED_FRAME, gpr};
@@ -85,7 +86,9 @@ pub fn step(cx: &Context<'_>, sub: &Instruction, state: &mut State) -> Option<Ne
     if span <= 0 || span % page != 0 || span / page > MAX_PAGES {
         return None;
     }
-    if bottom < state.floor.saturating_sub(UNCHECKED_FRAME) {
+    // Only after the stack-limit check: before it, the frame's own 4 KiB
+    // of slack is all there is.
+    if !state.stack_checked || bottom < state.floor.saturating_sub(UNCHECKED_FRAME) {
         return None;
     }
     // The probes' zeros overwrite whatever the frame held in the span.
