@@ -37,7 +37,7 @@
 use crate::{guest, lock};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -214,6 +214,7 @@ impl IncrementalCache {
             prefix,
             inserted: Mutex::new(Inserted::default()),
             reused: Mutex::new(HashMap::new()),
+            missed: Mutex::new(HashSet::new()),
             used: Mutex::new(Vec::new()),
             rejected: Mutex::new(Vec::new()),
             hits: AtomicU64::new(0),
@@ -277,6 +278,10 @@ pub(crate) struct CacheSession {
     inserted: Mutex<Inserted>,
     /// What this job took from the store, for the input's repeats of it.
     reused: Mutex<HashMap<Vec<u8>, Vec<u8>>>,
+    /// Keys not found, each counted once: two threads may look up one
+    /// key (a function repeated in the input) before either has
+    /// compiled it.
+    missed: Mutex<HashSet<Vec<u8>>>,
     /// Stored keys this job used, to refresh their recency.
     used: Mutex<Vec<Vec<u8>>>,
     /// Stored keys whose envelope failed its check, to delete.
@@ -306,11 +311,17 @@ impl CacheSession {
         let found = self.stored(key);
         match &found {
             Some(payload) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                lock(&self.reused).insert(key.to_vec(), payload.clone());
+                if lock(&self.reused)
+                    .insert(key.to_vec(), payload.clone())
+                    .is_none()
+                {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                }
             }
             None => {
-                self.misses.fetch_add(1, Ordering::Relaxed);
+                if lock(&self.missed).insert(key.to_vec()) {
+                    self.misses.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         found
