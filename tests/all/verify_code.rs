@@ -77,6 +77,15 @@ fn instructions(bytes: &[u8], name: &str) -> Vec<(usize, Instruction, usize)> {
 }
 
 /// Verifies `bytes` and returns the rules broken.
+/// `bytes`, after checking that they verify: the undamaged artifact a
+/// damage test starts from.
+#[track_caller]
+fn verified(bytes: Vec<u8>) -> Vec<u8> {
+    let report = verify_code::verify(&bytes).unwrap();
+    assert!(report.passed(), "{:#?}", report.violations);
+    bytes
+}
+
 fn broken(bytes: &[u8]) -> Vec<Rule> {
     let report = verify_code::verify(bytes).unwrap();
     report.violations.iter().map(|v| v.rule).collect()
@@ -275,9 +284,7 @@ const CONSTANT_SLOT: &str = r#"(module
 
 #[test]
 fn a_constant_table_slot_past_its_length_check_is_refused() {
-    let bytes = compile(CONSTANT_SLOT, &Options::for_target(X86));
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let bytes = verified(compile(CONSTANT_SLOT, &Options::for_target(X86)));
     let insns = instructions(&bytes, "constant_slot");
     // The slot's offset, 7 elements of 8 bytes, raised to the 9th: the
     // length compare (above 7) no longer covers it, so the address the
@@ -321,9 +328,7 @@ const CONSTANT_TRAP: &str = r#"(module
 
 #[test]
 fn slot_zero_of_a_table_that_may_be_empty_needs_its_check() {
-    let bytes = compile(CONSTANT_TRAP, &Options::for_target(X86));
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let bytes = verified(compile(CONSTANT_TRAP, &Options::for_target(X86)));
     // The `cmove` that nulls the address of slot 0 when the length is
     // zero, dropped: nothing says the table has an element.
     let (start, insn, _) = instructions(&bytes, "slot0")
@@ -371,9 +376,7 @@ const SHIFTED_INDEX64: &str = r#"(module
 #[test]
 fn a_memory64_address_beyond_its_compared_sum_is_refused() {
     let options = Options::with_wasmtime_flags(X86, ["-W", "memory64=y"]).unwrap();
-    let bytes = compile(SHIFTED_INDEX64, &options);
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let bytes = verified(compile(SHIFTED_INDEX64, &options));
     // The address's constant raised by 64 MiB: the compare of `index +
     // 0x1000` then leaves it past the 32 MiB guard.
     let (start, _, disp) = instructions(&bytes, "shifted")
@@ -412,9 +415,7 @@ fn subtypes() -> Vec<u8> {
 
 #[test]
 fn a_subtype_call_without_its_subtype_check_is_refused() {
-    let bytes = subtypes();
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let bytes = verified(subtypes());
     let insns = instructions(&bytes, "subtyped");
     // The branch to the trap when the answer is zero, dropped.
     let test = insns
@@ -471,9 +472,7 @@ const TABLE_COPY: &str = r#"(module
 
 #[test]
 fn a_table_copy_loop_that_misses_its_end_is_refused() {
-    let bytes = compile(TABLE_COPY, &Options::for_target(X86));
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let bytes = verified(compile(TABLE_COPY, &Options::for_target(X86)));
     let insns = instructions(&bytes, "copy");
     let exit = insns
         .windows(3)
@@ -519,9 +518,7 @@ const TABLE_INIT: &str = r#"(module
 
 #[test]
 fn a_segment_read_past_its_compared_length_is_refused() {
-    let bytes = compile(TABLE_INIT, &Options::for_target(X86));
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let bytes = verified(compile(TABLE_INIT, &Options::for_target(X86)));
     // The length compared with 3, not 4: the loop's fourth read is past
     // what the segment is known to hold.
     let (start, insn, _) = instructions(&bytes, "init")
@@ -582,8 +579,7 @@ fn a_heap_base_kept_across_a_call_that_may_move_it_is_refused() {
             (i32.store (local.get 0) (i32.const 1))
             (call $h)
             (i32.load (local.get 0))))"#;
-    let mut bytes = compile(wat, &Options::for_target(X86));
-    assert!(verify_code::verify(&bytes).unwrap().passed());
+    let mut bytes = verified(compile(wat, &Options::for_target(X86)));
     // The same code under settings where the base moves when the memory
     // grows (a reservation 64 KiB short of 4 GiB: still enough, with the
     // guard, for the accesses' own checks), as a miscompile would give:
@@ -611,9 +607,7 @@ fn a_bound_in_the_constant_pool_is_read_and_a_raised_one_refused() {
     let wat = r#"(module (memory 1)
         (func $far (export "far") (param i32) (result i32)
             (i32.load offset=0x2000020 (local.get 0))))"#;
-    let mut bytes = compile(wat, &Options::for_target(X86));
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let mut bytes = verified(compile(wat, &Options::for_target(X86)));
     let (_, cmp, _) = instructions(&bytes, "far")
         .into_iter()
         .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmp && i.is_ip_rel_memory_operand())
@@ -648,9 +642,7 @@ fn big_frame_module(n: usize) -> String {
 
 #[test]
 fn a_stack_probe_loop_verifies_and_one_probing_too_deep_is_refused() {
-    let mut bytes = compile(&big_frame_module(5000), &Options::for_target(X86));
-    let report = verify_code::verify(&bytes).unwrap();
-    assert!(report.passed(), "{:#?}", report.violations);
+    let mut bytes = verified(compile(&big_frame_module(5000), &Options::for_target(X86)));
     // The probe loop two pages deeper than the frame rounded up, past the
     // slack below the checked floor: its bottom (`sub r11, n·4096`) and
     // the stack pointer's return (`add rsp, n·4096`) both moved, so that

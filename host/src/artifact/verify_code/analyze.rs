@@ -303,14 +303,12 @@ struct Walk<'a> {
     /// The block each decoded instruction was last walked in, as
     /// `decoded` is indexed.
     owner: Vec<u64>,
-    /// Whether each decoded instruction starts a block (has a state).
-    starts: Vec<bool>,
     /// Whether each decoded instruction has been stepped.
     stepped: Vec<bool>,
     /// The instruction each decoded one falls through to, once that is
     /// decoded too ([`UNKNOWN`] before): a walk along a block then finds
-    /// its next instruction, and whether a block starts there, without
-    /// looking up offsets.
+    /// its next instruction without looking it up (whether a block starts
+    /// there is a bit of `insns`).
     follow: Vec<usize>,
     /// Offsets that do not decode (or overlap), and why.
     bad: BTreeMap<u64, String>,
@@ -348,7 +346,6 @@ impl<'a> Walk<'a> {
             ),
             decoded: Decoded::new(),
             owner: Vec::new(),
-            starts: Vec::new(),
             stepped: Vec::new(),
             follow: Vec::new(),
             bad: BTreeMap::new(),
@@ -440,7 +437,6 @@ impl<'a> Walk<'a> {
         }
         let index = self.decoded.push(insn);
         self.owner.push(pc);
-        self.starts.push(self.insns.is_block(pc));
         self.stepped.push(false);
         self.follow.push(UNKNOWN);
         self.insns.cover(pc, end, index);
@@ -498,7 +494,6 @@ impl<'a> Walk<'a> {
             self.queue.insert(target);
             // A block that ran through `target` must now stop there.
             if fresh && let Some(index) = self.insns.at(target) {
-                self.starts[index] = true;
                 self.queue.insert(self.owner[index]);
             }
         }
@@ -551,18 +546,12 @@ impl<'a> Walk<'a> {
                         ));
                         return;
                     }
-                    let follow = self.follow[index];
-                    let starts = if follow == UNKNOWN {
-                        self.insns.is_block(after)
-                    } else {
-                        self.starts[follow]
-                    };
-                    if starts {
+                    if self.insns.is_block(after) {
                         self.propagate(after, state, (start, EdgeKind::Fall));
                         return;
                     }
                     pc = after;
-                    known = follow;
+                    known = self.follow[index];
                     previous = index;
                 }
                 Next::Branch { target, cond } => {

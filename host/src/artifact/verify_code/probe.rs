@@ -30,8 +30,8 @@
 
 use super::decode;
 use super::step::{Context, Next, UNCHECKED_FRAME, gpr};
-use super::value::{RSP, State, Value};
-use iced_x86::{ConditionCode, Instruction, Mnemonic, OpKind, Register};
+use super::value::{Flags, RSP, State, Value};
+use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 use std::rc::Rc;
 
 /// The page the loop steps by.
@@ -71,8 +71,7 @@ pub fn step(cx: &Context<'_>, sub: &Instruction, state: &mut State) -> Option<Ne
         _ => return None,
     };
     let back = jne.mnemonic() == Mnemonic::Jne
-        && jne.condition_code() == ConditionCode::ne
-        && matches!(jne.op_kind(0), OpKind::NearBranch64)
+        && jne.op_kind(0) == OpKind::NearBranch64
         && jne.near_branch_target() == sub.ip();
     if !zero_store || !back || bound.size() != 8 || bound == Register::RSP {
         return None;
@@ -96,6 +95,6 @@ pub fn step(cx: &Context<'_>, sub: &Instruction, state: &mut State) -> Option<Ne
         .retain(|o, s| *o >= k || o.saturating_add(i64::from(s.size)) <= bottom);
     state.regs[RSP] = Value::Frame(bottom);
     state.forget(RSP);
-    state.flags = super::value::Flags::Unknown;
+    state.flags = Flags::Unknown;
     Some(Next::Jump(jne.next_ip()))
 }

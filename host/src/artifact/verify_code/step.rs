@@ -437,19 +437,14 @@ fn access(
             // too large for an immediate this way (an offset past the
             // guard, memory64).
             if a.index.is_none() && size == load_size && (size == 4 || size == 8) {
-                let at = usize::try_from(target).unwrap_or(usize::MAX);
-                let bytes = cx.text.get(at..at.saturating_add(8)).unwrap_or(&[]);
-                let constant = match (size, bytes) {
-                    (8, [b0, b1, b2, b3, b4, b5, b6, b7, ..]) => {
-                        Some(u64::from_le_bytes([*b0, *b1, *b2, *b3, *b4, *b5, *b6, *b7]))
-                    }
-                    (4, [b0, b1, b2, b3, ..]) => {
-                        Some(u64::from(u32::from_le_bytes([*b0, *b1, *b2, *b3])))
-                    }
-                    _ => None,
-                };
-                if let Some(c) = constant {
-                    return Ok(Value::constant(c));
+                let len = size as usize;
+                if let Some(bytes) = usize::try_from(target)
+                    .ok()
+                    .and_then(|at| cx.text.get(at..at.checked_add(len)?))
+                {
+                    let mut word = [0; 8];
+                    word[..len].copy_from_slice(bytes);
+                    return Ok(Value::constant(u64::from_le_bytes(word)));
                 }
             }
             Ok(Value::ANY_INT)

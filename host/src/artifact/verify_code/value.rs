@@ -259,6 +259,28 @@ impl Value {
     }
 }
 
+/// What `a relation b` says of the least a length can be, where `length`
+/// picks a length out of a value, on either side: `len > c` or `len ≥ c`
+/// with `c` a constant gives the length and `c + 1` or `c`.
+fn length_at_least<T>(
+    a: Value,
+    b: Value,
+    relation: Relation,
+    length: impl Fn(Value) -> Option<T>,
+) -> Option<(T, u64)> {
+    let (len, c, relation) = match (length(a), length(b)) {
+        (Some(len), _) => (len, b, relation),
+        (None, Some(len)) => (len, a, relation.flipped()),
+        (None, None) => return None,
+    };
+    let c = constant_of(c)?;
+    match relation {
+        Relation::Gt => Some((len, c.saturating_add(1))),
+        Relation::Ge => Some((len, c)),
+        _ => None,
+    }
+}
+
 /// Rounds an upper bound up to the next of a few widths, so that loops
 /// that count up reach a fixed point.
 fn widen(max: u64) -> u64 {
@@ -638,18 +660,8 @@ impl State {
                 .common(&other.min_len)
                 .map(|(h, a, b)| (h, (*a).min(*b)))
                 .collect(),
-            sums: self
-                .sums
-                .common(&other.sums)
-                .filter(|(_, a, b)| a == b)
-                .map(|(k, v, _)| (k, *v))
-                .collect(),
-            wraps: self
-                .wraps
-                .common(&other.wraps)
-                .filter(|(_, a, b)| a == b)
-                .map(|(k, v, _)| (k, *v))
-                .collect(),
+            sums: self.sums.agreed(&other.sums),
+            wraps: self.wraps.agreed(&other.wraps),
             after_call: false,
             loops,
             stops,
@@ -1003,31 +1015,26 @@ impl State {
         // `len > c` (or `≥ c`): the table has at least `n` elements, so an
         // address at most `(n - 1)` elements past its base is null or
         // (on this path) one of them.
-        let table_least = match (a, b, relation) {
-            (Value::TableLen(t), c, Relation::Gt) | (c, Value::TableLen(t), Relation::Lt) => {
-                constant_of(c).map(|c| (t, c.saturating_add(1)))
-            }
-            (Value::TableLen(t), c, Relation::Ge) | (c, Value::TableLen(t), Relation::Le) => {
-                constant_of(c).map(|c| (t, c))
-            }
+        let table_len = |v: Value| match v {
+            Value::TableLen(t) => Some(t),
+            _ => None,
+        };
+        let table_least = length_at_least(a, b, relation, table_len).or_else(|| {
             // `len ≠ 0` (a `test` of the length): at least one element.
-            (Value::TableLen(t), c, Relation::Ne) | (c, Value::TableLen(t), Relation::Ne)
-                if constant_of(c) == Some(0) =>
-            {
-                Some((t, 1))
+            match (a, b, relation) {
+                (Value::TableLen(t), c, Relation::Ne) | (c, Value::TableLen(t), Relation::Ne)
+                    if constant_of(c) == Some(0) =>
+                {
+                    Some((t, 1))
+                }
+                _ => None,
             }
-            _ => None,
-        };
+        });
         // A segment's length `≥ c` (or `> c`).
-        let seg_least = match (a, b, relation) {
-            (Value::SegLen(n), c, Relation::Gt) | (c, Value::SegLen(n), Relation::Lt) => {
-                constant_of(c).map(|c| (n, c.saturating_add(1)))
-            }
-            (Value::SegLen(n), c, Relation::Ge) | (c, Value::SegLen(n), Relation::Le) => {
-                constant_of(c).map(|c| (n, c))
-            }
+        let seg_least = length_at_least(a, b, relation, |v| match v {
+            Value::SegLen(n) => Some(n),
             _ => None,
-        };
+        });
         if let Some((segment, least)) = seg_least {
             let known = self.seg_min.get_or_insert_with(segment, || 0);
             *known = (*known).max(least);

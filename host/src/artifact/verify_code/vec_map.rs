@@ -123,6 +123,16 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
     }
 }
 
+impl<K: Ord + Copy, V: PartialEq + Copy> VecMap<K, V> {
+    /// The entries `self` and `other` both hold, with the same value.
+    pub fn agreed(&self, other: &VecMap<K, V>) -> VecMap<K, V> {
+        self.common(other)
+            .filter(|(_, a, b)| a == b)
+            .map(|(k, v, _)| (k, *v))
+            .collect()
+    }
+}
+
 impl<K: Ord + Copy, V> FromIterator<(K, V)> for VecMap<K, V> {
     /// Collects entries; as with `BTreeMap`, a later entry for a key
     /// replaces an earlier one. Entries already in key order (as the
@@ -196,5 +206,8 @@ mod tests {
             .collect();
         let both: Vec<(u32, char, u8)> = a.common(&b).map(|(k, x, y)| (k, *x, *y)).collect();
         assert_eq!(both, [(3, 'b', 1), (8, 'd', 3)]);
+        let c: VecMap<u32, char> = [(1, 'a'), (3, 'x'), (8, 'd')].into_iter().collect();
+        let agreed: Vec<(u32, char)> = a.agreed(&c).iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(agreed, [(1, 'a'), (8, 'd')]);
     }
 }
