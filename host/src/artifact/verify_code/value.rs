@@ -617,10 +617,7 @@ impl State {
         let live = |sym: Sym| {
             regs.iter()
                 .chain(slots.values().map(|s| &s.value))
-                .filter_map(|value| match *value {
-                    Value::Heap { idx, .. } | Value::Table { idx, .. } => idx,
-                    other => other.sym(),
-                })
+                .filter_map(|value| index_name(*value))
                 .any(|name| name == sym || name ^ LOW32 == sym)
         };
         let facts = self
@@ -683,26 +680,34 @@ impl State {
         // that order, so that sorting and keeping the first of each pair
         // keeps that location's.
         let mut pairs: Vec<((Sym, Sym), usize, Sym)> = Vec::new();
-        let mut pair = |a: Value, b: Value, joined: Value| {
+        // The locations (registers, then joined slots, by position) whose
+        // two values have index names that differ: only these can change
+        // below, so only these are visited again.
+        let mut candidates: Vec<(usize, Value, Value)> = Vec::new();
+        let mut pair = |at: usize, a: Value, b: Value, joined: Value| {
             if let (Some(a), Some(b), Some(j)) = (a.sym(), b.sym(), joined.sym())
                 && a != b
             {
                 pairs.push(((a, b), pairs.len(), j));
             }
+            if let (Some(ia), Some(ib)) = (index_name(a), index_name(b))
+                && ia != ib
+            {
+                candidates.push((at, a, b));
+            }
         };
         for i in 0..GPRS {
-            pair(one.regs[i], two.regs[i], self.regs[i]);
+            pair(i, one.regs[i], two.regs[i], self.regs[i]);
         }
         // The joined slots are the slots of the same size on both paths,
         // in order: walked in step with those, no lookups.
-        let both = || {
-            one.slots
-                .common(&two.slots)
-                .filter(|(_, a, b)| a.size == b.size)
-        };
-        for ((offset, a, b), (joined, slot)) in both().zip(self.slots.iter()) {
+        let both = one
+            .slots
+            .common(&two.slots)
+            .filter(|(_, a, b)| a.size == b.size);
+        for (k, ((offset, a, b), (joined, slot))) in both.zip(self.slots.iter()).enumerate() {
             debug_assert_eq!(offset, *joined);
-            pair(a.value, b.value, slot.value);
+            pair(GPRS + k, a.value, b.value, slot.value);
         }
         if pairs.is_empty() {
             return;
@@ -770,14 +775,12 @@ impl State {
             },
             _ => joined,
         };
-        for i in 0..GPRS {
-            self.regs[i] = fix(one.regs[i], two.regs[i], self.regs[i]);
-        }
-        // (Slots the two share are the same values: nothing to fix.)
-        if !Rc::ptr_eq(&one.slots, &two.slots) {
-            let slots = Rc::make_mut(&mut self.slots);
-            for ((_, a, b), (_, slot)) in both().zip(slots.iter_mut()) {
-                slot.value = fix(a.value, b.value, slot.value);
+        for (at, a, b) in candidates {
+            if at < GPRS {
+                self.regs[at] = fix(a, b, self.regs[at]);
+            } else {
+                let slot = Rc::make_mut(&mut self.slots).value_at_mut(at - GPRS);
+                slot.value = fix(a, b, slot.value);
             }
         }
     }
@@ -827,6 +830,12 @@ impl State {
     /// funcref, its type id and a type match stay tied wherever they
     /// are held (each location's own merge origin would part them).
     fn keep_origins(&mut self, one: &State, two: &State, target: u64) {
+        // Only a joined value with an origin can need one: most joins
+        // hold no funcref at all.
+        let has_origin = |v: &Value| origin_of(*v).is_some();
+        if !self.regs.iter().any(has_origin) && !self.slots.values().any(|s| has_origin(&s.value)) {
+            return;
+        }
         let mut pairs: Vec<(u64, u64)> = Vec::new();
         let mut fix = |a: Value, b: Value, joined: Value| -> Value {
             match (origin_of(a), origin_of(b), origin_of(joined)) {
@@ -1183,6 +1192,14 @@ impl State {
 }
 
 /// The funcref a value comes from, if it is one or comes from one.
+/// The name of the integer a value is, or is indexed by.
+fn index_name(v: Value) -> Option<Sym> {
+    match v {
+        Value::Heap { idx, .. } | Value::Table { idx, .. } => idx,
+        other => other.sym(),
+    }
+}
+
 fn origin_of(v: Value) -> Option<u64> {
     match v {
         Value::FuncRef { origin, .. }

@@ -95,6 +95,15 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.entries.iter_mut().map(|(_, v)| v)
     }
 
+    /// The value of the `i`th entry in key order, to change.
+    ///
+    /// # Panics
+    ///
+    /// When there are not more than `i` entries.
+    pub fn value_at_mut(&mut self, i: usize) -> &mut V {
+        &mut self.entries[i].1
+    }
+
     /// The entries, in key order, their values to change.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
         self.entries.iter_mut().map(|(k, v)| (&*k, v))
