@@ -4,6 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+# One build of everything, not a loop of small edits: incremental
+# compilation's records would only cost time and gigabytes of disk (a CI
+# run on a clean clone has run out of disk before). Whoever iterates on
+# the code runs cargo directly.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # The real wasmtime-cli 48.0.8 for the byte-identity slice (tests/all/stock.rs)
 # is built once into Kiln's cache directory, named by its version and the
 # toolchain that builds it, and reused from there (a long build on a fresh

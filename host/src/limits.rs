@@ -1,4 +1,4 @@
-//! Per-compile sandbox limits and the size syntax the CLI accepts.
+//! Per-compile sandbox limits and the size and time syntax the CLI accepts.
 
 use std::time::Duration;
 
@@ -57,9 +57,56 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("size `{text}` is too large"))
 }
 
+/// The longest time limit [`parse_timeout`] accepts: a week. A compile
+/// that needs longer is no compile a service should run, and a limit this
+/// size still fits every clock and counter the deadline is kept in (a
+/// limit of 10³⁰ s would not).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Parses a time limit in seconds (`120`, `0.5`, `1e3`): more than zero
+/// and at most [`MAX_TIMEOUT`].
+///
+/// # Errors
+///
+/// A message naming the problem when the text is no such number (`nan`,
+/// `inf`, zero and negative numbers included).
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err(format!(
+            "a time limit must be more than 0 seconds, not `{text}`"
+        ));
+    }
+    if seconds > MAX_TIMEOUT.as_secs_f64() {
+        return Err(format!(
+            "a time limit of `{text}` seconds is more than the most accepted, {} s (a week)",
+            MAX_TIMEOUT.as_secs()
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_limits_parse_and_nonsense_is_refused_not_panicked_on() {
+        assert_eq!(parse_timeout("120"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_timeout(" 0.5 "), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("1e3"), Ok(Duration::from_secs(1000)));
+        assert_eq!(parse_timeout("604800"), Ok(MAX_TIMEOUT));
+        for bad in [
+            "0", "-1", "nan", "NaN", "inf", "-inf", "1e30", "604801", "", "2m", "ten",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(parse_timeout("1e30").unwrap_err().contains("a week"));
+        assert!(parse_timeout("nan").unwrap_err().contains("more than 0"));
+    }
 
     #[test]
     fn sizes_parse_with_and_without_units() {

@@ -348,6 +348,32 @@ fn missing_input_exits_1_and_usage_errors_exit_2() {
         "lots",
     ]);
     assert_eq!(output.status.code(), Some(2));
+    // A time limit that is no limit (NaN, zero, negative) or too large
+    // for the clocks (it panicked before) is a usage error that says so,
+    // in `kiln compile` and in `kiln bench` alike.
+    for (command, timeout, says) in [
+        ("compile", "nan", "more than 0"),
+        ("compile", "0", "more than 0"),
+        ("compile", "-5", "more than 0"),
+        ("compile", "1e30", "a week"),
+        ("compile", "inf", "a week"),
+        ("compile", "soon", "not a number"),
+        ("bench", "1e30", "a week"),
+    ] {
+        let flag = format!("--timeout={timeout}");
+        let output = kiln(&[command, &fixture_path("math.wat"), &flag]);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{timeout}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(says),
+            "{timeout}: {}",
+            stderr(&output)
+        );
+    }
 }
 
 #[test]

@@ -29,6 +29,13 @@
 //! the others idle (the last inputs are the smallest, and those that are
 //! a large part of what is left get several threads).
 //!
+//! # Time limits
+//!
+//! A turn with fewer threads than its input would take alone compiles
+//! slower than that input alone, so its time limit is stretched in
+//! proportion (`run.rs`, `turn_limits`): the same thread-seconds of
+//! compiler work as a compile alone, no more.
+//!
 //! How a batch compares with native Wasmtime precompiling the same
 //! inputs in-process on the same cores is `kiln bench`'s corpus figure
 //! (`host/src/bench/corpus.rs`). Measured (release build, fat-LTO guests,

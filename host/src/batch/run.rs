@@ -19,8 +19,8 @@ use crate::artifact::statement::CodeVerificationRecord;
 use crate::artifact::{SigningKey, statement_path};
 use crate::cache::IncrementalCache;
 use crate::{
-    ArtifactKind, CODE_BYTES_PER_THREAD, CompileRequest, CompileStats, Error, GivenOptions,
-    Options, Provenance, Sandbox, Threads, compile_threads, write_atomically,
+    ArtifactKind, CODE_BYTES_PER_THREAD, CompileRequest, CompileStats, Error, GivenOptions, Limits,
+    MAX_TIMEOUT, Options, Provenance, Sandbox, Threads, compile_threads, write_atomically,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -178,7 +178,12 @@ fn take_turn(
     })?;
     turn.keep(compile_threads(&bytes, turn.threads()));
     started(turn.threads());
-    let compiled = compile_one(sandbox, input, &bytes, turn.threads(), settings);
+    let limits = turn_limits(
+        sandbox.limits(),
+        compile_threads(&bytes, settings.cores),
+        turn.threads(),
+    );
+    let compiled = compile_one(sandbox, input, &bytes, turn.threads(), limits, settings);
     drop(turn);
     write(input, compiled?)
 }
@@ -190,17 +195,50 @@ struct Output {
     rest: Written,
 }
 
-/// Compiles one input on exactly `threads` threads.
+/// The limits an input's compile runs under when its turn holds `given`
+/// threads, where compiled alone it would have `alone`: the sandbox's,
+/// with the time limit stretched by `alone / given`.
+///
+/// Why: the scheduler gives a large input fewer threads than it would
+/// take alone when other inputs still wait (a batch keeps every core busy
+/// with one-thread compiles rather than run one compile on all of them),
+/// so on its turn it compiles slower than it would alone. Held to the
+/// time limit of a compile alone, a module that compiles alone in time
+/// would fail in a batch (measured: a 40 MB module that compiles in 115 s
+/// on two threads ran out of the default 120 s in a batch, on one). The
+/// stretched limit grants the same compiler work, in thread-seconds, as a
+/// compile alone gets, so a compile bomb gets no more from a batch than
+/// from `kiln compile`. The memory and output limits are the input's own
+/// and stay as they are.
+fn turn_limits(limits: Limits, alone: usize, given: usize) -> Limits {
+    let (alone, given) = (alone.max(1), given.max(1));
+    let stretched = u32::try_from(alone)
+        .ok()
+        .and_then(|alone| limits.timeout.checked_mul(alone))
+        .zip(u32::try_from(given).ok())
+        .map(|(work, given)| work / given);
+    Limits {
+        timeout: match stretched {
+            Some(timeout) if alone > given => timeout.min(MAX_TIMEOUT.max(limits.timeout)),
+            _ => limits.timeout,
+        },
+        ..limits
+    }
+}
+
+/// Compiles one input on exactly `threads` threads, within `limits`.
 fn compile_one(
     sandbox: &Sandbox,
     input: &BatchInput,
     bytes: &[u8],
     threads: usize,
+    limits: Limits,
     settings: &BatchSettings<'_>,
 ) -> Result<Output, Error> {
     let input_name = input.source.display().to_string();
     let artifact_name = file_name(&input.output);
     let mut request = CompileRequest::new(bytes, settings.options)
+        .limits(limits)
         .threads(Threads::Exactly(threads))
         .verify_code(settings.verify_code);
     if let Some(signer) = settings.signer {
@@ -261,4 +299,66 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(seconds: u64) -> Limits {
+        Limits {
+            timeout: Duration::from_secs(seconds),
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_turn_with_fewer_threads_than_alone_gets_the_same_thread_seconds() {
+        // Alone on two threads, given one: twice the time.
+        assert_eq!(
+            turn_limits(limits(120), 2, 1).timeout,
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            turn_limits(limits(120), 16, 4).timeout,
+            Duration::from_secs(480)
+        );
+        // As many threads as alone, or an input too small for more than
+        // one: the limit as it is.
+        assert_eq!(turn_limits(limits(120), 2, 2), limits(120));
+        assert_eq!(turn_limits(limits(120), 1, 1), limits(120));
+        // Never less than the limit given, and zero threads read as one.
+        assert_eq!(turn_limits(limits(120), 1, 4), limits(120));
+        assert_eq!(turn_limits(limits(120), 0, 0), limits(120));
+        // The memory and output limits are untouched.
+        let stretched = turn_limits(Limits::default(), 4, 1);
+        assert_eq!(stretched.max_memory, Limits::default().max_memory);
+        assert_eq!(stretched.max_output, Limits::default().max_output);
+    }
+
+    #[test]
+    fn a_stretched_limit_stays_within_the_most_accepted() {
+        assert_eq!(
+            turn_limits(limits(MAX_TIMEOUT.as_secs()), 64, 1).timeout,
+            MAX_TIMEOUT
+        );
+        // Huge thread counts do not overflow.
+        let huge = turn_limits(limits(120), usize::MAX, 1).timeout;
+        assert_eq!(huge, Duration::from_secs(120));
+        // A limit given above the most (through the library, not the CLI)
+        // is kept, not cut.
+        let over = MAX_TIMEOUT * 2;
+        assert_eq!(
+            turn_limits(
+                Limits {
+                    timeout: over,
+                    ..Limits::default()
+                },
+                2,
+                1
+            )
+            .timeout,
+            over
+        );
+    }
 }

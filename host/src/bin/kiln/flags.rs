@@ -2,16 +2,18 @@
 
 use clap::Args;
 use host::run::{Preopen, RunConfig};
-use host::{CompileSettings, GivenOptions, Limits, parse_size};
+use host::{CompileSettings, GivenOptions, Limits, parse_size, parse_timeout};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Sandbox limits for one compile.
 #[derive(Args, Debug, Clone)]
 pub struct LimitFlags {
-    /// Wall-clock limit for one compile, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
-    pub timeout: f64,
+    /// Wall-clock limit for one compile, in seconds (more than 0, at most
+    /// a week). In a batch (`--out-dir`), an input compiled on fewer
+    /// threads than it would use alone gets proportionally longer.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, default_value = "120")]
+    pub timeout: Duration,
     /// Most memory the compiler may use (bytes, or with KiB/MiB/GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "3GiB")]
     pub max_memory: u64,
@@ -23,7 +25,7 @@ pub struct LimitFlags {
 impl LimitFlags {
     pub fn limits(&self) -> Limits {
         Limits {
-            timeout: Duration::from_secs_f64(self.timeout.max(0.0)),
+            timeout: self.timeout,
             max_memory: self.max_memory,
             max_output: self.max_output,
         }
