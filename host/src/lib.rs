@@ -36,7 +36,7 @@ pub use error::{Error, LimitKind};
 pub use kiln_guest::{Artifact, ArtifactKind, CompileError, Options, TARGETS};
 pub use kiln_runner::{RunError, host_triple, load, run};
 pub use kiln_settings::{Compiler, GivenOptions, SettingsError, WasmtimeOptions};
-pub use limits::{Limits, MAX_TIMEOUT, parse_size, parse_timeout};
+pub use limits::{Limits, MAX_TIMEOUT, parse_size, parse_timeout, timeout_from_secs};
 pub use output::write_atomically;
 pub use sandbox::{
     CODE_BYTES_PER_THREAD, CompileRequest, CompileStats, Compiled, Guest, Provenance, Sandbox,

@@ -75,14 +75,25 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    timeout_from_secs(seconds)
+}
+
+/// A time limit of `seconds`, held to [`parse_timeout`]'s rule (the
+/// service's `[limits] timeout_s` is a number already).
+///
+/// # Errors
+///
+/// A message naming the problem when `seconds` is NaN, not more than
+/// zero, or more than [`MAX_TIMEOUT`].
+pub fn timeout_from_secs(seconds: f64) -> Result<Duration, String> {
     if seconds.is_nan() || seconds <= 0.0 {
         return Err(format!(
-            "a time limit must be more than 0 seconds, not `{text}`"
+            "a time limit must be more than 0 seconds, not `{seconds}`"
         ));
     }
     if seconds > MAX_TIMEOUT.as_secs_f64() {
         return Err(format!(
-            "a time limit of `{text}` seconds is more than the most accepted, {} s (a week)",
+            "a time limit of `{seconds}` seconds is more than the most accepted, {} s (a week)",
             MAX_TIMEOUT.as_secs()
         ));
     }

@@ -235,7 +235,15 @@ impl ServeConfig {
         set(&mut config.max_connections, file.max_connections);
         set(
             &mut config.limits.timeout,
-            seconds("limits.timeout_s", limits.timeout_s)?,
+            limits
+                .timeout_s
+                .map(|value| {
+                    crate::timeout_from_secs(value).map_err(|message| ConfigError::Invalid {
+                        setting: "limits.timeout_s".to_string(),
+                        message,
+                    })
+                })
+                .transpose()?,
         );
         set(
             &mut config.limits.max_memory,
@@ -365,6 +373,10 @@ mod tests {
             "concurrency = 0",
             "nonsense = 1",
             "[limits]\ntimeout_s = -1",
+            "[limits]\ntimeout_s = 0",
+            "[limits]\ntimeout_s = 1e30",
+            "[limits]\ntimeout_s = nan",
+            "[limits]\ntimeout_s = inf",
             "[[tenant]]\nname = \"a\"\ntoken = \"short\"",
             "[[tenant]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\n\
              [[tenant]]\nname = \"b\"\ntoken = \"0123456789abcdef\"",
