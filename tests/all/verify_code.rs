@@ -964,3 +964,45 @@ fn sightglass_modules_verify() {
     assert!(entries.len() >= 10, "only {} benchmarks", entries.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A module whose values live in the GC heap (an `externref` table here)
+/// is not yet checked, and the report says so and why, function by
+/// function: never a silent pass under another reason's name.
+#[test]
+fn functions_left_unchecked_are_named_with_their_reason() {
+    use verify_code::UncheckedReason;
+    let wat = r#"(module
+      (table $t 4 externref)
+      (func (export "grow") (param i32) (result i32)
+        (table.grow $t (ref.null extern) (local.get 0))))"#;
+    let report = verify_code::verify(&compile(wat, &Options::for_target(X86))).unwrap();
+    let gc: Vec<&str> = report
+        .unchecked
+        .iter()
+        .filter(|u| u.reason == UncheckedReason::GcHeap)
+        .map(|u| u.function.as_str())
+        .collect();
+    assert_eq!(gc, ["wasm[0]::function[0]"], "{:?}", report.unchecked);
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["unchecked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["reason"] == "gc-heap" && u["function"] == "wasm[0]::function[0]"),
+        "{json}"
+    );
+
+    // The catalogue keeps nothing in the GC heap: every wasm function is
+    // checked, and what is left unchecked is start-up code alone.
+    let report = verify_code::verify(&compile(CATALOGUE, &Options::for_target(X86))).unwrap();
+    assert!(
+        report
+            .unchecked
+            .iter()
+            .all(|u| u.reason == UncheckedReason::CallingConvention
+                && !u.function.starts_with("wasm[")),
+        "{:?}",
+        report.unchecked
+    );
+}

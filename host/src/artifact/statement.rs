@@ -150,9 +150,10 @@ pub struct CodeVerificationRecord {
     pub functions: u64,
     /// Instructions decoded and checked (0 unless it passed).
     pub instructions: u64,
-    /// Functions the verifier left unchecked because it does not model
-    /// their calling convention yet (a component's own trampolines); left
-    /// out when none.
+    /// Functions the verifier left unchecked (a component's own
+    /// trampolines and start-up code, whose calling convention it does
+    /// not model yet, and the functions of a module that keeps values in
+    /// the GC heap); left out when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unchecked: u64,
 }

@@ -17,7 +17,7 @@ use super::rules::Rule;
 use super::step::{self, Context, Next, UNCHECKED_FRAME};
 use super::value::{Flags, RBP, RSP, State, Value};
 use super::vec_map::VecMap;
-use super::{Report, VERIFIER_VERSION, Violation};
+use super::{Report, Unchecked, UncheckedReason, VERIFIER_VERSION, Violation};
 use crate::artifact::inspect::Artifact;
 use crate::artifact::inspect::functions::{Function, FunctionKind};
 use rayon::prelude::*;
@@ -32,8 +32,8 @@ const UNKNOWN: usize = usize::MAX;
 
 /// What the analysis of one function gives.
 enum Outcome {
-    /// Its convention is not modelled: not checked.
-    Unchecked,
+    /// Not checked, for this reason.
+    Unchecked(UncheckedReason),
     /// Checked.
     Checked {
         /// Instructions decoded.
@@ -86,7 +86,10 @@ pub fn artifact(bytes: &[u8], artifact: &Artifact, layout: &Layout) -> Report {
     let mut unreached = 0;
     for (function, outcome) in artifact.functions.iter().zip(outcomes) {
         match outcome {
-            Outcome::Unchecked => unchecked.push(function.symbol.clone()),
+            Outcome::Unchecked(reason) => unchecked.push(Unchecked {
+                function: function.symbol.clone(),
+                reason,
+            }),
             Outcome::Checked {
                 instructions: count,
                 unreached: bytes,
@@ -128,14 +131,11 @@ fn function_outcome(
     text: &[u8],
     handlers: &Handlers,
 ) -> Outcome {
-    let gc = function.module.is_some_and(|m| layout.uses_gc(m));
-    let entry = if gc {
-        None
-    } else {
-        Entry::of(function, layout)
-    };
-    let Some(entry) = entry else {
-        return Outcome::Unchecked;
+    if function.module.is_some_and(|m| layout.uses_gc(m)) {
+        return Outcome::Unchecked(UncheckedReason::GcHeap);
+    }
+    let Some(entry) = Entry::of(function, layout) else {
+        return Outcome::Unchecked(UncheckedReason::CallingConvention);
     };
     let cx = Context {
         layout,

@@ -82,12 +82,45 @@ pub struct Report {
     pub instructions: u64,
     /// Every rule broken, in `.text` order.
     pub violations: Vec<Violation>,
-    /// Code whose calling convention the verifier does not model yet
-    /// (a component's own trampolines), by symbol: not checked.
-    pub unchecked: Vec<String>,
+    /// Code the verifier left unchecked, each with why.
+    pub unchecked: Vec<Unchecked>,
     /// Bytes inside functions that no control flow reaches (jump tables
     /// excluded): constant pools, padding, dead blocks. Never executed.
     pub unreached_bytes: u64,
+}
+
+/// A function the verifier did not check, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unchecked {
+    /// Its symbol.
+    pub function: String,
+    /// Why it was not checked.
+    pub reason: UncheckedReason,
+}
+
+/// Why a function was not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UncheckedReason {
+    /// Code whose calling convention the verifier does not model yet (a
+    /// component's own trampolines, module start-up code).
+    CallingConvention,
+    /// A function of a core module that uses the GC heap: the GC
+    /// proposal's types, or `externref` and `anyref`, whose values
+    /// Wasmtime keeps there. The verifier does not model that heap's
+    /// objects yet.
+    GcHeap,
+}
+
+impl fmt::Display for UncheckedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UncheckedReason::CallingConvention => "calling convention not modelled yet",
+            UncheckedReason::GcHeap => {
+                "its module keeps GC types, externref or anyref in the GC heap, not modelled yet"
+            }
+        })
+    }
 }
 
 impl Report {

@@ -66,14 +66,20 @@ fn summary(artifact: &std::path::Path, report: &Report) -> String {
     } else {
         format!("{} violation(s)", report.violations.len())
     };
-    let unchecked = if report.unchecked.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; not checked (calling convention not modelled yet): {}",
-            report.unchecked.join(", ")
-        )
-    };
+    // Grouped by reason, each group in the report's order.
+    let mut unchecked = String::new();
+    let mut reasons: Vec<_> = report.unchecked.iter().map(|u| u.reason).collect();
+    reasons.sort();
+    reasons.dedup();
+    for reason in reasons {
+        let names: Vec<&str> = report
+            .unchecked
+            .iter()
+            .filter(|u| u.reason == reason)
+            .map(|u| u.function.as_str())
+            .collect();
+        unchecked.push_str(&format!("; not checked ({reason}): {}", names.join(", ")));
+    }
     format!(
         "{}: {outcome}: {} functions, {} instructions checked ({}, {}){unchecked}",
         artifact.display(),
