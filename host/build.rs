@@ -27,11 +27,16 @@
 //! embeds that file; `KILN_HTTP_WASM` does the same for the `wasi:http`
 //! component, and `KILN_THREADED_WASM` for the threaded module (as linked:
 //! the rewrite still runs).
+//! A finished build is kept in Kiln's cache directory under a hash of its
+//! inputs (`build/guest_builds.rs`), and a later build of the same inputs,
+//! from any clone, embeds it without building.
 //! `KILN_GUEST_PROFILE` picks the cargo profile; by default a release host
 //! gets `guest-lto` (fat LTO, one codegen unit: ~15% faster sandboxed
 //! compiles, a build of ~10-15 minutes on 2 cores) and every other build
 //! `guest` (no LTO, quick to rebuild).
 
+#[path = "build/guest_builds.rs"]
+mod guest_builds;
 #[path = "build/rewrite.rs"]
 mod rewrite;
 #[path = "build/short_copies.rs"]
@@ -203,14 +208,43 @@ fn build_guest(build: Build) -> PathBuf {
         .unwrap_or_else(|| workspace.join("target"))
         .join("kiln-guest");
 
-    let (target, mut cargo) = match build {
-        Build::Component | Build::Http => (
-            TARGET,
-            rustup_cargo_with_target().unwrap_or_else(|| debian_cargo(&target_dir, TARGET)),
-        ),
-        Build::Threaded => (THREADED_TARGET, debian_cargo(&target_dir, THREADED_TARGET)),
+    let rustup = match build {
+        Build::Component | Build::Http => rustup_cargo_with_target(),
+        Build::Threaded => None,
+    };
+    let (target, toolchain) = match build {
+        Build::Component | Build::Http => (TARGET, rustup.as_ref().map(|(_, rustc)| rustc.clone())),
+        Build::Threaded => (THREADED_TARGET, None),
     };
     let (package, file) = build.package();
+    // A build of the same inputs made before, by any clone: see
+    // `build/guest_builds.rs`.
+    let cache = guest_builds::dir().map(|dir| {
+        let (label, rustc, libc) = match &toolchain {
+            Some(rustc) => ("rustup", rustc.clone(), None),
+            None => (
+                "debian",
+                PathBuf::from(DEBIAN_RUSTC),
+                Some(Path::new(DEBIAN_WASI_LIBC)),
+            ),
+        };
+        let key = guest_builds::key(
+            &workspace,
+            &[package, target, &profile, label],
+            &rustc,
+            libc,
+        );
+        (dir, format!("{package}-{target}-{profile}-{}", &key[..16]))
+    });
+    if let Some((dir, name)) = &cache
+        && let Some(wasm) = guest_builds::lookup(dir, name, &workspace)
+    {
+        return wasm;
+    }
+    let mut cargo = match rustup {
+        Some((cargo, _)) => cargo,
+        None => debian_cargo(&target_dir, target),
+    };
     cargo
         .current_dir(&workspace)
         .args(["rustc", "-p", package, "--lib", "--crate-type", "cdylib"])
@@ -227,11 +261,16 @@ fn build_guest(build: Build) -> PathBuf {
 
     let artifacts = target_dir.join(target).join(&profile);
     emit_rerun_lines(&artifacts.join(format!("{file}.d")), &workspace);
-    artifacts.join(format!("{file}.wasm"))
+    let built = artifacts.join(format!("{file}.wasm"));
+    if let Some((dir, name)) = &cache {
+        guest_builds::store(dir, name, &built);
+    }
+    built
 }
 
-/// A cargo whose rustup toolchain already has the wasm std, if there is one.
-fn rustup_cargo_with_target() -> Option<Command> {
+/// A cargo whose rustup toolchain already has the wasm std, if there is
+/// one, and the rustc it runs.
+fn rustup_cargo_with_target() -> Option<(Command, PathBuf)> {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(&rustc)
         .args(["--print", "sysroot"])
@@ -246,7 +285,7 @@ fn rustup_cargo_with_target() -> Option<Command> {
     command
         .env("RUSTC", &rustc)
         .env("RUSTFLAGS", GUEST_INLINING);
-    Some(command)
+    Some((command, PathBuf::from(rustc)))
 }
 
 /// Debian's cargo, building the std from source for `target`.
