@@ -208,20 +208,18 @@ fn build_guest(build: Build) -> PathBuf {
         .unwrap_or_else(|| workspace.join("target"))
         .join("kiln-guest");
 
-    let rustup = match build {
-        Build::Component | Build::Http => rustup_cargo_with_target(),
-        Build::Threaded => None,
-    };
-    let (target, toolchain) = match build {
-        Build::Component | Build::Http => (TARGET, rustup.as_ref().map(|(_, rustc)| rustc.clone())),
+    // The component builds take a rustup toolchain with the wasm std where
+    // there is one; everything else takes Debian's.
+    let (target, rustup) = match build {
+        Build::Component | Build::Http => (TARGET, rustup_cargo_with_target()),
         Build::Threaded => (THREADED_TARGET, None),
     };
     let (package, file) = build.package();
     // A build of the same inputs made before, by any clone: see
     // `build/guest_builds.rs`.
     let cache = guest_builds::dir().map(|dir| {
-        let (label, rustc, libc) = match &toolchain {
-            Some(rustc) => ("rustup", rustc.clone(), None),
+        let (label, rustc, libc) = match &rustup {
+            Some((_, rustc)) => ("rustup", rustc.clone(), None),
             None => (
                 "debian",
                 PathBuf::from(DEBIAN_RUSTC),
@@ -237,7 +235,7 @@ fn build_guest(build: Build) -> PathBuf {
         (dir, format!("{package}-{target}-{profile}-{}", &key[..16]))
     });
     if let Some((dir, name)) = &cache
-        && let Some(wasm) = guest_builds::lookup(dir, name, &workspace)
+        && let Some(wasm) = guest_builds::lookup(dir, name)
     {
         return wasm;
     }

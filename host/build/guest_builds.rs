@@ -57,8 +57,13 @@ pub fn dir() -> Option<PathBuf> {
 }
 
 /// The key of a build: `what` names the package, target, profile and
-/// flags; `rustc` is the compiler the build runs.
+/// toolchain; `rustc` is the compiler the build runs. Every input it
+/// hashes is named to cargo, so that changing one runs the build script
+/// again, whether the build then comes from the cache or not.
 pub fn key(workspace: &Path, what: &[&str], rustc: &Path, wasi_libc: Option<&Path>) -> String {
+    for input in INPUTS {
+        println!("cargo:rerun-if-changed={}", workspace.join(input).display());
+    }
     let mut hash = Sha256::new();
     let mut part = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_le_bytes());
@@ -82,12 +87,8 @@ pub fn key(workspace: &Path, what: &[&str], rustc: &Path, wasi_libc: Option<&Pat
 }
 
 /// The cached build for `name` (package, target, profile, key), if its
-/// bytes still match the hash stored beside them. Every input file is
-/// named to cargo, so that changing one runs this script again.
-pub fn lookup(dir: &Path, name: &str, workspace: &Path) -> Option<PathBuf> {
-    for input in INPUTS {
-        println!("cargo:rerun-if-changed={}", workspace.join(input).display());
-    }
+/// bytes still match the hash stored beside them.
+pub fn lookup(dir: &Path, name: &str) -> Option<PathBuf> {
     let wasm = dir.join(format!("{name}.wasm"));
     let bytes = fs::read(&wasm).ok()?;
     let recorded = fs::read_to_string(dir.join(format!("{name}.sha256"))).ok()?;

@@ -235,15 +235,7 @@ impl ServeConfig {
         set(&mut config.max_connections, file.max_connections);
         set(
             &mut config.limits.timeout,
-            limits
-                .timeout_s
-                .map(|value| {
-                    crate::timeout_from_secs(value).map_err(|message| ConfigError::Invalid {
-                        setting: "limits.timeout_s".to_string(),
-                        message,
-                    })
-                })
-                .transpose()?,
+            time_limit("limits.timeout_s", limits.timeout_s)?,
         );
         set(
             &mut config.limits.max_memory,
@@ -327,6 +319,18 @@ fn size(setting: &str, text: Option<String>) -> Result<Option<u64>, ConfigError>
         })
     })
     .transpose()
+}
+
+/// A compile's time limit, held to the CLI's rule for `--timeout`.
+fn time_limit(setting: &str, value: Option<f64>) -> Result<Option<Duration>, ConfigError> {
+    value
+        .map(|value| {
+            crate::timeout_from_secs(value).map_err(|message| ConfigError::Invalid {
+                setting: setting.to_string(),
+                message,
+            })
+        })
+        .transpose()
 }
 
 fn seconds(setting: &str, value: Option<f64>) -> Result<Option<Duration>, ConfigError> {

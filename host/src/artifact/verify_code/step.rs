@@ -14,7 +14,9 @@ use super::induction;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::probe;
 use super::rules::Rule;
-use super::value::{Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of};
+use super::value::{
+    Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of, index_name,
+};
 use crate::artifact::inspect::functions::Function;
 use iced_x86::{
     Code, ConditionCode, FlowControl, Instruction, Mnemonic, OpAccess, OpKind, Register, UsedMemory,
@@ -189,11 +191,7 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
         unindex(v, sym);
     }
     // The slots are copied only when one of them changes.
-    let touched = |v: &Value| {
-        stale(v)
-            || matches!(v, Value::Heap { idx: Some(s), .. } | Value::Table { idx: Some(s), .. }
-                if *s & !LOW32 == sym)
-    };
+    let touched = |v: &Value| index_name(*v).is_some_and(|s| s & !LOW32 == sym);
     if state.slots.values().any(|slot| touched(&slot.value)) {
         for slot in Rc::make_mut(&mut state.slots).values_mut() {
             if stale(&slot.value) {

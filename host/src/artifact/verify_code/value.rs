@@ -1191,15 +1191,15 @@ impl State {
     }
 }
 
-/// The funcref a value comes from, if it is one or comes from one.
 /// The name of the integer a value is, or is indexed by.
-fn index_name(v: Value) -> Option<Sym> {
+pub(super) fn index_name(v: Value) -> Option<Sym> {
     match v {
         Value::Heap { idx, .. } | Value::Table { idx, .. } => idx,
         other => other.sym(),
     }
 }
 
+/// The funcref a value comes from, if it is one or comes from one.
 fn origin_of(v: Value) -> Option<u64> {
     match v {
         Value::FuncRef { origin, .. }
