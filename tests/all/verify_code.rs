@@ -394,6 +394,45 @@ fn a_memory64_address_beyond_its_compared_sum_is_refused() {
     assert_eq!(broken(&past), [Rule::HeapAccess]);
 }
 
+/// memory64 offsets past 2³²: Cranelift adds `offset + size` from the
+/// constant pool, traps on the carry, and compares the sum with the
+/// length; an offset near 2⁶⁴ from a constant index folds into a compare
+/// of the length with a constant no length can equal, the address nulled
+/// unless equal.
+const FAR_OFFSETS64: &str = r#"(module
+  (memory i64 1)
+  (func $far (export "far") (param i64) (result i32)
+    (i32.load8_u offset=0xffffffff (local.get 0)))
+  (func $wrapping (export "wrapping") (result i32)
+    (i32.load offset=0xffffffffffffffff (i64.const 0))))"#;
+
+#[test]
+fn a_memory64_offset_past_4gib_needs_its_overflow_check() {
+    let options = Options::with_wasmtime_flags(X86, ["-W", "memory64=y"]).unwrap();
+    let bytes = verified(compile(FAR_OFFSETS64, &options));
+    let insns = instructions(&bytes, "far");
+    // The `jb` to the trap after `index + offset + size`: without it the
+    // sum may wrap to a small number that passes the compare while the
+    // address lies far past the memory.
+    let (start, insn, _) = *insns
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Jb)
+        .expect("the overflow check");
+    let mut unchecked = bytes.clone();
+    nop_out(&mut unchecked, start, insn.len());
+    assert_eq!(broken(&unchecked), [Rule::HeapAccess]);
+    // The compare in `wrapping` made one with 0, a length the memory
+    // can have: the address a byte below the base is then kept.
+    let insns = instructions(&bytes, "wrapping");
+    let (start, insn, _) = *insns
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmp && i.immediate(1) == u64::MAX)
+        .expect("the compare of the length with -1");
+    let mut equal = bytes.clone();
+    equal[start + insn.len() - 1] = 0;
+    assert_eq!(broken(&equal), [Rule::HeapAccess]);
+}
+
 /// GC subtyping of functions: `call_indirect` accepts a subtype of its
 /// type (`sete` of the type ids, else Wasmtime's `is_subtype`, then a
 /// test of the answer), and `ref.test` reads the type id of the funcref
@@ -829,8 +868,6 @@ const KNOWN_GAPS: &[(&str, usize, &str)] = &[
         1,
         "a typed table's funcref called unchecked",
     ),
-    ("address64", 4, "memory64's 64-bit bounds checks"),
-    ("binary-leb128", 1, "memory64's 64-bit bounds checks"),
 ];
 
 /// Every module of the pinned spec suite (core and every proposal),

@@ -804,6 +804,21 @@ impl Layout {
         }
     }
 
+    /// A number every length heap `heap` can have is a multiple of: its
+    /// page size, as it only ever grows by whole pages (1 where nothing is
+    /// known). Read from the artifact's own record, so any size is
+    /// accepted here without arithmetic that could overflow.
+    pub fn heap_page_size(&self, heap: HeapId) -> u64 {
+        match heap {
+            HeapId::Memory { module, memory } => self
+                .module(module)
+                .and_then(|m| m.module.memories.get(MemoryIndex::from_u32(memory)))
+                .and_then(|m| 1u64.checked_shl(u32::from(m.page_size_log2)))
+                .unwrap_or(1),
+            HeapId::Gc => 1,
+        }
+    }
+
     /// Whether core module `module` uses the GC proposal's heap, whose
     /// object accesses the verifier does not model yet.
     pub fn uses_gc(&self, module: u32) -> bool {

@@ -71,6 +71,8 @@
 //! [Table(t) + i·e + d]    i·e + d + size ≤ e · t's declared minimum (its
 //!                         length never falls below it), or i < t's length
 //! [rip + d]               reads inside `.text` (constant pools)
+//! [0 + d]                 (null itself: a `cmov` nulled the address on
+//!                         every path) d + size ≤ 4 KiB (the null page)
 //! anything else           refused: the address is not known to be safe
 //! ```
 //!
@@ -101,7 +103,14 @@
 //! known to equal it plus that constant modulo 2⁶⁴, as address arithmetic
 //! does: a compare of `index + c` with a heap's length checks an address
 //! `base + index + e` (e ≥ c) as `base + (index + c) + (e - c)` (memory64
-//! reusing one index for several accesses). Where paths join, values
+//! reusing one index for several accesses). Where the `add` is followed by
+//! a branch to a trap on its carry, the sum is known not to wrap, and then
+//! `e < c` is checked too: the address lies below `base + (index + c)`
+//! (memory64's offsets past 2³², whose `offset + size` comes from the
+//! constant pool). A heap's length is a whole number of its pages, so a
+//! compare of it with a constant that is not cannot find them equal
+//! (Cranelift's fold of an access at an offset near 2⁶⁴, whose address
+//! is nulled unless they are). Where paths join, values
 //! that came from the same two funcrefs keep one name, so a type match
 //! still checks its funcref; and an instruction that makes a funcref anew
 //! (in a loop) first retires what the earlier one of that name proved.

@@ -683,6 +683,15 @@ fn access(
                 table.table, table.module
             ),
         )),
+        // Null itself (an address a `cmov` nulled on every path, where
+        // the compare that keeps it cannot hold): inside the null page,
+        // the access faults.
+        Value::Int { max: 0, .. }
+            if a.index.is_none()
+                && u64::try_from(a.disp).is_ok_and(|d| d.saturating_add(size) <= NULL_PAGE) =>
+        {
+            Ok(Value::ANY_INT)
+        }
         other => Err((
             Rule::UnknownPointer,
             format!("access through {}", describe(other)),
@@ -1009,13 +1018,15 @@ pub fn step(
                         },
                         Some(c),
                     ) = (a, constant_value(insn, b))
-                    && c < 1 << 32
+                    && c < 1 << 40
                     && let Some(sum) = read(state, op0).sym()
                 {
                     if max < 1 << 62 {
                         state.sums.insert(sum, (base, c));
                     } else if sum != base {
                         state.wraps.insert(sum, (base, c));
+                        state.flags = Flags::Carry(sum);
+                        return Next::Fall;
                     }
                 }
             }
@@ -1077,7 +1088,22 @@ pub fn step(
             set(state, op0, value, at, findings);
         }
         Mnemonic::Cmp => {
-            state.flags = Flags::Cmp(op_value(state, 0), op_value(state, 1));
+            let (a, b) = (op_value(state, 0), op_value(state, 1));
+            state.flags = match (a, insn.op_kind(1)) {
+                // A constant too large to be named exactly (so `b` says
+                // only that it is at most itself) that no length can be.
+                (Value::HeapLen(heap), kind)
+                    if kind != OpKind::Register && kind != OpKind::Memory =>
+                {
+                    let c = insn.immediate(1);
+                    if c >= 1 << 40 && !c.is_multiple_of(cx.layout.heap_page_size(heap)) {
+                        Flags::Unequal
+                    } else {
+                        Flags::Cmp(a, b)
+                    }
+                }
+                _ => Flags::Cmp(a, b),
+            };
             return Next::Fall;
         }
         // `test r, r` sets the zero flag as `cmp r, 0` does.
@@ -1198,7 +1224,10 @@ pub fn step(
 /// The constant an instruction's second operand is, if an immediate.
 fn constant_value(insn: &Instruction, value: Value) -> Option<u64> {
     match (insn.op_kind(1), value) {
-        (OpKind::Register | OpKind::Memory, _) => None,
+        // A constant from the function's pool (memory64's `offset +
+        // size` past 2³²) is named as one when it is read.
+        (OpKind::Memory, _) => super::value::constant_of(value),
+        (OpKind::Register, _) => None,
         (_, Value::Int { max, .. }) => Some(max),
         _ => None,
     }

@@ -464,6 +464,17 @@ pub enum Flags {
     Unknown,
     /// Set by `cmp a, b`.
     Cmp(Value, Value),
+    /// Set by the 64-bit `add` of a constant that made the integer named
+    /// here, kept in [`State::wraps`]: where the carry is clear, the sum
+    /// did not wrap, and it moves to [`State::sums`] (memory64's `index +
+    /// offset`, checked for overflow before it is compared with the
+    /// length).
+    Carry(Sym),
+    /// Set by a compare of two values that are never equal: a heap's
+    /// length and a constant that is no whole number of its pages (as
+    /// Cranelift folds an access at an offset near 2⁶⁴ into a compare of
+    /// the length with such a constant, the address nulled unless equal).
+    Unequal,
 }
 
 /// What a comparison proved about a named integer, kept for copies made
@@ -951,6 +962,22 @@ impl State {
     /// What the flags say on the path where `cond` is `holds`; `false`
     /// when that path cannot be taken (an unsigned value below zero).
     pub fn refine(&mut self, cond: ConditionCode, holds: bool, layout: &Layout) -> bool {
+        if let Flags::Carry(sum) = self.flags {
+            // `jb` not taken, or `jae` taken: no carry.
+            let clear = match cond {
+                ConditionCode::b => !holds,
+                ConditionCode::ae => holds,
+                _ => false,
+            };
+            if clear && let Some(&exact) = self.wraps.get(&sum) {
+                self.wraps.remove(&sum);
+                self.sums.insert(sum, exact);
+            }
+            return true;
+        }
+        if self.flags == Flags::Unequal {
+            return Relation::of(cond, holds) != Some(Relation::Eq);
+        }
         let Flags::Cmp(a, b) = self.flags else {
             return true;
         };
@@ -1148,8 +1175,14 @@ impl State {
                 }
                 self.set_bound(sym, Bound::HeapLen { heap, slack: 0 });
                 // An address from `base` where `sym ≡ base + c`: the
-                // same address from `sym`, `c` less beyond it.
-                let alias = self.wraps.get(&sym).or(self.sums.get(&sym)).copied();
+                // same address from `sym`, `c` less beyond it (or short
+                // of it, where the address adds less than `c`: at most
+                // the length still bounds it, when `sym` did not wrap:
+                // a wrapped `sym` may be small while the address is not).
+                let alias = match self.wraps.get(&sym) {
+                    Some(&(base, c)) => Some((base, c, false)),
+                    None => self.sums.get(&sym).map(|&(base, c)| (base, c, true)),
+                };
                 self.map_values(|v| match v {
                     Value::Heap {
                         heap: h,
@@ -1163,13 +1196,13 @@ impl State {
                         extra,
                         ..
                     } if h == heap
-                        && let Some((base, c)) = alias
+                        && let Some((base, c, exact)) = alias
                         && s == base
-                        && extra >= c =>
+                        && (extra >= c || exact) =>
                     {
                         Value::HeapChecked {
                             heap,
-                            extra: extra - c,
+                            extra: extra.saturating_sub(c),
                         }
                     }
                     other => other,
