@@ -39,7 +39,7 @@ use std::fmt;
 
 /// The verifier's version, recorded in provenance statements: it changes
 /// whenever the set of accepted code shapes does.
-pub const VERIFIER_VERSION: &str = "kiln-verify-code/3";
+pub const VERIFIER_VERSION: &str = "kiln-verify-code/4";
 
 pub use rules::Rule;
 
