@@ -213,6 +213,9 @@ impl Entry {
             loops: VecMap::new(),
             stops: VecMap::new(),
             seg_min: VecMap::new(),
+            limits: VecMap::new(),
+            sym_stops: VecMap::new(),
+            rel: Default::default(),
         };
         state.regs[RSP] = Value::Frame(0);
         state.regs[RBP] = Value::Opaque;
@@ -470,7 +473,9 @@ impl<'a> Walk<'a> {
             // Nothing new arrives: the join would change nothing.
             Some(old) if **old == state => None,
             Some(_) if only => Some(state),
-            Some(old) => match old.join(&state, target) {
+            // An edge from a block before `target` is a loop's entry
+            // (or no loop's); one from `target` or after, its back edge.
+            Some(old) => match old.join(&state, target, edge.0 < target) {
                 Some(joined) if joined == **old => None,
                 Some(joined) => Some(joined),
                 None => {

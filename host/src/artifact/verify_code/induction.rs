@@ -16,9 +16,19 @@
 //! the range has grown to reach it. Because every stepping pointer shares
 //! the count, bounding the one compared bounds all of them, and each
 //! access is checked over the whole range of its offsets.
+//!
+//! Where the loop's arguments are only known by name, a pointer also
+//! carries up to two names (`base + e·(from + plus) + off + stride·n`):
+//! the start `dst`, and the length `len` for an end `dst + len`. Its exit
+//! test then meets the end at a round named `len + k`; the count at the
+//! head is widened to that bound ([`State::limits`]) when the entry's
+//! round is under it (`len ≠ 0` tested, for `k = -1`), and the joins round
+//! the loop keep the bound only while the back edge keeps it too. The
+//! accesses are checked over the names by [`relations`](super::relations).
 
 use super::layout::{Layout, TableId};
-use super::value::{Relation, State, Value};
+use super::relations::Linear;
+use super::value::{Relation, State, Sym, Value};
 use super::vec_map::VecMap;
 
 /// Marks a [`TableId`] that stands for a passive element segment's base
@@ -45,7 +55,7 @@ pub fn segment(pc: u64, len: u64) -> Option<TableId> {
 /// Whether `v` points into a passive segment: a call's answer, which the
 /// next call may change (so calls make such pointers plain integers).
 pub fn in_segment(v: &Value) -> bool {
-    parts(*v).is_some_and(|(table, ..)| table.module & SEGMENT != 0)
+    parts(*v).is_some_and(|p| p.table.module & SEGMENT != 0)
 }
 
 /// The number of bytes a segment pseudo-table is known to hold.
@@ -54,55 +64,177 @@ pub fn segment_bytes(table: TableId) -> Option<u64> {
 }
 
 /// How many rounds a count may reach before the loop is given up on (its
-/// pointers become plain integers, and what they reach is refused).
+/// pointers become plain integers, and what they reach is refused),
+/// unless the loop's exit test says where it stops.
 const MAX_ROUNDS: u64 = 1 << 12;
 
+/// A pointer into a table: `base + e·(from + plus) + off + stride·n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steps {
+    /// The table.
+    pub table: TableId,
+    /// A named element index it starts from, or 0.
+    pub from: Sym,
+    /// A second named number of elements, or 0.
+    pub plus: Sym,
+    /// The offset in bytes beyond the named elements when `n` is 0.
+    pub off: i64,
+    /// What each round adds (0: exact).
+    pub stride: i64,
+    /// The loop whose count `n` is.
+    pub head: u64,
+}
+
+impl Steps {
+    /// The value.
+    pub fn value(self) -> Value {
+        Value::TableAt {
+            table: self.table,
+            off: self.off,
+            stride: self.stride,
+            head: self.head,
+            from: self.from,
+            plus: self.plus,
+        }
+    }
+
+    /// Whether names are part of it (checked by relations, not offsets).
+    pub fn named(&self) -> bool {
+        self.from != 0 || self.plus != 0
+    }
+
+    /// What two pointers must share for their offsets to compare.
+    fn frame(&self) -> (TableId, Sym, Sym) {
+        (self.table, self.from, self.plus)
+    }
+
+    /// `self` moved by `d` bytes.
+    pub fn moved(self, d: i64) -> Option<Steps> {
+        Some(Steps {
+            off: self.off.checked_add(d)?,
+            ..self
+        })
+    }
+
+    /// `self` plus `e·name`, where `name` is at most 2³² (one more named
+    /// part; `None` when it has two already).
+    pub fn with_name(self, name: Sym) -> Option<Steps> {
+        if name == 0 {
+            None
+        } else if self.from == 0 {
+            Some(Steps { from: name, ..self })
+        } else if self.plus == 0 {
+            Some(Steps { plus: name, ..self })
+        } else {
+            None
+        }
+    }
+}
+
 /// The table, offset, stride and head of a stepping (or exact) pointer.
-fn parts(v: Value) -> Option<(TableId, i64, i64, u64)> {
+pub fn parts(v: Value) -> Option<Steps> {
     match v {
         Value::TableAt {
             table,
             off,
             stride,
             head,
-        } => Some((table, off, stride, head)),
+            from,
+            plus,
+        } => Some(Steps {
+            table,
+            from,
+            plus,
+            off,
+            stride,
+            head,
+        }),
         // The base itself.
         Value::Table {
             table,
             max: 0,
             idx: None,
-        } => Some((table, 0, 0, 0)),
+        } => Some(Steps {
+            table,
+            from: 0,
+            plus: 0,
+            off: 0,
+            stride: 0,
+            head: 0,
+        }),
+        // The base plus an element index that is at most 2³² (its whole
+        // offset, an element's size times it).
+        Value::Table {
+            table,
+            max,
+            idx: Some(x),
+        } if x != 0 && max <= u64::from(u32::MAX) << 4 => Some(Steps {
+            table,
+            from: x,
+            plus: 0,
+            off: 0,
+            stride: 0,
+            head: 0,
+        }),
         _ => None,
     }
 }
 
 /// The exact pointer `off` bytes into `table`.
 pub fn exact(table: TableId, off: i64) -> Value {
-    Value::TableAt {
+    Steps {
         table,
+        from: 0,
+        plus: 0,
         off,
         stride: 0,
         head: 0,
     }
+    .value()
 }
 
 /// The least and greatest offset `v` may have in `state`, if it is a
-/// pointer into a table whose count is known.
+/// pointer into a table whose count is known and that starts at no name.
 pub fn offsets(state: &State, v: Value) -> Option<(TableId, i128, i128)> {
     offsets_in(&state.loops, v)
 }
 
 /// [`offsets`], with the counts `loops`.
 pub fn offsets_in(loops: &VecMap<u64, (u64, u64)>, v: Value) -> Option<(TableId, i128, i128)> {
-    let (table, off, stride, head) = parts(v)?;
-    if stride == 0 {
-        return Some((table, off.into(), off.into()));
+    let p = parts(v).filter(|p| !p.named())?;
+    if p.stride == 0 {
+        return Some((p.table, p.off.into(), p.off.into()));
     }
-    let &(lo, hi) = loops.get(&head)?;
-    let a = i128::from(off) + i128::from(stride) * i128::from(lo);
-    let b = i128::from(off) + i128::from(stride) * i128::from(hi);
-    Some((table, a.min(b), a.max(b)))
+    let &(lo, hi) = loops.get(&p.head)?;
+    let a = i128::from(p.off) + i128::from(p.stride) * i128::from(lo);
+    let b = i128::from(p.off) + i128::from(p.stride) * i128::from(hi);
+    Some((p.table, a.min(b), a.max(b)))
 }
+
+/// The least and greatest offset in bytes of `p`, as linear forms over
+/// names: the count runs from its least round to its bound by a name
+/// where [`State::limits`] keeps one, else to its greatest. `None` when
+/// its loop has no count.
+pub fn span(state: &State, p: Steps, element: u64) -> Option<(Linear, Linear)> {
+    let e = i128::from(element);
+    let at = Linear::constant(p.off.into()).add(p.from, e).add(p.plus, e);
+    if p.stride == 0 {
+        return Some((at.clone(), at));
+    }
+    let &(lo, hi) = state.loops.get(&p.head)?;
+    let s = i128::from(p.stride);
+    let first = at.clone().plus(&Linear::constant(lo.into()), s);
+    let last = match state.limits.get(&p.head) {
+        Some(&(l, k)) => at.plus(&Linear::constant(k.into()).add(l, 1), s),
+        None if hi <= MAX_ROUND_BOUND => at.plus(&Linear::constant(hi.into()), s),
+        None => return None,
+    };
+    Some(if s > 0 { (first, last) } else { (last, first) })
+}
+
+/// The most rounds a count may have by constants alone (beyond it, a
+/// count is kept only with a bound by a name).
+const MAX_ROUND_BOUND: u64 = 1 << 40;
 
 /// How one path's count relates to the joined count: `None` while
 /// nothing says, `Some(Err(()))` once two locations disagree.
@@ -129,6 +261,8 @@ fn agree(shift: &mut Shift, found: Shift1) {
 struct Count {
     /// The joined range, or `None` when its steps are dropped.
     range: Option<(u64, u64)>,
+    /// The joined bound by a name, if any.
+    limit: Option<(Sym, i64)>,
     /// How the other path's count maps into the joined one.
     shift: Option<Shift1>,
     /// Whether the joined steps are written in `two`'s frame (`one` has
@@ -140,13 +274,13 @@ struct Count {
 /// of the loop at `head`, when one or both step with it: `None` when they
 /// do not correspond (the location then joins to a plain integer).
 fn relate(a: Value, b: Value, head: u64, r1: bool, r2: bool) -> Option<Shift1> {
-    let steps = |v: Value| parts(v).is_some_and(|(_, _, s, h)| s != 0 && h == head);
-    let (t1, o1, s1, _) = parts(a)?;
-    let (t2, o2, s2, _) = parts(b)?;
-    if t1 != t2 {
+    let steps = |v: Value| parts(v).is_some_and(|p| p.stride != 0 && p.head == head);
+    let (p1, p2) = (parts(a)?, parts(b)?);
+    if p1.frame() != p2.frame() {
         return None;
     }
-    let d = i128::from(o2) - i128::from(o1);
+    let (s1, s2) = (p1.stride, p2.stride);
+    let d = i128::from(p2.off) - i128::from(p1.off);
     let whole = |d: i128, s: i64| (d % i128::from(s) == 0).then(|| d / i128::from(s));
     let k = match (steps(a), steps(b)) {
         (true, true) if s1 == s2 => Shift1::By(i64::try_from(whole(d, s1)?).ok()?),
@@ -159,10 +293,17 @@ fn relate(a: Value, b: Value, head: u64, r1: bool, r2: bool) -> Option<Shift1> {
     Some(k)
 }
 
+/// Whether `n ≤ L + k` holds for every `n ≤ hi` in `state`: `hi ≤ k`, or
+/// `hi ≤ k + 1` where `L` is known not to be zero.
+fn under(state: &State, hi: i128, (l, k): (Sym, i64)) -> bool {
+    let k = i128::from(k);
+    hi <= k || (hi <= k + 1 && state.rel.is_nonzero(l))
+}
+
 /// The joined count of the loop at `head`, from every location's values
 /// on both paths.
 fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: u64) -> Count {
-    let steps = |v: Value| parts(v).is_some_and(|(_, _, s, h)| s != 0 && h == head);
+    let steps = |v: Value| parts(v).is_some_and(|p| p.stride != 0 && p.head == head);
     let r1 = one.loops.get(&head).copied();
     let r2 = two.loops.get(&head).copied();
     // The joined count is in the frame of `one`'s when it has one, else
@@ -180,8 +321,9 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
     // round its exit test meets, when that is further still (any wider
     // range is sound; elsewhere it would undo what the test proved).
     let stop = one.stops.get(&head).max(two.stops.get(&head)).copied();
+    let at_head = head == target;
     let widen = |old: u64, new: u64| match stop {
-        Some(m) if head == target && new > old && m >= new => m,
+        Some(m) if at_head && new > old && m >= new => m,
         _ => new,
     };
     let range = match (shift, r1, r2) {
@@ -199,8 +341,76 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
         }
         _ => None,
     };
+    // The bound by a name: kept where both paths keep it (`two`'s moved
+    // into the joined frame), or where one path's constant range is under
+    // it; at the head, a growing count is widened to the round its exit
+    // test meets by a name, when the joined count starts under it. That
+    // bound is a claim the next walk round the loop must keep: the count
+    // on the back edge is joined with it again, and the bound goes when
+    // it does not hold there.
+    let (l1, l2) = (
+        one.limits.get(&head).copied(),
+        two.limits.get(&head).copied(),
+    );
+    let moved = |l: Option<(Sym, i64)>| match (l, shift) {
+        (Some((l, k)), Some(Ok(Shift1::By(s)))) => k.checked_add(s).map(|k| (l, k)),
+        _ => None,
+    };
+    let limit = match (l1, moved(l2), range) {
+        (Some((a, k1)), Some((b, k2)), _) if a == b => Some((a, k1.max(k2))),
+        (Some(l), None, Some(_))
+            if r2.is_some_and(|(_, hi)| under(two, moved_hi(hi, shift), l)) =>
+        {
+            Some(l)
+        }
+        (None, Some(l), Some(_)) if r1.is_some_and(|(_, hi)| under(one, hi.into(), l)) => Some(l),
+        _ => None,
+    };
+    // A path whose count has no bound by a name while the other's has
+    // is stale: a state from a walk before the head's count was bounded
+    // (every state walked from the bounded head keeps the bound, and a
+    // count whose name is given to a new value is dropped whole, not left
+    // unbounded, [`forget_name`]). The states walked from the bounded head
+    // cover every round the loop can run once the bound holds round the
+    // loop, which the joins at the head check; what the stale state adds
+    // are rounds the old, looser head allowed, not rounds the code runs.
+    let stale = |r: Option<(u64, u64)>| r.is_some_and(|(_, hi)| hi != u64::MAX);
+    let limit = limit.or(match (l1, moved(l2)) {
+        (Some(l), None) if stale(r2) && l2.is_none() => Some(l),
+        (None, Some(l)) if stale(r1) => Some(l),
+        _ => None,
+    });
+    let sym_stop = one
+        .sym_stops
+        .get(&head)
+        .or(two.sym_stops.get(&head))
+        .copied();
+    let limit = match (limit, sym_stop, range) {
+        (None, Some(stop), Some((lo, _)))
+            if at_head
+                && under(one, lo.into(), stop)
+                && under(two, lo.into(), stop)
+                && [l1, moved(l2)]
+                    .iter()
+                    .flatten()
+                    .all(|&(l, k)| l == stop.0 && k <= stop.1) =>
+        {
+            Some(stop)
+        }
+        (limit, ..) => limit,
+    };
+    let range = match (range, limit) {
+        // Bounded by the name: the constant range no longer says where
+        // the count ends.
+        (Some((lo, _)), Some(_)) => Some((lo, u64::MAX)),
+        (Some((lo, hi)), None) if hi <= MAX_ROUNDS || stop.is_some_and(|m| hi <= m) => {
+            Some((lo, hi))
+        }
+        _ => None,
+    };
     Count {
-        range: range.filter(|&(_, hi)| hi <= MAX_ROUNDS),
+        range,
+        limit,
         shift: match shift {
             Some(Ok(s)) => Some(s),
             _ => None,
@@ -209,11 +419,30 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
     }
 }
 
+/// `hi` of path two's count, in the joined frame.
+fn moved_hi(hi: u64, shift: Shift) -> i128 {
+    match shift {
+        Some(Ok(Shift1::By(s))) => i128::from(hi) + i128::from(s),
+        _ => i128::MAX,
+    }
+}
+
 /// After the join of `one` and `two` at `target` into `joined`: pointers
 /// that step with a loop, and pointers at two exact offsets, which become
-/// the steps of a fresh count for `target` (0 on `one`, 1 on `two`).
+/// the steps of a fresh count for `target`: 0 on the path that came
+/// first round the loop, 1 on the other. That is `one` (the state kept
+/// at `target`), unless `two` arrives by an edge from before `target`
+/// (the loop's entry, whose back edge reached the head first because the
+/// entry ran into it mid-block): a count the wrong way round would have
+/// the next back edge arrive a round behind it, and be dropped.
 /// Returns whether any value steps with a count the join may have moved.
-pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> bool {
+pub fn keep_steps(
+    joined: &mut State,
+    one: &State,
+    two: &State,
+    target: u64,
+    two_first: bool,
+) -> bool {
     // Most joins hold no table pointer at a known offset: nothing to do.
     let holds = |state: &State| {
         !state.loops.is_empty()
@@ -239,7 +468,7 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
     let mut heads: Vec<u64> = pairs
         .iter()
         .flat_map(|&(a, b)| [a, b])
-        .filter_map(|v| parts(v).filter(|p| p.2 != 0).map(|p| p.3))
+        .filter_map(|v| parts(v).filter(|p| p.stride != 0).map(|p| p.head))
         .collect();
     heads.sort_unstable();
     heads.dedup();
@@ -255,9 +484,10 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
     let mut moved = false;
     let mut created = false;
     let mut fix = |a: Value, b: Value, joined_value: Value| -> Value {
-        let pa = parts(a).filter(|p| p.2 != 0);
-        let pb = parts(b).filter(|p| p.2 != 0);
-        if let Some((_, _, _, h)) = pa.or(pb) {
+        let pa = parts(a).filter(|p| p.stride != 0);
+        let pb = parts(b).filter(|p| p.stride != 0);
+        if let Some(p) = pa.or(pb) {
+            let h = p.head;
             // Kept only where it corresponds as the whole count does.
             let kept = decided(h).filter(|c| {
                 c.range.is_some()
@@ -277,14 +507,21 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
             return if c.frame_two { b } else { a };
         }
         match (parts(a), parts(b)) {
-            (Some((t1, o1, 0, _)), Some((t2, o2, 0, _))) if fresh && t1 == t2 && o1 != o2 => {
+            (Some(p1), Some(p2))
+                if fresh
+                    && p1.stride == 0
+                    && p2.stride == 0
+                    && p1.frame() == p2.frame()
+                    && p1.off != p2.off =>
+            {
                 created = true;
-                Value::TableAt {
-                    table: t1,
-                    off: o1,
-                    stride: o2 - o1,
+                let (first, second) = if two_first { (p2, p1) } else { (p1, p2) };
+                Steps {
+                    stride: second.off - first.off,
                     head: target,
+                    ..first
                 }
+                .value()
             }
             _ => joined_value,
         }
@@ -302,6 +539,9 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
     for (head, c) in &counts {
         if let Some(range) = c.range {
             joined.loops.insert(*head, range);
+            if let Some(limit) = c.limit {
+                joined.limits.insert(*head, limit);
+            }
         }
     }
     if created {
@@ -314,6 +554,11 @@ pub fn keep_steps(joined: &mut State, one: &State, two: &State, target: u64) -> 
 /// both offsets are known exactly or step together, and a bound on the
 /// count when one steps and the other is exact. `false` when the path
 /// cannot be taken.
+///
+/// Pointers into a table that may grow compare too: a call drops every
+/// pointer into such a table (unless the callee is a builtin that never
+/// grows one), and nothing else moves its elements, so two pointers live
+/// at once were both made from the base it has now.
 pub fn refine_steps(
     state: &mut State,
     a: Value,
@@ -321,19 +566,30 @@ pub fn refine_steps(
     relation: Relation,
     layout: &Layout,
 ) -> bool {
-    let (Some((t1, o1, s1, h1)), Some((t2, o2, s2, h2))) = (parts(a), parts(b)) else {
+    let (Some(p1), Some(p2)) = (parts(a), parts(b)) else {
         return true;
     };
-    // One base for both: a table that never grows (a growable one may
-    // move between the two loads of its base), or one segment answer.
-    if t1 != t2 || (segment_bytes(t1).is_none() && !layout.table_fixed(t1)) {
+    if p1.table != p2.table || p1.from != p2.from {
         return true;
     }
+    if p1.plus != p2.plus {
+        return refine_by_name(state, p1, p2, relation, layout);
+    }
+    let (o1, s1, h1) = (p1.off, p1.stride, p1.head);
+    let (o2, s2, h2) = (p2.off, p2.stride, p2.head);
     // Addresses compare as their offsets do while every offset they may
     // have is small: table addresses sit far from both ends of the
-    // address space, so neither sum wraps.
-    let near = |v: Value| offsets(state, v).is_some_and(|(_, lo, hi)| lo >= 0 && hi < 1 << 40);
-    if s1 == s2 && (s1 == 0 || h1 == h2) && near(a) && near(b) {
+    // address space, so neither sum wraps (named parts are the same on
+    // both sides, and small too).
+    let near = |p: Steps| {
+        let unnamed = Steps {
+            from: 0,
+            plus: 0,
+            ..p
+        };
+        offsets(state, unnamed.value()).is_some_and(|(_, lo, hi)| lo >= 0 && hi < 1 << 40)
+    };
+    if s1 == s2 && (s1 == 0 || h1 == h2) && near(p1) && near(p2) {
         let (x, y) = (o1, o2);
         return match relation {
             Relation::Lt => x < y,
@@ -377,4 +633,89 @@ pub fn refine_steps(
     };
     state.loops.insert(h, range);
     true
+}
+
+/// A stepping pointer compared with an exact one whose frame has one more
+/// (or one less) named count `L`: they meet at round `L + k`. `p ≠ end`
+/// takes that round off a count bounded there, and says where to widen
+/// it to ([`State::sym_stops`]).
+fn refine_by_name(
+    state: &mut State,
+    p1: Steps,
+    p2: Steps,
+    relation: Relation,
+    layout: &Layout,
+) -> bool {
+    if relation != Relation::Ne {
+        return true;
+    }
+    let (step, end) = match (p1.stride, p2.stride) {
+        (0, s) if s != 0 => (p2, p1),
+        (s, 0) if s != 0 => (p1, p2),
+        _ => return true,
+    };
+    // `e·P + o + s·n = e·P' + o'`, with `P' - P = σ·L`: only a step of
+    // `σ·e` meets, at `n = L + (o' - o)/s`. The element size is the only
+    // stride Cranelift's loops take; a step of another size says nothing.
+    let (l, sign) = match (step.plus, end.plus) {
+        (0, l) if l != 0 => (l, 1),
+        (l, 0) if l != 0 => (l, -1),
+        _ => return true,
+    };
+    if state.loops.get(&step.head).is_none() {
+        return true;
+    }
+    let element = step.stride * sign;
+    if u64::try_from(element).ok() != Some(element_size(layout, step.table)) {
+        return true;
+    }
+    let d = i128::from(end.off) - i128::from(step.off);
+    let s = i128::from(step.stride);
+    if d % s != 0 {
+        return true;
+    }
+    let Ok(k) = i64::try_from(d / s) else {
+        return true;
+    };
+    let h = step.head;
+    let stop = state.sym_stops.get_or_insert_with(h, || (l, k));
+    if stop.0 == l {
+        stop.1 = stop.1.max(k);
+    }
+    if state.limits.get(&h) == Some(&(l, k)) {
+        state.limits.insert(h, (l, k - 1));
+    }
+    true
+}
+
+/// The bytes of one element of `table` (a passive segment's, for the
+/// pseudo-tables of [`segment`]).
+pub fn element_size(layout: &Layout, table: TableId) -> u64 {
+    if table.module & SEGMENT != 0 {
+        SEGMENT_ELEMENT
+    } else {
+        layout.table_element_size(table)
+    }
+}
+
+/// Drops what is bounded by the name `sym` (or its low half), now given
+/// to a new value: the bound and the count it bounds, so that the loop's
+/// pointers step with no known count (refused where used) rather than
+/// with one that a stale bound could be mistaken for.
+pub fn forget_name(state: &mut State, sym: Sym) {
+    if state.limits.is_empty() && state.sym_stops.is_empty() {
+        return;
+    }
+    let stale = |l: Sym| l & !super::value::LOW32 == sym;
+    let heads: Vec<u64> = state
+        .limits
+        .iter()
+        .filter(|(_, (l, _))| stale(*l))
+        .map(|(h, _)| *h)
+        .collect();
+    for h in heads {
+        state.limits.remove(&h);
+        state.loops.remove(&h);
+    }
+    state.sym_stops.retain(|_, (l, _)| !stale(*l));
 }

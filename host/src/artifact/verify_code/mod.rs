@@ -28,6 +28,7 @@ mod decode;
 mod induction;
 pub mod layout;
 mod probe;
+mod relations;
 pub mod rules;
 mod step;
 mod value;

@@ -70,6 +70,14 @@
 //!                         o + s·n + d + size ≤ e · t's declared minimum
 //! [Table(t) + i·e + d]    i·e + d + size ≤ e · t's declared minimum (its
 //!                         length never falls below it), or i < t's length
+//! [Table(t) @ e·(x+y) + o + s·n + d]  (x, y names of 32-bit integers,
+//!                         n ≤ L + k for a name L, as a loop's exit test
+//!                         meets it): over the names, the least offset + d
+//!                         has no negative coefficient, and the greatest
+//!                         + d + size ≤ e·(a + b + c) for a compare that
+//!                         proved a + b + c ≤ t's length (or a constant no
+//!                         more than its declared minimum); see
+//!                         [`relations`](super::relations)
 //! [rip + d]               reads inside `.text` (constant pools)
 //! [0 + d]                 (null itself: a `cmov` nulled the address on
 //!                         every path) d + size ≤ 4 KiB (the null page)
@@ -94,8 +102,10 @@
 //! is dropped, and code only such paths reach is never checked, as it
 //! never runs. The low 8 or 16 bits of a constant are a constant.
 //! Two pointers at known offsets, or stepping with one loop's count, into
-//! a table that never grows (or one answer of a segment's base) compare as
-//! their offsets do (Cranelift's choice of a forward or a backward copy
+//! one table (or one answer of a segment's base) compare as
+//! their offsets do (a call drops pointers into a table that may grow,
+//! unless the callee is a builtin that never grows one, so two pointers
+//! alive at once were made from its current base) (Cranelift's choice of a forward or a backward copy
 //! loop is decided); any call drops pointers into segments; a stepping pointer compared with a
 //! fixed one bounds the count (`p ≠ end` on the way round the loop takes
 //! the round where they meet off it).

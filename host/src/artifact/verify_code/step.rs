@@ -13,6 +13,7 @@ use super::decode::Operands;
 use super::induction;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::probe;
+use super::relations::{Linear, within_rooms};
 use super::rules::Rule;
 use super::value::{
     Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of, index_name,
@@ -184,6 +185,8 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
     }
     state.facts.remove(&sym);
     state.facts.remove(&(sym ^ LOW32));
+    state.rel.forget(sym);
+    induction::forget_name(state, sym);
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
             *v = Value::int(v.int_max().unwrap_or(u64::MAX));
@@ -191,7 +194,8 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
         unindex(v, sym);
     }
     // The slots are copied only when one of them changes.
-    let touched = |v: &Value| index_name(*v).is_some_and(|s| s & !LOW32 == sym);
+    let touched =
+        |v: &Value| index_name(*v).is_some_and(|s| s & !LOW32 == sym) || names_element(v, sym);
     if state.slots.values().any(|slot| touched(&slot.value)) {
         for slot in Rc::make_mut(&mut state.slots).values_mut() {
             if stale(&slot.value) {
@@ -213,7 +217,19 @@ fn unindex(v: &mut Value, sym: u64) {
             *extra = 0;
         }
         Value::Table { idx, .. } if stale(idx) => *idx = None,
+        _ if names_element(v, sym) => *v = Value::ANY_INT,
         _ => {}
+    }
+}
+
+/// Whether `v` is a table pointer that starts from, or adds, the
+/// elements named `sym` (or its low half).
+fn names_element(v: &Value, sym: u64) -> bool {
+    match *v {
+        Value::TableAt { from, plus, .. } => {
+            [from, plus].iter().any(|&s| s != 0 && s & !LOW32 == sym)
+        }
+        _ => false,
     }
 }
 
@@ -301,23 +317,48 @@ fn effective(a: &Address, layout: &Layout) -> Value {
         (Value::Table { table, max: 0, .. }, Some(0)) if a.disp != 0 && a.index.is_none() => {
             induction::exact(table, a.disp)
         }
-        (
-            Value::TableAt {
-                table,
-                off,
-                stride,
-                head,
-            },
-            Some(0),
-        ) if a.index.is_none() => match off.checked_add(a.disp) {
-            Some(off) => Value::TableAt {
-                table,
-                off,
-                stride,
-                head,
-            },
-            None => Value::ANY_INT,
-        },
+        (Value::TableAt { .. } | Value::Table { idx: Some(_), .. }, Some(0))
+            if a.index.is_none()
+                && let Some(p) = induction::parts(a.base) =>
+        {
+            p.moved(a.disp)
+                .map_or(Value::ANY_INT, induction::Steps::value)
+        }
+        // A constant in a register past a pointer into a table.
+        (Value::TableAt { .. } | Value::Table { idx: Some(_), .. }, Some(_))
+            if let Some(p) = induction::parts(a.base)
+                && let Some(c) = a.index.and_then(constant_of)
+                && let Some(d) = i64::try_from(c)
+                    .ok()
+                    .and_then(|c| c.checked_mul(i64::try_from(a.scale).ok()?))
+                    .and_then(|c| c.checked_add(a.disp)) =>
+        {
+            p.moved(d).map_or(Value::ANY_INT, induction::Steps::value)
+        }
+        // A named number of elements past a pointer into a table (the end
+        // of an element loop's range): a 32-bit integer times the element
+        // size. (From the base itself, with no constant, it is an element
+        // index, below.)
+        (Value::TableAt { .. } | Value::Table { .. }, Some(_))
+            if !(matches!(
+                a.base,
+                Value::Table {
+                    max: 0,
+                    idx: None,
+                    ..
+                }
+            ) && a.disp == 0)
+                && let Some(p) = induction::parts(a.base)
+                && let Some(Value::Int {
+                    max, sym: Some(n), ..
+                }) = a.index
+                && max <= u64::from(u32::MAX)
+                && a.scale == induction::element_size(layout, p.table) =>
+        {
+            p.with_name(n)
+                .and_then(|p| p.moved(a.disp))
+                .map_or(Value::ANY_INT, induction::Steps::value)
+        }
         (Value::Table { table, max: 0, .. }, Some(im)) if a.disp == 0 => Value::Table {
             table,
             max: im,
@@ -604,6 +645,11 @@ fn access(
         // offset it may have, inside the elements the table always has.
         Value::TableAt { .. } => {
             no_index(Rule::TableAccess, "table pointer")?;
+            if let Some(p) = induction::parts(a.base)
+                && (p.named() || (p.stride != 0 && state.limits.get(&p.head).is_some()))
+            {
+                return named_access(cx, state, p, a.disp, size, pc, load_size);
+            }
             let Some((table, lo, hi)) = induction::offsets(state, a.base) else {
                 return Err((
                     Rule::TableAccess,
@@ -676,6 +722,14 @@ fn access(
         {
             Ok(table_element(cx.layout, table, pc, load_size))
         }
+        // An element index by name that a compare of a sum bounded.
+        Value::Table { idx: Some(_), .. }
+            if a.index.is_none()
+                && let Some(p) = induction::parts(a.base)
+                && let Ok(loaded) = named_access(cx, state, p, a.disp, size, pc, load_size) =>
+        {
+            Ok(loaded)
+        }
         Value::Table { table, .. } => Err((
             Rule::TableAccess,
             format!(
@@ -712,6 +766,56 @@ fn table_element(layout: &Layout, table: TableId, pc: u64, load_size: u64) -> Va
     } else {
         Value::ANY_INT
     }
+}
+
+/// Checks an access at `disp` past a table pointer with named parts (or
+/// a count bounded by a name), as linear forms over the names: its least
+/// offset never below the base, its greatest plus the access at most the
+/// table's length by a room ([`relations`](super::relations)), or within
+/// the elements the table always has when no name is left in it.
+#[allow(clippy::too_many_arguments)]
+fn named_access(
+    cx: &Context<'_>,
+    state: &State,
+    p: induction::Steps,
+    disp: i64,
+    size: u64,
+    pc: u64,
+    load_size: u64,
+) -> Result<Value, Finding> {
+    let table = p.table;
+    let refuse = |why: &str| {
+        Err((
+            Rule::TableAccess,
+            format!(
+                "table {} of module {} accessed {why}",
+                table.table, table.module
+            ),
+        ))
+    };
+    // Segments' lengths are known only as constants, per answer.
+    if induction::segment_bytes(table).is_some() {
+        return refuse("in a passive segment from an element index by name");
+    }
+    let element = element_size(cx.layout, table);
+    let Some((least, most)) = induction::span(state, p, element) else {
+        return refuse("through a pointer stepping with a loop of unknown count");
+    };
+    let at = Linear::constant(disp.into());
+    if !least.plus(&at, 1).never_negative() {
+        return refuse("below its base, as far as the names say");
+    }
+    let end = most.plus(&at, 1).plus(&Linear::constant(size.into()), 1);
+    let always = i128::from(element) * i128::from(cx.layout.table_min(table));
+    let fits = if end.terms.is_empty() {
+        end.c <= always
+    } else {
+        within_rooms(&state.rel, &end, table, element, cx.layout)
+    };
+    if !fits {
+        return refuse("past what any compare of its length bounds");
+    }
+    Ok(table_element(cx.layout, table, pc, load_size))
 }
 
 fn element_size(layout: &Layout, table: TableId) -> u64 {
@@ -980,6 +1084,31 @@ pub fn step(
                 _ => None,
             };
             set(state, op0, effective(&a, cx.layout), at, findings);
+            // `x + y` of two 32-bit names: a sum that never wraps, which a
+            // compare with a table's length relates to both.
+            if op0.size() == 8
+                && a.scale == 1
+                && a.disp == 0
+                && let (
+                    Value::Int {
+                        max: mx,
+                        sym: Some(x),
+                        ..
+                    },
+                    Some(Value::Int {
+                        max: my,
+                        sym: Some(y),
+                        ..
+                    }),
+                ) = (a.base, a.index)
+                && mx <= u64::from(u32::MAX)
+                && my <= u64::from(u32::MAX)
+                && let Some(sum) = read(state, op0).sym()
+                && sum != x
+                && sum != y
+            {
+                state.rel.pairs.insert(sum, (x, y));
+            }
             if op0.size() == 8
                 && let Some((base, no_wrap)) = base_sym
                 && let Ok(c) = u64::try_from(a.disp)
@@ -1008,6 +1137,20 @@ pub fn step(
                 adjust_rsp(state, value, findings);
             } else {
                 set(state, op0, value, at, findings);
+                // `c + x` is `x + c` (a constant moved to a register
+                // first, and the name added to it).
+                let (a, b) = match (constant_of(a), b) {
+                    (Some(_), Value::Int { sym: Some(_), .. })
+                        if insn.op_kind(1) == OpKind::Register =>
+                    {
+                        (b, a)
+                    }
+                    _ => (a, b),
+                };
+                let c = match constant_of(b) {
+                    Some(c) if insn.op_kind(1) == OpKind::Register => Some(c),
+                    _ => constant_value(insn, b),
+                };
                 if mnemonic == Mnemonic::Add
                     && op0.size() == 8
                     && let (
@@ -1017,7 +1160,7 @@ pub fn step(
                             ..
                         },
                         Some(c),
-                    ) = (a, constant_value(insn, b))
+                    ) = (a, c)
                     && c < 1 << 40
                     && let Some(sum) = read(state, op0).sym()
                 {
@@ -1310,26 +1453,13 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
             },
         },
         // A pointer into a table moved by a constant.
-        (
-            Value::TableAt {
-                table,
-                off,
-                stride,
-                head,
-            },
-            Value::Int { .. },
-        ) if let Some(c) = super::value::constant_of(b) => {
-            let moved = if add {
-                off.checked_add_unsigned(c)
-            } else {
-                off.checked_sub_unsigned(c)
-            };
-            moved.map_or(Value::ANY_INT, |off| Value::TableAt {
-                table,
-                off,
-                stride,
-                head,
-            })
+        (Value::TableAt { .. } | Value::Table { idx: Some(_), .. }, Value::Int { .. })
+            if let Some(c) = super::value::constant_of(b)
+                && let Some(p) = induction::parts(a)
+                && let Ok(c) = i64::try_from(c) =>
+        {
+            p.moved(if add { c } else { -c })
+                .map_or(Value::ANY_INT, induction::Steps::value)
         }
         (Value::Table { table, max: 0, .. }, Value::Int { .. })
             if let Some(c) = super::value::constant_of(b)
@@ -1489,6 +1619,21 @@ fn call(
         ));
     }
     let mut result = Value::ANY_INT;
+    // Builtins that never grow a table: pointers into one stay good
+    // across them (the lazy initialisation of an element, called inside
+    // `table.copy`'s loop, writes the element in place).
+    let keeps_tables = insn.op_kind(0) == OpKind::NearBranch64
+        && function_at(cx.functions, insn.near_branch_target()).is_some_and(|f| {
+            f.start == insn.near_branch_target()
+                && matches!(
+                    f.symbol.as_str(),
+                    "wasmtime_builtin_table_get_lazy_init_func_ref"
+                        | "wasmtime_builtin_ref_func"
+                        | "wasmtime_builtin_is_subtype"
+                        | "wasmtime_builtin_passive_elem_segment_len"
+                        | "wasmtime_builtin_passive_elem_segment_base"
+                )
+        });
     match insn.op_kind(0) {
         OpKind::NearBranch64 => {
             let target = insn.near_branch_target();
@@ -1571,7 +1716,7 @@ fn call(
         }
         _ => findings.push((Rule::CallTarget, "far call".to_string())),
     }
-    forget_across_call(state, cx.layout);
+    forget_across_call(state, cx.layout, keeps_tables);
     for r in CALLER_SAVED {
         write(state, GPR64[r], Value::ANY_INT, at);
     }
@@ -1588,14 +1733,16 @@ fn call(
 /// with it). They become plain integers, so that code that uses one
 /// after the call, rather than loading the base again, is refused.
 /// Lengths stay: memories and tables never shrink, so a length read
-/// before the call still bounds what is there after it.
-fn forget_across_call(state: &mut State, layout: &Layout) {
+/// before the call still bounds what is there after it. A callee that
+/// never grows a table (`keeps_tables`) leaves table pointers as they
+/// are.
+fn forget_across_call(state: &mut State, layout: &Layout, keeps_tables: bool) {
     let stale = |v: &Value| match *v {
         Value::Heap { heap, .. }
         | Value::HeapChecked { heap, .. }
         | Value::HeapOrNull { heap, .. } => layout.heap_may_move(heap),
         Value::Table { table, .. } | Value::TableAt { table, .. } | Value::TableChecked(table) => {
-            induction::in_segment(v) || !layout.table_fixed(table)
+            induction::in_segment(v) || (!keeps_tables && !layout.table_fixed(table))
         }
         _ => false,
     };

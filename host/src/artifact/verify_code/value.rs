@@ -4,6 +4,7 @@
 //! control flow merges, and how a conditional branch or move refines them.
 
 use super::layout::{HeapId, Layout, Region, TableId};
+use super::relations::Relations;
 use super::vec_map::VecMap;
 use iced_x86::ConditionCode;
 use std::rc::Rc;
@@ -106,18 +107,25 @@ pub enum Value {
         /// The Int that times the element size is the whole offset.
         idx: Option<Sym>,
     },
-    /// A table's base plus `off + stride·n`, where `n` is the number of
-    /// times the loop at `head` has gone round, within the range that
-    /// [`State::loops`] keeps for it (stride 0: exactly `off`, `head` 0).
+    /// A table's base plus `e·(from + plus) + off + stride·n`, where `e`
+    /// is the element size, `from` and `plus` name integers (0: none),
+    /// and `n` is the number of times the loop at `head` has gone round,
+    /// within the range that [`State::loops`] keeps for it, and at most
+    /// the bound that [`Relations::limits`] may keep (stride 0: exactly
+    /// the rest, `head` 0).
     TableAt {
         /// The table.
         table: TableId,
-        /// The offset in bytes when `n` is 0.
+        /// The offset in bytes when `n` is 0, beyond the named elements.
         off: i64,
         /// What each round adds.
         stride: i64,
         /// The loop's head.
         head: u64,
+        /// An element index this starts from (a 32-bit integer), or 0.
+        from: Sym,
+        /// A second one, added to it (a count of elements), or 0.
+        plus: Sym,
     },
     /// Null, or a table's element below its length.
     TableChecked(TableId),
@@ -556,12 +564,21 @@ pub struct State {
     /// The least length each passive element segment is known to have
     /// (its length compared with a constant).
     pub seg_min: VecMap<u32, u64>,
+    /// A bound on a loop's count by a name: `n ≤ L + k`, for loops whose
+    /// number of rounds is an argument (a `table.copy`'s length).
+    pub limits: VecMap<u64, (Sym, i64)>,
+    /// The round, by a name, at which a loop's stepping pointer meets the
+    /// end its exit test compares it with: [`State::stops`] for such
+    /// loops.
+    pub sym_stops: VecMap<u64, (Sym, i64)>,
+    /// Sums of names and what compares proved of them.
+    pub rel: Relations,
 }
 
 impl State {
     /// The join of two states, or `None` when they disagree on the stack
     /// pointer (which the analysis reports).
-    pub fn join(&self, other: &State, target: u64) -> Option<State> {
+    pub fn join(&self, other: &State, target: u64, other_first: bool) -> Option<State> {
         // One name per merge point and location, apart from instruction
         // results (`pc·16 + register`) and arguments (bit 62).
         let merge_origin = (1 << 61) | (target << 20);
@@ -610,13 +627,28 @@ impl State {
             loops: VecMap::new(),
             stops: VecMap::new(),
             seg_min: VecMap::new(),
+            limits: VecMap::new(),
+            sym_stops: VecMap::new(),
+            rel: self.rel.join(&other.rel),
         };
         joined.keep_indices(self, other);
         joined.keep_origins(self, other, target);
-        let stepped = super::induction::keep_steps(&mut joined, self, other, target);
+        let stepped = super::induction::keep_steps(&mut joined, self, other, target, other_first);
         let State {
-            regs, slots, loops, ..
+            regs,
+            slots,
+            loops,
+            limits,
+            rel,
+            ..
         } = joined;
+        let mut sym_stops = self.sym_stops.clone();
+        for (h, &(l, k)) in other.sym_stops.iter() {
+            let kept = sym_stops.get_or_insert_with(*h, || (l, k));
+            if kept.0 == l {
+                kept.1 = kept.1.max(k);
+            }
+        }
         let mut stops: VecMap<u64, u64> = self.stops.iter().map(|(h, m)| (*h, *m)).collect();
         for (h, m) in other.stops.iter() {
             let kept = stops.get_or_insert_with(*h, || *m);
@@ -678,6 +710,9 @@ impl State {
                 .common(&other.seg_min)
                 .map(|(n, a, b)| (n, (*a).min(*b)))
                 .collect(),
+            limits,
+            sym_stops,
+            rel,
         })
     }
 
@@ -1095,6 +1130,7 @@ impl State {
                 other => other,
             });
         }
+        self.learn_relations(a, relation, b);
         self.apply(a, relation, b, layout);
         self.apply(b, relation.flipped(), a, layout);
         let matched = match (a, b, relation) {
@@ -1113,6 +1149,50 @@ impl State {
             self.map_values(|v| mark_checked(v, origin));
         }
         true
+    }
+
+    /// What `a relation b` proves of names for element loops
+    /// ([`relations`](super::relations)): a sum (of two names, or of a
+    /// name and a constant) at most a table's length or a constant, and a
+    /// name that is not zero.
+    fn learn_relations(&mut self, a: Value, relation: Relation, b: Value) {
+        use super::relations::{Limit, Room};
+        let (x, limit, strict) = match (a, relation, b) {
+            (Value::Int { sym: Some(x), .. }, Relation::Le | Relation::Lt, limit)
+            | (limit, Relation::Ge | Relation::Gt, Value::Int { sym: Some(x), .. }) => {
+                let limit = match limit {
+                    Value::TableLen(t) => Limit::Len(t),
+                    c => match constant_of(c) {
+                        Some(c) => Limit::Const(c),
+                        None => return,
+                    },
+                };
+                (x, limit, matches!(relation, Relation::Lt | Relation::Gt))
+            }
+            (Value::Int { sym: Some(x), .. }, Relation::Ne | Relation::Gt, z)
+            | (z, Relation::Ne | Relation::Lt, Value::Int { sym: Some(x), .. })
+                if constant_of(z) == Some(0) =>
+            {
+                self.rel.add_nonzero(x);
+                return;
+            }
+            _ => return,
+        };
+        // Only sums: a name alone is bounded by its Int's `bound` already.
+        let (x, y, c) = match (self.rel.pairs.get(&x), self.sums.get(&x)) {
+            (Some(&(x, y)), _) => (x, y, 0),
+            (None, Some(&(base, c))) => match i64::try_from(c) {
+                Ok(c) => (base, 0, c),
+                Err(_) => return,
+            },
+            (None, None) => return,
+        };
+        self.rel.add_room(Room {
+            x,
+            y,
+            c: c + i64::from(strict),
+            limit,
+        });
     }
 
     /// Learns `x relation y` about every copy of `x`.

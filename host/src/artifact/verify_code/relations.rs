@@ -1,0 +1,201 @@
+//! What compares prove about sums of named integers, for the loops that
+//! walk a table from an index only known by name.
+//!
+//! Cranelift's inline element loops (`table.copy`, `table.init`, the fill
+//! of `table.grow`) check the whole operation once, before the loop:
+//! `dst + len ≤ table length` (a 64-bit `lea` of two zero-extended 32-bit
+//! integers, compared with the length), and `len ≠ 0` before the first
+//! round. The loop then walks a pointer from `base + e·dst` and stops
+//! when a pointer (the same one or one moving in step with it) meets the
+//! end. No single compare bounds the pointer the store goes through; a
+//! relation between names does:
+//!
+//! ```text
+//!   pairs    s = x + y          a sum of two names, neither above 2³²
+//!                               (so the 64-bit sum never wraps)
+//!   rooms    x + y + c ≤ limit  from a compare of such a sum (or of a
+//!                               name plus a constant, `State::sums`)
+//!                               with a table's length or a constant
+//!   nonzero  x ≠ 0              from `test x, x` and a branch past zero
+//! ```
+//!
+//! A pointer `base + e·(from + plus) + off + stride·n`
+//! ([`Value::TableAt`](super::value::Value::TableAt)) is then checked as
+//! a linear form over the names ([`Linear`]): its least offset must have
+//! no negative coefficient (names are unsigned), and its greatest, plus
+//! the access, must be at most `e` times some room's left side, whose
+//! limit is at most the table's length. A name given to a new value (an
+//! instruction run again in a loop) takes every relation about it along.
+
+use super::layout::{Layout, TableId};
+use super::value::{LOW32, Sym};
+use super::vec_map::VecMap;
+
+/// What a room's sum is at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// A table's current length (in elements).
+    Len(TableId),
+    /// A constant.
+    Const(u64),
+}
+
+/// `x + y + c ≤ limit` (`y` 0: no second name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// A name.
+    pub x: Sym,
+    /// A second name, or 0.
+    pub y: Sym,
+    /// A constant added to them.
+    pub c: i64,
+    /// What the sum is at most.
+    pub limit: Limit,
+}
+
+/// The relations one analysis state holds (few: only around element
+/// loops, so plain vectors).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Relations {
+    /// `sum = x + y`, neither above 2³².
+    pub pairs: VecMap<Sym, (Sym, Sym)>,
+    /// What compares proved of sums.
+    pub rooms: Vec<Room>,
+    /// Names known not to be zero.
+    pub nonzero: Vec<Sym>,
+}
+
+/// Whether `s` is `sym` or its low half.
+fn is(s: Sym, sym: Sym) -> bool {
+    s != 0 && s & !LOW32 == sym
+}
+
+impl Relations {
+    /// What both paths of a join hold.
+    pub fn join(&self, other: &Relations) -> Relations {
+        if self == other {
+            return self.clone();
+        }
+        Relations {
+            pairs: self.pairs.agreed(&other.pairs),
+            rooms: self
+                .rooms
+                .iter()
+                .filter(|r| other.rooms.contains(r))
+                .copied()
+                .collect(),
+            nonzero: self
+                .nonzero
+                .iter()
+                .filter(|s| other.nonzero.contains(s))
+                .copied()
+                .collect(),
+        }
+    }
+
+    /// Drops what is said of `sym` (or its low half): it names a new
+    /// value now.
+    pub fn forget(&mut self, sym: Sym) {
+        if !self.pairs.is_empty() {
+            self.pairs
+                .retain(|s, (x, y)| !is(*s, sym) && !is(*x, sym) && !is(*y, sym));
+        }
+        self.rooms.retain(|r| !is(r.x, sym) && !is(r.y, sym));
+        self.nonzero.retain(|&s| !is(s, sym));
+    }
+
+    /// Learns that `x + y + c ≤ limit`.
+    pub fn add_room(&mut self, room: Room) {
+        if !self.rooms.contains(&room) {
+            self.rooms.push(room);
+        }
+    }
+
+    /// Learns that `sym` is not zero.
+    pub fn add_nonzero(&mut self, sym: Sym) {
+        if !self.nonzero.contains(&sym) {
+            self.nonzero.push(sym);
+        }
+    }
+
+    /// Whether `sym` is known not to be zero.
+    pub fn is_nonzero(&self, sym: Sym) -> bool {
+        self.nonzero.contains(&sym)
+    }
+}
+
+/// `c + Σ k·name`, in bytes, exact (names are at most 2³², coefficients
+/// small: no overflow in `i128`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linear {
+    /// The constant.
+    pub c: i128,
+    /// Each name with its coefficient (no name twice).
+    pub terms: Vec<(Sym, i128)>,
+}
+
+impl Linear {
+    /// The constant `c`.
+    pub fn constant(c: i128) -> Linear {
+        Linear {
+            c,
+            terms: Vec::new(),
+        }
+    }
+
+    /// Adds `k·sym` (nothing for the name 0).
+    pub fn add(mut self, sym: Sym, k: i128) -> Linear {
+        if sym == 0 || k == 0 {
+            return self;
+        }
+        match self.terms.iter_mut().find(|(s, _)| *s == sym) {
+            Some((_, kk)) => *kk += k,
+            None => self.terms.push((sym, k)),
+        }
+        self.terms.retain(|&(_, k)| k != 0);
+        self
+    }
+
+    /// `self + k·other`.
+    pub fn plus(mut self, other: &Linear, k: i128) -> Linear {
+        self.c += k * other.c;
+        for &(s, kk) in &other.terms {
+            self = self.add(s, k * kk);
+        }
+        self
+    }
+
+    /// Whether it is at least 0 for any values of its names.
+    pub fn never_negative(&self) -> bool {
+        self.c >= 0 && self.terms.iter().all(|&(_, k)| k >= 0)
+    }
+
+    /// Whether it is at most 0 for any values of its names.
+    pub fn never_positive(&self) -> bool {
+        self.c <= 0 && self.terms.iter().all(|&(_, k)| k <= 0)
+    }
+}
+
+/// Whether `end` (the offset in bytes just past an access into `table`,
+/// `e` bytes an element) is at most the table's length in bytes, by some
+/// room: `end ≤ e·(x + y + c) ≤ e·limit ≤ e·length`.
+pub fn within_rooms(
+    relations: &Relations,
+    end: &Linear,
+    table: TableId,
+    element: u64,
+    layout: &Layout,
+) -> bool {
+    let e = i128::from(element);
+    relations.rooms.iter().any(|room| {
+        let limit_fits = match room.limit {
+            Limit::Len(t) => t == table,
+            // The length never falls below the declared minimum.
+            Limit::Const(c) => c <= layout.table_min(table),
+        };
+        let sum = Linear::constant(i128::from(room.c))
+            .add(room.x, 1)
+            .add(room.y, 1);
+        limit_fits && end.clone().plus(&sum, -e).never_positive()
+    })
+}
