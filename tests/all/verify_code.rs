@@ -650,6 +650,46 @@ fn a_segment_read_past_its_compared_length_is_refused() {
     assert!(rules.contains(&Rule::TableAccess), "{rules:?}");
 }
 
+/// `table.init` twice from one segment, dropped in between: the second
+/// reads only what its own compare of the length proved, as the drop (any
+/// call but the segment builtins) may have emptied the segment.
+const TABLE_INIT_DROPPED: &str = r#"(module
+  (table $t 30 30 funcref)
+  (elem $seg func $f $f $f $f)
+  (func $f)
+  (func $init (export "init")
+    (table.init $t $seg (i32.const 3) (i32.const 0) (i32.const 4))
+    (elem.drop $seg)
+    (table.init $t $seg (i32.const 3) (i32.const 0) (i32.const 4))))"#;
+
+#[test]
+fn a_segment_length_compared_before_a_drop_bounds_nothing_after_it() {
+    let bytes = verified(compile(TABLE_INIT_DROPPED, &Options::for_target(X86)));
+    let insns = instructions(&bytes, "init");
+    // The second `call len; cmp len, 4; jb trap`, dropped: what is left
+    // to bound the second copy's reads is the first compare, made before
+    // the segment was dropped.
+    let second = insns
+        .windows(3)
+        .enumerate()
+        .filter(|(_, w)| {
+            w[0].1.mnemonic() == Mnemonic::Call
+                && w[1].1.mnemonic() == Mnemonic::Cmp
+                && w[1].1.op_kind(1) == OpKind::Immediate8to64
+                && w[1].1.immediate(1) == 4
+                && w[2].1.mnemonic() == Mnemonic::Jb
+        })
+        .map(|(i, _)| i)
+        .nth(1)
+        .expect("the second length's call and compare");
+    let mut stale = bytes.clone();
+    for (start, insn, _) in &insns[second..second + 3] {
+        nop_out(&mut stale, *start, insn.len());
+    }
+    let rules = broken(&stale);
+    assert!(rules.contains(&Rule::TableAccess), "{rules:?}");
+}
+
 #[test]
 fn a_heap_access_with_an_index_that_is_not_32_bits_is_refused() {
     // The 32-bit move that zero-extends the index, dropped: the access is

@@ -38,6 +38,9 @@ pub enum Limit {
     Len(TableId),
     /// A constant.
     Const(u64),
+    /// The current length (in elements) of passive element segment `n`
+    /// of the function's module, until a call that may drop it.
+    Seg(u32),
 }
 
 /// `x + y + c ≤ limit` (`y` 0: no second name).
@@ -192,6 +195,7 @@ pub fn within_rooms(
             Limit::Len(t) => t == table,
             // The length never falls below the declared minimum.
             Limit::Const(c) => c <= layout.table_min(table),
+            Limit::Seg(_) => false,
         };
         let sum = Linear::constant(i128::from(room.c))
             .add(room.x, 1)

@@ -1619,9 +1619,10 @@ fn call(
         ));
     }
     let mut result = Value::ANY_INT;
-    // Builtins that never grow a table: pointers into one stay good
-    // across them (the lazy initialisation of an element, called inside
-    // `table.copy`'s loop, writes the element in place).
+    // Builtins that never grow a table nor drop an element segment:
+    // pointers into a table stay good across them (the lazy
+    // initialisation of an element, called inside `table.copy`'s loop,
+    // writes the element in place), and so do segments' lengths.
     let keeps_tables = insn.op_kind(0) == OpKind::NearBranch64
         && function_at(cx.functions, insn.near_branch_target()).is_some_and(|f| {
             f.start == insn.near_branch_target()
@@ -1733,10 +1734,17 @@ fn call(
 /// with it). They become plain integers, so that code that uses one
 /// after the call, rather than loading the base again, is refused.
 /// Lengths stay: memories and tables never shrink, so a length read
-/// before the call still bounds what is there after it. A callee that
-/// never grows a table (`keeps_tables`) leaves table pointers as they
-/// are.
+/// before the call still bounds what is there after it. A passive element
+/// segment's does not: the callee may drop the segment (`elem.drop`), and
+/// a length compared before the call says nothing of it after, so what is
+/// known of segment lengths goes too. A callee that neither grows a table
+/// nor drops a segment (`keeps_tables`: the builtins that answer a
+/// segment's length and base, and a few others) leaves table pointers
+/// and segment lengths as they are.
 fn forget_across_call(state: &mut State, layout: &Layout, keeps_tables: bool) {
+    if !keeps_tables {
+        forget_segment_lengths(state);
+    }
     let stale = |v: &Value| match *v {
         Value::Heap { heap, .. }
         | Value::HeapChecked { heap, .. }
@@ -1855,4 +1863,18 @@ pub fn function_at(functions: &[Function], offset: u64) -> Option<&Function> {
         .iter()
         .rev()
         .find(|f| f.contains(offset) || f.start == offset)
+}
+
+/// Forgets every segment length: known least lengths, the lengths held as
+/// values, and what compares proved of them.
+fn forget_segment_lengths(state: &mut State) {
+    state.seg_min = Default::default();
+    state
+        .rel
+        .rooms
+        .retain(|r| !matches!(r.limit, super::relations::Limit::Seg(_)));
+    let held = |v: &Value| matches!(v, Value::SegLen(_));
+    if state.regs.iter().any(held) || state.slots.values().any(|s| held(&s.value)) {
+        state.map_values(|v| if held(&v) { Value::ANY_INT } else { v });
+    }
 }

@@ -1162,6 +1162,7 @@ impl State {
             | (limit, Relation::Ge | Relation::Gt, Value::Int { sym: Some(x), .. }) => {
                 let limit = match limit {
                     Value::TableLen(t) => Limit::Len(t),
+                    Value::SegLen(n) => Limit::Seg(n),
                     c => match constant_of(c) {
                         Some(c) => Limit::Const(c),
                         None => return,
