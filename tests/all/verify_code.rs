@@ -650,6 +650,53 @@ fn a_segment_read_past_its_compared_length_is_refused() {
     assert!(rules.contains(&Rule::TableAccess), "{rules:?}");
 }
 
+/// `table.init` with arguments known only by name: the segment's side is
+/// bounded by `src + len` compared with the segment's length (a builtin's
+/// answer), its pointers stepping 16 bytes an element, the counts shifted
+/// into bytes (`shl 4`) rather than scaled by a `lea`.
+const TABLE_INIT_BY_NAME: &str = r#"(module
+  (table $t 64 funcref)
+  (elem $seg func $f $f $f $f)
+  (func $f)
+  (func $init (export "init") (param $d i32) (param $s i32) (param $n i32)
+    (table.init $t $seg (local.get $d) (local.get $s) (local.get $n))))"#;
+
+#[test]
+fn a_segment_read_by_names_needs_its_length_compared() {
+    let bytes = verified(compile(TABLE_INIT_BY_NAME, &Options::for_target(X86)));
+    let insns = instructions(&bytes, "init");
+    // The branch to the trap after `src + len` is compared with the
+    // segment's length (the first call answers it), dropped.
+    let call = insns
+        .iter()
+        .position(|(_, i, _)| i.mnemonic() == Mnemonic::Call)
+        .expect("the call of the segment-length builtin");
+    let (start, insn, _) = *insns[call..]
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Ja)
+        .expect("the segment's bounds check");
+    let mut unchecked = bytes.clone();
+    nop_out(&mut unchecked, start, insn.len());
+    let rules = broken(&unchecked);
+    assert!(rules.contains(&Rule::TableAccess), "{rules:?}");
+    // The length shifted into 8-byte steps rather than 16: the segment's
+    // end is no whole number of elements on, and nothing bounds the loop.
+    let (start, insn, _) = *insns
+        .iter()
+        .rev()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Shl && i.immediate(1) == 4)
+        .expect("the length's shift into bytes");
+    let mut halved = bytes.clone();
+    halved[start + insn.len() - 1] = 3;
+    let rules = broken(&halved);
+    assert!(
+        rules
+            .iter()
+            .any(|r| matches!(r, Rule::TableAccess | Rule::UnknownPointer | Rule::Limit)),
+        "{rules:?}"
+    );
+}
+
 /// `table.init` twice from one segment, dropped in between: the second
 /// reads only what its own compare of the length proved, as the drop (any
 /// call but the segment builtins) may have emptied the segment.
@@ -952,17 +999,6 @@ fn generated_modules_verify() {
 /// raises the test's alarm. `KILN_VERIFY_REFUSALS=FILE` writes every
 /// refused module's violations there, by script and rule.
 const KNOWN_GAPS: &[(&str, usize, &str)] = &[
-    (
-        "table_init",
-        12,
-        "table.init's inline loop reading a segment by a length it knows by name",
-    ),
-    (
-        "bulk",
-        4,
-        "table.init's inline loop reading a segment by a length it knows by name",
-    ),
-    ("ref_func", 2, "table.init's inline loop"),
     ("ref_as_non_null", 2, "typed function references"),
     ("call_ref", 2, "typed function references"),
     ("return_call_ref", 4, "typed function references"),
@@ -1027,7 +1063,11 @@ fn spec_suite_modules_verify() {
                 writeln!(details, "{}/{name}\t{}\t{v}", file.parent(), v.rule.name()).unwrap();
             }
             if let Some(dir) = std::env::var_os("KILN_VERIFY_DUMP") {
-                let path = std::path::Path::new(&dir).join(name.replace('/', "_"));
+                let path = std::path::Path::new(&dir).join(format!(
+                    "{}_{}",
+                    file.parent(),
+                    name.replace('/', "_")
+                ));
                 std::fs::write(path, &wasm).unwrap();
             }
             if !KNOWN_GAPS.iter().any(|(gap, _, _)| *gap == stem) {

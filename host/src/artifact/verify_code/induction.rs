@@ -103,9 +103,44 @@ impl Steps {
         self.from != 0 || self.plus != 0
     }
 
-    /// What two pointers must share for their offsets to compare.
+    /// What two pointers must share for their offsets to compare: the
+    /// table and the names, in either order (both count elements).
     fn frame(&self) -> (TableId, Sym, Sym) {
-        (self.table, self.from, self.plus)
+        (
+            self.table,
+            self.from.min(self.plus),
+            self.from.max(self.plus),
+        )
+    }
+
+    /// The name `end` has beyond `self`'s (sign 1), or `self` beyond
+    /// `end`'s (sign -1), when that is their only difference.
+    fn one_more_name(&self, end: &Steps) -> Option<(Sym, i64)> {
+        let (t1, a1, b1) = self.frame();
+        let (t2, a2, b2) = end.frame();
+        if t1 != t2 {
+            return None;
+        }
+        // Sorted pairs with 0 for no name: `(0, x)` against `(x, y)` or
+        // `(y, x)` differs by `y`.
+        let extra = |(a, b): (Sym, Sym), (c, d): (Sym, Sym)| -> Option<Sym> {
+            match (a, b) {
+                (0, 0) if c == 0 && d != 0 => Some(d),
+                (0, x) if x != 0 && c != 0 && d != 0 => {
+                    if c == x {
+                        Some(d)
+                    } else if d == x {
+                        Some(c)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            }
+        };
+        extra((a1, b1), (a2, b2))
+            .map(|l| (l, 1))
+            .or_else(|| extra((a2, b2), (a1, b1)).map(|l| (l, -1)))
     }
 
     /// `self` moved by `d` bytes.
@@ -569,10 +604,7 @@ pub fn refine_steps(
     let (Some(p1), Some(p2)) = (parts(a), parts(b)) else {
         return true;
     };
-    if p1.table != p2.table || p1.from != p2.from {
-        return true;
-    }
-    if p1.plus != p2.plus {
+    if p1.frame() != p2.frame() {
         return refine_by_name(state, p1, p2, relation, layout);
     }
     let (o1, s1, h1) = (p1.off, p1.stride, p1.head);
@@ -657,10 +689,8 @@ fn refine_by_name(
     // `e·P + o + s·n = e·P' + o'`, with `P' - P = σ·L`: only a step of
     // `σ·e` meets, at `n = L + (o' - o)/s`. The element size is the only
     // stride Cranelift's loops take; a step of another size says nothing.
-    let (l, sign) = match (step.plus, end.plus) {
-        (0, l) if l != 0 => (l, 1),
-        (l, 0) if l != 0 => (l, -1),
-        _ => return true,
+    let Some((l, sign)) = step.one_more_name(&end) else {
+        return true;
     };
     if state.loops.get(&step.head).is_none() {
         return true;

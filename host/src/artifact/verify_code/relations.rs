@@ -17,7 +17,15 @@
 //!                               name plus a constant, `State::sums`)
 //!                               with a table's length or a constant
 //!   nonzero  x ≠ 0              from `test x, x` and a branch past zero
+//!   scaled   s = x · 2^k        a count shifted into bytes (`shl 4` for
+//!                               a passive segment's 16-byte elements)
 //! ```
+//!
+//! A room's limit is a table's length, a constant (at most the table's
+//! declared minimum to count), or a passive segment's length: the
+//! builtin that answers the segment's base turns those into rooms of
+//! the pseudo-table it answers, and any call that may drop the segment
+//! forgets both.
 //!
 //! A pointer `base + e·(from + plus) + off + stride·n`
 //! ([`Value::TableAt`](super::value::Value::TableAt)) is then checked as
@@ -66,6 +74,9 @@ pub struct Relations {
     pub rooms: Vec<Room>,
     /// Names known not to be zero.
     pub nonzero: Vec<Sym>,
+    /// `s = x · 2^k`, `x` not above 2³² (a count of elements shifted
+    /// into bytes, for an element size no `lea` scale reaches).
+    pub scaled: VecMap<Sym, (Sym, u8)>,
 }
 
 /// Whether `s` is `sym` or its low half.
@@ -93,6 +104,7 @@ impl Relations {
                 .filter(|s| other.nonzero.contains(s))
                 .copied()
                 .collect(),
+            scaled: self.scaled.agreed(&other.scaled),
         }
     }
 
@@ -102,6 +114,9 @@ impl Relations {
         if !self.pairs.is_empty() {
             self.pairs
                 .retain(|s, (x, y)| !is(*s, sym) && !is(*x, sym) && !is(*y, sym));
+        }
+        if !self.scaled.is_empty() {
+            self.scaled.retain(|s, (x, _)| !is(*s, sym) && !is(*x, sym));
         }
         self.rooms.retain(|r| !is(r.x, sym) && !is(r.y, sym));
         self.nonzero.retain(|&s| !is(s, sym));
@@ -193,8 +208,10 @@ pub fn within_rooms(
     relations.rooms.iter().any(|room| {
         let limit_fits = match room.limit {
             Limit::Len(t) => t == table,
-            // The length never falls below the declared minimum.
-            Limit::Const(c) => c <= layout.table_min(table),
+            // The length never falls below the least it is known to have.
+            Limit::Const(c) => c <= least_len(layout, table),
+            // A segment's rooms hold for its base once a call answers it
+            // (as `Len` of that answer's pseudo-table).
             Limit::Seg(_) => false,
         };
         let sum = Linear::constant(i128::from(room.c))
@@ -202,4 +219,14 @@ pub fn within_rooms(
             .add(room.y, 1);
         limit_fits && end.clone().plus(&sum, -e).never_positive()
     })
+}
+
+/// The fewest elements `table` ever has: its declared minimum, or for a
+/// passive segment's pseudo-table, the length known when its base was
+/// taken.
+pub fn least_len(layout: &Layout, table: TableId) -> u64 {
+    match super::induction::segment_bytes(table) {
+        Some(bytes) => bytes / super::induction::SEGMENT_ELEMENT,
+        None => layout.table_min(table),
+    }
 }

@@ -13,7 +13,7 @@ use super::decode::Operands;
 use super::induction;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::probe;
-use super::relations::{Linear, within_rooms};
+use super::relations::{Limit, Linear, Room, least_len, within_rooms};
 use super::rules::Rule;
 use super::value::{
     Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of, index_name,
@@ -648,7 +648,7 @@ fn access(
             if let Some(p) = induction::parts(a.base)
                 && (p.named() || (p.stride != 0 && state.limits.get(&p.head).is_some()))
             {
-                return named_access(cx, state, p, a.disp, size, pc, load_size);
+                return named_access(cx, state, p, a.disp, size, write, pc, load_size);
             }
             let Some((table, lo, hi)) = induction::offsets(state, a.base) else {
                 return Err((
@@ -726,7 +726,8 @@ fn access(
         Value::Table { idx: Some(_), .. }
             if a.index.is_none()
                 && let Some(p) = induction::parts(a.base)
-                && let Ok(loaded) = named_access(cx, state, p, a.disp, size, pc, load_size) =>
+                && let Ok(loaded) =
+                    named_access(cx, state, p, a.disp, size, write, pc, load_size) =>
         {
             Ok(loaded)
         }
@@ -780,6 +781,7 @@ fn named_access(
     p: induction::Steps,
     disp: i64,
     size: u64,
+    write: bool,
     pc: u64,
     load_size: u64,
 ) -> Result<Value, Finding> {
@@ -793,11 +795,11 @@ fn named_access(
             ),
         ))
     };
-    // Segments' lengths are known only as constants, per answer.
-    if induction::segment_bytes(table).is_some() {
-        return refuse("in a passive segment from an element index by name");
+    // A passive segment's elements are read only.
+    if induction::segment_bytes(table).is_some() && write {
+        return refuse("by a store into a passive element segment");
     }
-    let element = element_size(cx.layout, table);
+    let element = induction::element_size(cx.layout, table);
     let Some((least, most)) = induction::span(state, p, element) else {
         return refuse("through a pointer stepping with a loop of unknown count");
     };
@@ -806,7 +808,7 @@ fn named_access(
         return refuse("below its base, as far as the names say");
     }
     let end = most.plus(&at, 1).plus(&Linear::constant(size.into()), 1);
-    let always = i128::from(element) * i128::from(cx.layout.table_min(table));
+    let always = i128::from(element) * i128::from(least_len(cx.layout, table));
     let fits = if end.terms.is_empty() {
         end.c <= always
     } else {
@@ -814,6 +816,9 @@ fn named_access(
     };
     if !fits {
         return refuse("past what any compare of its length bounds");
+    }
+    if induction::segment_bytes(table).is_some() {
+        return Ok(Value::ANY_INT);
     }
     Ok(table_element(cx.layout, table, pc, load_size))
 }
@@ -1066,7 +1071,7 @@ pub fn step(
                 insn.memory_index_scale(),
                 insn.memory_displacement64(),
             );
-            let a = if a.rip {
+            let mut a = if a.rip {
                 Address {
                     base: Value::Text(insn.memory_displacement64()),
                     ..a
@@ -1074,6 +1079,18 @@ pub fn step(
             } else {
                 a
             };
+            // An index that is a name shifted left: the name, scaled.
+            if let Some(Value::Int { sym: Some(s), .. }) = a.index
+                && let Some(&(x, k)) = state.rel.scaled.get(&s)
+                && let Some(scale) = a.scale.checked_shl(u32::from(k))
+            {
+                a.index = Some(Value::Int {
+                    max: u64::from(u32::MAX),
+                    sym: Some(x),
+                    bound: None,
+                });
+                a.scale = scale;
+            }
             let base_sym = match (a.base, a.index) {
                 (
                     Value::Int {
@@ -1129,7 +1146,19 @@ pub fn step(
         Mnemonic::Add | Mnemonic::Sub if insn.op_kind(0) == OpKind::Register => {
             let a = read(state, op0);
             let b = op_value(state, 1);
-            let value = arith(mnemonic == Mnemonic::Add, a, b, op0.size());
+            // A pointer into a table plus a name shifted into elements'
+            // bytes: the pointer, that many elements on.
+            let named = match (mnemonic, induction::parts(a), b) {
+                (Mnemonic::Add, Some(p), Value::Int { sym: Some(s), .. })
+                    if op0.size() == 8
+                        && let Some(&(x, k)) = state.rel.scaled.get(&s)
+                        && 1u64 << k == induction::element_size(cx.layout, p.table) =>
+                {
+                    p.with_name(x).map(induction::Steps::value)
+                }
+                _ => None,
+            };
+            let value = named.unwrap_or_else(|| arith(mnemonic == Mnemonic::Add, a, b, op0.size()));
             if writes_rsp && after_call && mnemonic == Mnemonic::Sub {
                 // The callee popped its stack arguments; this reserves
                 // the same space again.
@@ -1173,6 +1202,28 @@ pub fn step(
                     }
                 }
             }
+        }
+        // A funcref with its lazy-initialisation tag set (`ref.func`'s
+        // answer, tagged as it is stored into a table and kept on).
+        Mnemonic::Or
+            if insn.op_kind(0) == OpKind::Register
+                && op0.size() == 8
+                && let Value::FuncRef {
+                    origin,
+                    from_table,
+                    checked,
+                    ..
+                } = read(state, op0)
+                && constant_of(op_value(state, 1)) == Some(1)
+                && insn.op_kind(1) != OpKind::Register =>
+        {
+            let tagged = Value::FuncRef {
+                origin,
+                from_table,
+                checked,
+                tagged: true,
+            };
+            set(state, op0, tagged, at, findings);
         }
         Mnemonic::And if insn.op_kind(0) == OpKind::Register => {
             let a = read(state, op0);
@@ -1221,7 +1272,8 @@ pub fn step(
             if insn.op_kind(0) == OpKind::Register && insn.op_kind(1) != OpKind::Register =>
         {
             let shift = insn.immediate(1) & 63;
-            let value = match read(state, op0) {
+            let before = read(state, op0);
+            let value = match before {
                 Value::Int { max, .. } if mnemonic == Mnemonic::Shr => Value::int(max >> shift),
                 Value::Int { max, .. } if max.leading_zeros() as u64 > shift => {
                     Value::int(((max + 1) << shift) - 1)
@@ -1229,6 +1281,20 @@ pub fn step(
                 _ => Value::ANY_INT,
             };
             set(state, op0, value, at, findings);
+            // A 32-bit name shifted into a byte count (of 16-byte segment
+            // elements, say): the product is known by the name.
+            if mnemonic == Mnemonic::Shl
+                && op0.size() == 8
+                && (1..=8).contains(&shift)
+                && let Value::Int {
+                    max, sym: Some(x), ..
+                } = before
+                && max <= u64::from(u32::MAX)
+                && let Some(product) = read(state, op0).sym()
+                && product != x
+            {
+                state.rel.scaled.insert(product, (x, shift as u8));
+            }
         }
         Mnemonic::Cmp => {
             let (a, b) = (op_value(state, 0), op_value(state, 1));
@@ -1667,6 +1733,21 @@ fn call(
                                 let len = state.seg_min.get(&n).copied().unwrap_or(0);
                                 if let Some(table) = induction::segment(pc, len) {
                                     result = induction::exact(table, 0);
+                                    // What compares proved of the segment's
+                                    // length bounds this answer's elements.
+                                    let rooms: Vec<Room> = state
+                                        .rel
+                                        .rooms
+                                        .iter()
+                                        .filter(|r| r.limit == Limit::Seg(n))
+                                        .map(|r| Room {
+                                            limit: Limit::Len(table),
+                                            ..*r
+                                        })
+                                        .collect();
+                                    for room in rooms {
+                                        state.rel.add_room(room);
+                                    }
                                 }
                             }
                             _ => {}
@@ -1869,10 +1950,11 @@ pub fn function_at(functions: &[Function], offset: u64) -> Option<&Function> {
 /// values, and what compares proved of them.
 fn forget_segment_lengths(state: &mut State) {
     state.seg_min = Default::default();
-    state
-        .rel
-        .rooms
-        .retain(|r| !matches!(r.limit, super::relations::Limit::Seg(_)));
+    state.rel.rooms.retain(|r| match r.limit {
+        Limit::Seg(_) => false,
+        Limit::Len(t) => induction::segment_bytes(t).is_none(),
+        Limit::Const(_) => true,
+    });
     let held = |v: &Value| matches!(v, Value::SegLen(_));
     if state.regs.iter().any(held) || state.slots.values().any(|s| held(&s.value)) {
         state.map_values(|v| if held(&v) { Value::ANY_INT } else { v });

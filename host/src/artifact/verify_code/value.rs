@@ -1042,6 +1042,12 @@ impl State {
                 _ => {}
             }
         }
+        // `x ≠ 0` for an x at most 0 (a `test` of a register a compare
+        // already proved zero): no such path.
+        let nothing = |x: Value, z: Value| x.int_max() == Some(0) && constant_of(z) == Some(0);
+        if relation == Relation::Ne && (nothing(a, b) || nothing(b, a)) {
+            return false;
+        }
         match relation {
             Relation::Ge if below(a, b, false) => return false,
             Relation::Gt if below(a, b, true) => return false,
@@ -1179,14 +1185,20 @@ impl State {
             }
             _ => return,
         };
-        // Only sums: a name alone is bounded by its Int's `bound` already.
+        // Sums; and a name alone where nothing else keeps the bound (a
+        // name below a table's length is its Int's `bound`; one below a
+        // constant, its `max`).
         let (x, y, c) = match (self.rel.pairs.get(&x), self.sums.get(&x)) {
             (Some(&(x, y)), _) => (x, y, 0),
             (None, Some(&(base, c))) => match i64::try_from(c) {
                 Ok(c) => (base, 0, c),
                 Err(_) => return,
             },
-            (None, None) => return,
+            (None, None) => match limit {
+                Limit::Seg(_) => (x, 0, 0),
+                Limit::Len(_) if !strict => (x, 0, 0),
+                _ => return,
+            },
         };
         self.rel.add_room(Room {
             x,
