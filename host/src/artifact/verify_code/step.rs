@@ -1148,17 +1148,60 @@ pub fn step(
             let b = op_value(state, 1);
             // A pointer into a table plus a name shifted into elements'
             // bytes: the pointer, that many elements on.
-            let named = match (mnemonic, induction::parts(a), b) {
-                (Mnemonic::Add, Some(p), Value::Int { sym: Some(s), .. })
+            // (From the base itself, either way round, it is an element
+            // index, as a `lea` of the base and the index scaled makes.)
+            let scaled = |v: Value| match v {
+                Value::Int { sym: Some(s), .. } => state.rel.scaled.get(&s).copied(),
+                _ => None,
+            };
+            let named = match (mnemonic, a, b) {
+                (
+                    Mnemonic::Add,
+                    Value::Table {
+                        table,
+                        max: 0,
+                        idx: None,
+                    },
+                    n,
+                )
+                | (
+                    Mnemonic::Add,
+                    n,
+                    Value::Table {
+                        table,
+                        max: 0,
+                        idx: None,
+                    },
+                ) if op0.size() == 8
+                    && let Some((x, k)) = scaled(n)
+                    && 1u64 << k == induction::element_size(cx.layout, table) =>
+                {
+                    Some(Value::Table {
+                        table,
+                        max: u64::from(u32::MAX) << k,
+                        idx: Some(x),
+                    })
+                }
+                (Mnemonic::Add, p, n)
                     if op0.size() == 8
-                        && let Some(&(x, k)) = state.rel.scaled.get(&s)
+                        && let Some(p) = induction::parts(p)
+                        && let Some((x, k)) = scaled(n)
                         && 1u64 << k == induction::element_size(cx.layout, p.table) =>
                 {
                     p.with_name(x).map(induction::Steps::value)
                 }
                 _ => None,
             };
-            let value = named.unwrap_or_else(|| arith(mnemonic == Mnemonic::Add, a, b, op0.size()));
+            // `int + pointer` is `pointer + int` (a constant or index in
+            // the register, the base from memory).
+            let value = named.unwrap_or_else(|| match (mnemonic, a, b) {
+                (Mnemonic::Add, Value::Int { .. }, pointer)
+                    if !matches!(pointer, Value::Int { .. } | Value::Unknown) =>
+                {
+                    arith(true, pointer, a, op0.size())
+                }
+                _ => arith(mnemonic == Mnemonic::Add, a, b, op0.size()),
+            });
             if writes_rsp && after_call && mnemonic == Mnemonic::Sub {
                 // The callee popped its stack arguments; this reserves
                 // the same space again.
@@ -1505,19 +1548,24 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
             u64::MAX
         });
     }
+    // A constant only: an Int at most `max` moves a pointer by any amount
+    // up to it, not by exactly `max`.
+    let exact = |v: Value| v.int_max().is_some_and(|max| constant_of(v) == Some(max));
     match (a, b) {
-        (Value::Frame(k), Value::Int { max, .. }) if max < 1 << 31 => {
+        (Value::Frame(k), Value::Int { max, .. }) if max < 1 << 31 && exact(b) => {
             let d = max as i64;
             Value::Frame(if add { k + d } else { k - d })
         }
-        (Value::Ptr { region, offset }, Value::Int { max, .. }) if max < 1 << 31 => Value::Ptr {
-            region,
-            offset: if add {
-                offset + max as i64
-            } else {
-                offset - max as i64
-            },
-        },
+        (Value::Ptr { region, offset }, Value::Int { max, .. }) if max < 1 << 31 && exact(b) => {
+            Value::Ptr {
+                region,
+                offset: if add {
+                    offset + max as i64
+                } else {
+                    offset - max as i64
+                },
+            }
+        }
         // A pointer into a table moved by a constant.
         (Value::TableAt { .. } | Value::Table { idx: Some(_), .. }, Value::Int { .. })
             if let Some(c) = super::value::constant_of(b)
@@ -1542,7 +1590,7 @@ fn arith(add: bool, a: Value, b: Value, width: usize) -> Value {
             max: max.saturating_add(m),
             idx: None,
         },
-        (Value::StackLimit(n), Value::Int { max, .. }) if add => {
+        (Value::StackLimit(n), Value::Int { max, .. }) if add && exact(b) => {
             Value::StackLimit(n.saturating_add(max))
         }
         (
