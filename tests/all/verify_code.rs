@@ -1147,17 +1147,71 @@ fn sightglass_modules_verify() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// A module whose values live in the GC heap (an `externref` table here)
+/// A module whose only GC references are `externref`s is checked like any
+/// other: its table accesses (an index shifted into 4-byte elements and
+/// added to the base, compared with the length, the address nulled past
+/// it) and `table.grow`'s fill verify, and the bounds check dropped is
+/// refused.
+const EXTERNREF_TABLE: &str = r#"(module
+  (table $t 4 externref)
+  (func $get (export "get") (param i32) (result externref)
+    (table.get $t (local.get 0)))
+  (func $set (export "set") (param i32) (param externref)
+    (table.set $t (local.get 0) (local.get 1)))
+  (func $grow (export "grow") (param externref) (param i32) (result i32)
+    (table.grow $t (local.get 0) (local.get 1))))"#;
+
+#[test]
+fn an_externref_module_is_checked() {
+    let bytes = verified(compile(EXTERNREF_TABLE, &Options::for_target(X86)));
+    let report = verify_code::verify(&bytes).unwrap();
+    assert!(
+        report
+            .unchecked
+            .iter()
+            .all(|u| u.reason != verify_code::UncheckedReason::GcHeap),
+        "{:?}",
+        report.unchecked
+    );
+    // `table.get`'s compare of the index with the length made a compare
+    // of another register with it: the index goes unchecked.
+    let insns = instructions(&bytes, "get");
+    let (start, insn, _) = *insns
+        .iter()
+        .find(|(_, i, _)| {
+            i.mnemonic() == Mnemonic::Cmp
+                && i.op_kind(0) == OpKind::Register
+                && i.op_kind(1) == OpKind::Register
+                && i.op0_register().size() == 4
+        })
+        .expect("the index's compare with the length");
+    // The last byte is ModRM: its reg field (one operand) rewritten to
+    // the rm field's number names another register.
+    let modrm = start + insn.len() - 1;
+    let mut unchecked = bytes.clone();
+    let rm = unchecked[modrm] & 0b111;
+    unchecked[modrm] = (unchecked[modrm] & 0b1100_0000) | (rm << 3) | rm;
+    let rules = broken(&unchecked);
+    assert!(
+        rules
+            .iter()
+            .any(|r| matches!(r, Rule::TableAccess | Rule::UnknownPointer)),
+        "{rules:?}"
+    );
+}
+
+/// A module whose code reads objects in the GC heap (a struct type here)
 /// is not yet checked, and the report says so and why, function by
 /// function: never a silent pass under another reason's name.
 #[test]
 fn functions_left_unchecked_are_named_with_their_reason() {
     use verify_code::UncheckedReason;
     let wat = r#"(module
-      (table $t 4 externref)
-      (func (export "grow") (param i32) (result i32)
-        (table.grow $t (ref.null extern) (local.get 0))))"#;
-    let report = verify_code::verify(&compile(wat, &Options::for_target(X86))).unwrap();
+      (type $s (struct (field i32)))
+      (func (export "get") (param (ref $s)) (result i32)
+        (struct.get $s 0 (local.get 0))))"#;
+    let options = Options::with_wasmtime_flags(X86, ["-W", "gc=y,function-references=y"]).unwrap();
+    let report = verify_code::verify(&compile(wat, &options)).unwrap();
     let gc: Vec<&str> = report
         .unchecked
         .iter()

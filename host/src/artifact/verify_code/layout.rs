@@ -173,6 +173,9 @@ pub struct ModuleLayout {
     /// Bytes of each signature's values at most (array-call trampolines).
     signature_bytes: Vec<u32>,
     type_count: u32,
+    /// Whether its code reads objects in the GC heap: it defines GC
+    /// proposal types (structs, arrays) or exception tags.
+    gc_objects: bool,
 }
 
 /// Everything the verifier knows about an artifact's runtime structures.
@@ -274,6 +277,18 @@ impl ModuleLayout {
             })
             .collect();
         let type_count = u32::try_from(types.len_types().min(MAX_ENTITIES)).unwrap_or(0);
+        // A module whose only GC references are `externref`s (tables and
+        // values of them, as wasm-bindgen's output has) keeps them in the
+        // GC heap but its code never reads an object there: only one with
+        // types of its own that are not functions, or with tags, does.
+        let gc_objects = module.needs_gc_heap
+            && (!module.tags.is_empty()
+                || module.types.values().any(|ty| match *ty {
+                    EngineOrModuleTypeIndex::Module(index) => {
+                        types.get(index).is_none_or(|t| t.as_func().is_none())
+                    }
+                    _ => true,
+                }));
         // `VMOffsets` asserts what a damaged record can break; its panic
         // is turned into the typed error here, never let through.
         let offsets = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -286,6 +301,7 @@ impl ModuleLayout {
             arg_bytes,
             signature_bytes,
             type_count,
+            gc_objects,
         })
     }
 }
@@ -819,9 +835,11 @@ impl Layout {
         }
     }
 
-    /// Whether core module `module` uses the GC proposal's heap, whose
-    /// object accesses the verifier does not model yet.
+    /// Whether core module `module` reads objects in the GC heap (GC
+    /// proposal types, exceptions), accesses the verifier does not model
+    /// yet. A module whose only GC references are `externref`s is
+    /// checked.
     pub fn uses_gc(&self, module: u32) -> bool {
-        self.module(module).is_some_and(|m| m.module.needs_gc_heap)
+        self.module(module).is_some_and(|m| m.gc_objects)
     }
 }

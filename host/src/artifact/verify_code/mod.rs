@@ -106,10 +106,12 @@ pub enum UncheckedReason {
     /// Code whose calling convention the verifier does not model yet (a
     /// component's own trampolines, module start-up code).
     CallingConvention,
-    /// A function of a core module that uses the GC heap: the GC
-    /// proposal's types, or `externref` and `anyref`, whose values
-    /// Wasmtime keeps there. The verifier does not model that heap's
-    /// objects yet.
+    /// A function of a core module whose code reads objects in the GC
+    /// heap: one that defines the GC proposal's struct or array types, or
+    /// exception tags. The verifier does not model that heap's objects
+    /// yet. (A module whose only GC references are `externref`s is
+    /// checked: its code keeps them in tables and locals, never reads
+    /// the heap.)
     GcHeap,
 }
 
@@ -118,7 +120,7 @@ impl fmt::Display for UncheckedReason {
         f.write_str(match self {
             UncheckedReason::CallingConvention => "calling convention not modelled yet",
             UncheckedReason::GcHeap => {
-                "its module keeps GC types, externref or anyref in the GC heap, not modelled yet"
+                "its module reads GC-heap objects (struct, array or exception types), not modelled yet"
             }
         })
     }
