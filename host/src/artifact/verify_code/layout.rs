@@ -820,6 +820,22 @@ impl Layout {
         }
     }
 
+    /// The fewest bytes heap `heap` ever holds: its declared minimum (it
+    /// never shrinks); 0 where nothing is known.
+    pub fn heap_min_bytes(&self, heap: HeapId) -> u64 {
+        match heap {
+            HeapId::Memory { module, memory } => self
+                .module(module)
+                .and_then(|m| m.module.memories.get(MemoryIndex::from_u32(memory)))
+                .and_then(|m| {
+                    let page = 1u64.checked_shl(u32::from(m.page_size_log2))?;
+                    m.limits.min.checked_mul(page)
+                })
+                .unwrap_or(0),
+            HeapId::Gc => 0,
+        }
+    }
+
     /// A number every length heap `heap` can have is a multiple of: its
     /// page size, as it only ever grows by whole pages (1 where nothing is
     /// known). Read from the artifact's own record, so any size is

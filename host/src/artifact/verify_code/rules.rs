@@ -61,8 +61,13 @@
 //!                         a memory's or table's base or bound)
 //! [Heap(m) + ≤x + i·s + d] i an Int ≤ max, d ≥ 0:
 //!                         x + max·s + d + size ≤ reservation + guard
-//! [Heap(m) checked + d]   (address = base + i + e, or null): e + d + size
-//!                         ≤ guard, and d + size ≤ 4 KiB (the null page)
+//! [Heap(m) checked + d]   (address = base + i + e, or null; i + c ≤ the
+//!                         length compared, e - c may be negative):
+//!                         (e - c) + d + size ≤ guard, and d + size ≤ 4 KiB
+//!                         (the null page). `i ≤ len - c` counts where c is
+//!                         no more than the memory's declared minimum (the
+//!                         difference cannot wrap); a constant address
+//!                         short of a length the path knows is checked too
 //! [Heap(m) or null + d]   x + d + size ≤ reservation + guard, and
 //!                         d + size ≤ 4 KiB (the null page)
 //! [Table(t) checked + d]  d + size ≤ the element size

@@ -585,12 +585,16 @@ fn access(
                 .saturating_add(index_max)
                 .saturating_add(a.disp as u64)
                 .saturating_add(size);
-            // A length compared at least `n` keeps `n + guard` mapped or
+            // A length compared at least `n`, or declared at least `n`
+            // (a memory never shrinks), keeps `n + guard` mapped or
             // guarded, whatever the reservation.
-            let reserved = state
+            let least = state
                 .min_len
                 .get(&heap)
-                .map_or(reserved, |&n| reserved.max(n.saturating_add(guard)));
+                .copied()
+                .unwrap_or(0)
+                .max(cx.layout.heap_min_bytes(heap));
+            let reserved = reserved.max(least.saturating_add(guard));
             if end > reserved {
                 return Err((
                     Rule::HeapAccess,
@@ -604,7 +608,16 @@ fn access(
         }
         Value::HeapOrNull { heap, max } => {
             no_index(Rule::HeapAccess, "heap address or null")?;
-            let (reserved, _) = cx.layout.heap_bounds(heap);
+            let (reserved, guard) = cx.layout.heap_bounds(heap);
+            // As for a heap address: the least length it is known or
+            // declared to have is mapped.
+            let least = state
+                .min_len
+                .get(&heap)
+                .copied()
+                .unwrap_or(0)
+                .max(cx.layout.heap_min_bytes(heap));
+            let reserved = reserved.max(least.saturating_add(guard));
             let disp = u64::try_from(a.disp).unwrap_or(u64::MAX);
             let end = max.saturating_add(disp).saturating_add(size);
             if end > reserved || disp.saturating_add(size) > NULL_PAGE {
@@ -626,11 +639,12 @@ fn access(
                 return Err((Rule::HeapAccess, format!("negative offset {}", a.disp)));
             }
             // In bounds: at most the length plus `extra + disp + size`,
-            // which the guard covers; out of bounds the address is null
-            // and only `disp + size` is added, inside the null page.
-            let end = extra.saturating_add(a.disp as u64).saturating_add(size);
+            // which the guard covers (or, short of the length, needs no
+            // guard); out of bounds the address is null and only `disp +
+            // size` is added, inside the null page.
+            let end = i128::from(extra) + i128::from(a.disp) + i128::from(size);
             let from_null = (a.disp as u64).saturating_add(size);
-            if end > guard || from_null > NULL_PAGE {
+            if end > i128::from(guard) || from_null > NULL_PAGE {
                 return Err((
                     Rule::HeapAccess,
                     format!(
@@ -1146,6 +1160,22 @@ pub fn step(
         Mnemonic::Add | Mnemonic::Sub if insn.op_kind(0) == OpKind::Register => {
             let a = read(state, op0);
             let b = op_value(state, 1);
+            // A heap's length less a constant no more than the least it
+            // can be: a bound that never wraps.
+            if mnemonic == Mnemonic::Sub
+                && op0.size() == 8
+                && let Value::HeapLen(heap) = a
+                && let Some(less) = constant_value(insn, b)
+                && less
+                    <= cx
+                        .layout
+                        .heap_min_bytes(heap)
+                        .max(state.min_len.get(&heap).copied().unwrap_or(0))
+            {
+                set(state, op0, Value::HeapLenLess { heap, less }, at, findings);
+                state.flags = Flags::Unknown;
+                return Next::Fall;
+            }
             // A pointer into a table plus a name shifted into elements'
             // bytes: the pointer, that many elements on.
             // (From the base itself, either way round, it is an element
@@ -1223,6 +1253,14 @@ pub fn step(
                     Some(c) if insn.op_kind(1) == OpKind::Register => Some(c),
                     _ => constant_value(insn, b),
                 };
+                // Two constants: whether the sum carried is known.
+                if mnemonic == Mnemonic::Add
+                    && op0.size() == 8
+                    && let (Some(x), Some(y)) = (constant_of(a), c)
+                {
+                    state.flags = Flags::Carried(x.checked_add(y).is_none());
+                    return Next::Fall;
+                }
                 if mnemonic == Mnemonic::Add
                     && op0.size() == 8
                     && let (
@@ -1428,10 +1466,15 @@ pub fn step(
             let keeps = kept.refine(cond, false, cx.layout);
             let mut moved = state.clone();
             let moves = moved.refine(cond, true, cx.layout);
+            // An address at a constant offset is checked by the least
+            // length the path it is chosen on knows (a `test` of the
+            // length before an access at offset 0, with no guard).
+            let kept_value = checked_by_least(&kept, cx.layout, read(&kept, op0));
+            let moved_value = checked_by_least(&moved, cx.layout, op_value(&moved, 1));
             let value = match (keeps, moves) {
-                (true, false) => read(&kept, op0),
-                (false, true) => op_value(&moved, 1),
-                _ => choose(read(&kept, op0), op_value(&moved, 1), pc),
+                (true, false) => kept_value,
+                (false, true) => moved_value,
+                _ => choose(kept_value, moved_value, pc),
             };
             set(state, op0, value, at, findings);
             return Next::Fall;
@@ -2006,5 +2049,31 @@ fn forget_segment_lengths(state: &mut State) {
     let held = |v: &Value| matches!(v, Value::SegLen(_));
     if state.regs.iter().any(held) || state.slots.values().any(|s| held(&s.value)) {
         state.map_values(|v| if held(&v) { Value::ANY_INT } else { v });
+    }
+}
+
+/// `v`, where it is a heap's base plus a constant, as a checked address
+/// when `state` knows the heap holds more than the constant: the address
+/// is then that much short of the length.
+fn checked_by_least(state: &State, layout: &Layout, v: Value) -> Value {
+    match v {
+        Value::Heap {
+            heap,
+            max,
+            idx: None,
+            extra,
+        } if max == extra => {
+            let least = state
+                .min_len
+                .get(&heap)
+                .copied()
+                .unwrap_or(0)
+                .max(layout.heap_min_bytes(heap));
+            match i64::try_from(i128::from(extra) - i128::from(least)) {
+                Ok(short) if least > 0 && short < 0 => Value::HeapChecked { heap, extra: short },
+                _ => v,
+            }
+        }
+        other => other,
     }
 }

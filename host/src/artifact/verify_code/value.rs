@@ -81,12 +81,14 @@ pub enum Value {
         /// A constant added to it.
         extra: u64,
     },
-    /// Null, or a heap's base plus at most its current length plus `extra`.
+    /// Null, or a heap's base plus at most its current length plus `extra`
+    /// (negative: that far short of the length, where the compare covered
+    /// the access's size, as with no guard region).
     HeapChecked {
         /// The heap.
         heap: HeapId,
         /// The constant beyond the length.
-        extra: u64,
+        extra: i64,
     },
     /// Null, or a heap's base plus at most `max` (a `cmov` that nulls an
     /// address on the path where it would be out of bounds).
@@ -98,6 +100,16 @@ pub enum Value {
     },
     /// A heap's current length.
     HeapLen(HeapId),
+    /// A heap's current length less `less`, which is no more than the
+    /// least length the heap can have (so the difference never wraps):
+    /// Cranelift's bound for `index ≤ len - (offset + size)` where no
+    /// guard region absorbs the access.
+    HeapLenLess {
+        /// The heap.
+        heap: HeapId,
+        /// What is taken off.
+        less: u64,
+    },
     /// A table's base plus at most `max` bytes.
     Table {
         /// The table.
@@ -478,6 +490,9 @@ pub enum Flags {
     /// offset`, checked for overflow before it is compared with the
     /// length).
     Carry(Sym),
+    /// Set by a 64-bit `add` of two constants: whether it carried (the
+    /// branch to a trap on a carry that always happens is always taken).
+    Carried(bool),
     /// Set by a compare of two values that are never equal: a heap's
     /// length and a constant that is no whole number of its pages (as
     /// Cranelift folds an access at an offset near 2⁶⁴ into a compare of
@@ -1010,6 +1025,14 @@ impl State {
             }
             return true;
         }
+        if let Flags::Carried(carried) = self.flags {
+            let carry_path = match cond {
+                ConditionCode::b => holds,
+                ConditionCode::ae => !holds,
+                _ => return true,
+            };
+            return carry_path == carried;
+        }
         if self.flags == Flags::Unequal {
             return Relation::of(cond, holds) != Some(Relation::Eq);
         }
@@ -1069,8 +1092,18 @@ impl State {
         // `len ≥ c`: a heap address at constant offset e is at most
         // `e - c` past the length.
         let at_least = match (a, b, relation) {
-            (Value::HeapLen(h), c, Relation::Ge | Relation::Gt)
-            | (c, Value::HeapLen(h), Relation::Le | Relation::Lt) => constant_of(c).map(|c| (h, c)),
+            (Value::HeapLen(h), c, Relation::Ge) | (c, Value::HeapLen(h), Relation::Le) => {
+                constant_of(c).map(|c| (h, c))
+            }
+            (Value::HeapLen(h), c, Relation::Gt) | (c, Value::HeapLen(h), Relation::Lt) => {
+                constant_of(c).map(|c| (h, c.saturating_add(1)))
+            }
+            // `len ≠ 0` (a `test` of the length): at least one byte.
+            (Value::HeapLen(h), z, Relation::Ne) | (z, Value::HeapLen(h), Relation::Ne)
+                if constant_of(z) == Some(0) =>
+            {
+                Some((h, 1))
+            }
             _ => None,
         };
         if let Some((heap, c)) = at_least {
@@ -1082,10 +1115,13 @@ impl State {
                     max,
                     idx: None,
                     extra,
-                } if h == heap && max == extra && extra > 0 => Value::HeapChecked {
-                    heap,
-                    extra: extra.saturating_sub(c),
-                },
+                } if h == heap
+                    && max == extra
+                    && extra > 0
+                    && let Some(extra) = signed_less(extra, c) =>
+                {
+                    Value::HeapChecked { heap, extra }
+                }
                 other => other,
             });
         }
@@ -1262,11 +1298,19 @@ impl State {
                 });
             }
             Value::HeapLen(heap) => {
+                // `x < len` is `x + 1 ≤ len`.
+                let below = u64::from(strict);
                 // When `sym` is `base + slack`, `base` is `slack` below.
                 if let Some(&(base, slack)) = self.sums.get(&sym) {
-                    self.set_bound(base, Bound::HeapLen { heap, slack });
+                    self.set_bound(
+                        base,
+                        Bound::HeapLen {
+                            heap,
+                            slack: slack.saturating_add(below),
+                        },
+                    );
                 }
-                self.set_bound(sym, Bound::HeapLen { heap, slack: 0 });
+                self.set_bound(sym, Bound::HeapLen { heap, slack: below });
                 // An address from `base` where `sym ≡ base + c`: the
                 // same address from `sym`, `c` less beyond it (or short
                 // of it, where the address adds less than `c`: at most
@@ -1282,7 +1326,12 @@ impl State {
                         idx: Some(s),
                         extra,
                         ..
-                    } if s == sym && h == heap => Value::HeapChecked { heap, extra },
+                    } if s == sym
+                        && h == heap
+                        && let Some(extra) = signed_less(extra, below) =>
+                    {
+                        Value::HeapChecked { heap, extra }
+                    }
                     Value::Heap {
                         heap: h,
                         idx: Some(s),
@@ -1291,12 +1340,29 @@ impl State {
                     } if h == heap
                         && let Some((base, c, exact)) = alias
                         && s == base
-                        && (extra >= c || exact) =>
+                        && (extra >= c || exact)
+                        && let Some(extra) = signed_less(extra, c.saturating_add(below)) =>
                     {
-                        Value::HeapChecked {
-                            heap,
-                            extra: extra.saturating_sub(c),
-                        }
+                        Value::HeapChecked { heap, extra }
+                    }
+                    other => other,
+                });
+            }
+            // `x ≤ len - less`: `x + less ≤ len`.
+            Value::HeapLenLess { heap, less } => {
+                let less = less.saturating_add(u64::from(strict));
+                self.set_bound(sym, Bound::HeapLen { heap, slack: less });
+                self.map_values(|v| match v {
+                    Value::Heap {
+                        heap: h,
+                        idx: Some(s),
+                        extra,
+                        ..
+                    } if s == sym
+                        && h == heap
+                        && let Some(extra) = signed_less(extra, less) =>
+                    {
+                        Value::HeapChecked { heap, extra }
                     }
                     other => other,
                 });
@@ -1432,4 +1498,9 @@ impl Relation {
             r => r,
         }
     }
+}
+
+/// `extra - c` as a signed offset from the length, if it fits.
+fn signed_less(extra: u64, c: u64) -> Option<i64> {
+    i64::try_from(i128::from(extra) - i128::from(c)).ok()
 }
