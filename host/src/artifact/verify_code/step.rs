@@ -562,7 +562,7 @@ fn access(
         Value::Heap {
             heap, max, extra, ..
         } => {
-            let (reserved, guard) = cx.layout.heap_bounds(heap);
+            let (_, guard) = cx.layout.heap_bounds(heap);
             if a.disp < 0 {
                 return Err((Rule::HeapAccess, format!("negative offset {}", a.disp)));
             }
@@ -585,16 +585,7 @@ fn access(
                 .saturating_add(index_max)
                 .saturating_add(a.disp as u64)
                 .saturating_add(size);
-            // A length compared at least `n`, or declared at least `n`
-            // (a memory never shrinks), keeps `n + guard` mapped or
-            // guarded, whatever the reservation.
-            let least = state
-                .min_len
-                .get(&heap)
-                .copied()
-                .unwrap_or(0)
-                .max(cx.layout.heap_min_bytes(heap));
-            let reserved = reserved.max(least.saturating_add(guard));
+            let reserved = mapped_bytes(state, cx.layout, heap);
             if end > reserved {
                 return Err((
                     Rule::HeapAccess,
@@ -608,16 +599,7 @@ fn access(
         }
         Value::HeapOrNull { heap, max } => {
             no_index(Rule::HeapAccess, "heap address or null")?;
-            let (reserved, guard) = cx.layout.heap_bounds(heap);
-            // As for a heap address: the least length it is known or
-            // declared to have is mapped.
-            let least = state
-                .min_len
-                .get(&heap)
-                .copied()
-                .unwrap_or(0)
-                .max(cx.layout.heap_min_bytes(heap));
-            let reserved = reserved.max(least.saturating_add(guard));
+            let reserved = mapped_bytes(state, cx.layout, heap);
             let disp = u64::try_from(a.disp).unwrap_or(u64::MAX);
             let end = max.saturating_add(disp).saturating_add(size);
             if end > reserved || disp.saturating_add(size) > NULL_PAGE {
@@ -2063,12 +2045,7 @@ fn checked_by_least(state: &State, layout: &Layout, v: Value) -> Value {
             idx: None,
             extra,
         } if max == extra => {
-            let least = state
-                .min_len
-                .get(&heap)
-                .copied()
-                .unwrap_or(0)
-                .max(layout.heap_min_bytes(heap));
+            let least = least_heap_len(state, layout, heap);
             match i64::try_from(i128::from(extra) - i128::from(least)) {
                 Ok(short) if least > 0 && short < 0 => Value::HeapChecked { heap, extra: short },
                 _ => v,
@@ -2076,4 +2053,23 @@ fn checked_by_least(state: &State, layout: &Layout, v: Value) -> Value {
         }
         other => other,
     }
+}
+
+/// The fewest bytes heap `heap` holds on this path: what a compare of its
+/// length proved, or its declared minimum (a memory never shrinks).
+fn least_heap_len(state: &State, layout: &Layout, heap: HeapId) -> u64 {
+    state
+        .min_len
+        .get(&heap)
+        .copied()
+        .unwrap_or(0)
+        .max(layout.heap_min_bytes(heap))
+}
+
+/// The bytes after heap `heap`'s base that are mapped or guarded on this
+/// path: its reservation and guard, or the least length it holds and the
+/// guard after it, whichever is more.
+fn mapped_bytes(state: &State, layout: &Layout, heap: HeapId) -> u64 {
+    let (reserved, guard) = layout.heap_bounds(heap);
+    reserved.max(least_heap_len(state, layout, heap).saturating_add(guard))
 }

@@ -1244,6 +1244,25 @@ impl State {
         });
     }
 
+    /// After `sym + less ≤ len(heap)`: every address `base + sym + e` of
+    /// that heap is checked, `e - less` from the length.
+    fn check_index(&mut self, sym: Sym, heap: HeapId, less: u64) {
+        self.map_values(|v| match v {
+            Value::Heap {
+                heap: h,
+                idx: Some(s),
+                extra,
+                ..
+            } if s == sym
+                && h == heap
+                && let Some(extra) = signed_less(extra, less) =>
+            {
+                Value::HeapChecked { heap, extra }
+            }
+            other => other,
+        });
+    }
+
     /// Learns `x relation y` about every copy of `x`.
     fn apply(&mut self, x: Value, relation: Relation, y: Value, layout: &Layout) {
         let Some(sym) = x.sym() else {
@@ -1320,18 +1339,8 @@ impl State {
                     Some(&(base, c)) => Some((base, c, false)),
                     None => self.sums.get(&sym).map(|&(base, c)| (base, c, true)),
                 };
+                self.check_index(sym, heap, below);
                 self.map_values(|v| match v {
-                    Value::Heap {
-                        heap: h,
-                        idx: Some(s),
-                        extra,
-                        ..
-                    } if s == sym
-                        && h == heap
-                        && let Some(extra) = signed_less(extra, below) =>
-                    {
-                        Value::HeapChecked { heap, extra }
-                    }
                     Value::Heap {
                         heap: h,
                         idx: Some(s),
@@ -1352,20 +1361,7 @@ impl State {
             Value::HeapLenLess { heap, less } => {
                 let less = less.saturating_add(u64::from(strict));
                 self.set_bound(sym, Bound::HeapLen { heap, slack: less });
-                self.map_values(|v| match v {
-                    Value::Heap {
-                        heap: h,
-                        idx: Some(s),
-                        extra,
-                        ..
-                    } if s == sym
-                        && h == heap
-                        && let Some(extra) = signed_less(extra, less) =>
-                    {
-                        Value::HeapChecked { heap, extra }
-                    }
-                    other => other,
-                });
+                self.check_index(sym, heap, less);
             }
             Value::TableLen(table) if strict => {
                 self.set_bound(sym, Bound::TableLen(table));
