@@ -123,7 +123,7 @@ pub enum Value {
     /// is the element size, `from` and `plus` name integers (0: none),
     /// and `n` is the number of times the loop at `head` has gone round,
     /// within the range that [`State::loops`] keeps for it, and at most
-    /// the bound that [`Relations::limits`] may keep (stride 0: exactly
+    /// the bound by a name that [`State::limits`] may keep (stride 0: exactly
     /// the rest, `head` 0).
     TableAt {
         /// The table.
