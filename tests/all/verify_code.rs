@@ -421,16 +421,21 @@ fn a_memory64_offset_past_4gib_needs_its_overflow_check() {
     let mut unchecked = bytes.clone();
     nop_out(&mut unchecked, start, insn.len());
     assert_eq!(broken(&unchecked), [Rule::HeapAccess]);
-    // The compare in `wrapping` made one with 0, a length the memory
-    // can have: the address a byte below the base is then kept.
-    let insns = instructions(&bytes, "wrapping");
-    let (start, insn, _) = *insns
+    // `wrapping`'s `cmovne` made `cmove`: the address a byte below the
+    // base is kept whenever the length is not the impossible -1. (A
+    // compare with another byte-sized constant would still be safe: no
+    // such constant is a length a memory of a page or more can have.)
+    let (start, insn, _) = *instructions(&bytes, "wrapping")
         .iter()
-        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmp && i.immediate(1) == u64::MAX)
-        .expect("the compare of the length with -1");
-    let mut equal = bytes.clone();
-    equal[start + insn.len() - 1] = 0;
-    assert_eq!(broken(&equal), [Rule::HeapAccess]);
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmovne)
+        .expect("the nulling of the address");
+    let opcode = (start..start + insn.len())
+        .find(|&at| bytes[at] == 0x0f && bytes[at + 1] == 0x45)
+        .expect("cmovne's opcode")
+        + 1;
+    let mut kept = bytes.clone();
+    kept[opcode] = 0x44;
+    assert_eq!(broken(&kept), [Rule::HeapAccess]);
 }
 
 /// Every bounds check explicit and no guard region: an access is checked
@@ -483,6 +488,58 @@ fn explicit_bounds_checks_with_no_guard_need_their_exact_bound() {
     let mut inverted = bytes.clone();
     inverted[opcode] = 0x45;
     assert_eq!(broken(&inverted), [Rule::HeapAccess]);
+}
+
+/// memory64 accesses at an offset near 2⁶⁴ with every bounds check
+/// explicit and no guard: for a memory of at least a page, a compare of
+/// the length with a constant it can never equal keeps the address only
+/// when equal; for one that may be empty, `offset + size` overflows, and
+/// the branch to the trap on the carry is always taken.
+const FAR_OFFSETS64_EXPLICIT: &str = r#"(module
+  (memory $a i64 1)
+  (memory $b i64 0)
+  (func $far_a (export "far_a") (result i32)
+    (i32.load $a offset=0xffffffffffffffff (i64.const 0)))
+  (func $far_b (export "far_b") (result i32)
+    (i32.load $b offset=0xffffffffffffffff (i64.const 0))))"#;
+
+#[test]
+fn far_memory64_offsets_with_no_guard_are_never_reached() {
+    let options = Options::with_wasmtime_flags(
+        X86,
+        [
+            "-W",
+            "memory64=y,multi-memory=y",
+            "-O",
+            "memory-reservation=0",
+            "-O",
+            "memory-guard-size=0",
+        ],
+    )
+    .unwrap();
+    let bytes = verified(compile(FAR_OFFSETS64_EXPLICIT, &options));
+    // `cmovne` made `cmove`: the address a byte below the base is kept
+    // whenever the length is not that impossible constant.
+    let (start, insn, _) = *instructions(&bytes, "far_a")
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmovne)
+        .expect("the nulling of the address");
+    let opcode = (start..start + insn.len())
+        .find(|&at| bytes[at] == 0x0f && bytes[at + 1] == 0x45)
+        .expect("cmovne's opcode")
+        + 1;
+    let mut kept = bytes.clone();
+    kept[opcode] = 0x44;
+    assert_eq!(broken(&kept), [Rule::HeapAccess]);
+    // `size + offset` with an offset of 2⁶⁴ - 128 rather than 2⁶⁴ - 1:
+    // no carry, and the access below the base is reached.
+    let (start, insn, _) = *instructions(&bytes, "far_b")
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Add && i.immediate(1) == u64::MAX)
+        .expect("the add of the offset");
+    let mut uncarried = bytes.clone();
+    uncarried[start + insn.len() - 1] = 0x80;
+    assert_eq!(broken(&uncarried), [Rule::HeapAccess]);
 }
 
 /// GC subtyping of functions: `call_indirect` accepts a subtype of its

@@ -1451,8 +1451,15 @@ pub fn step(
             // An address at a constant offset is checked by the least
             // length the path it is chosen on knows (a `test` of the
             // length before an access at offset 0, with no guard).
-            let kept_value = checked_by_least(&kept, cx.layout, read(&kept, op0));
-            let moved_value = checked_by_least(&moved, cx.layout, op_value(&moved, 1));
+            // (Only against null: a choice between two addresses keeps
+            // them as they are, for the arithmetic that may follow.)
+            let null = |v: Value| matches!(v, Value::Int { max: 0, .. });
+            let (kept_value, moved_value) = (read(&kept, op0), op_value(&moved, 1));
+            let (kept_value, moved_value) = match (null(kept_value), null(moved_value)) {
+                (false, true) => (checked_by_least(&kept, cx.layout, kept_value), moved_value),
+                (true, false) => (kept_value, checked_by_least(&moved, cx.layout, moved_value)),
+                _ => (kept_value, moved_value),
+            };
             let value = match (keeps, moves) {
                 (true, false) => kept_value,
                 (false, true) => moved_value,

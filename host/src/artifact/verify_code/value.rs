@@ -1065,6 +1065,18 @@ impl State {
                 _ => {}
             }
         }
+        // A heap's length equal to a constant it can never be (no whole
+        // number of its pages, or below its declared minimum): no such
+        // path (Cranelift's fold of an access whose offset and size pass
+        // any length the memory can have, its address nulled unless the
+        // compare is equal).
+        if relation == Relation::Eq
+            && let (Value::HeapLen(heap), c) | (c, Value::HeapLen(heap)) = (a, b)
+            && let Some(c) = constant_of(c)
+            && (!c.is_multiple_of(layout.heap_page_size(heap)) || c < layout.heap_min_bytes(heap))
+        {
+            return false;
+        }
         // `x ≠ 0` for an x at most 0 (a `test` of a register a compare
         // already proved zero): no such path.
         let nothing = |x: Value, z: Value| x.int_max() == Some(0) && constant_of(z) == Some(0);
@@ -1245,16 +1257,18 @@ impl State {
     }
 
     /// After `sym + less ≤ len(heap)`: every address `base + sym + e` of
-    /// that heap is checked, `e - less` from the length.
-    fn check_index(&mut self, sym: Sym, heap: HeapId, less: u64) {
+    /// that heap reaching past `covered` bytes (what is safe unchecked) is
+    /// checked, `e - less` from the length.
+    fn check_index(&mut self, sym: Sym, heap: HeapId, less: u64, covered: u64) {
         self.map_values(|v| match v {
             Value::Heap {
                 heap: h,
+                max,
                 idx: Some(s),
                 extra,
-                ..
             } if s == sym
                 && h == heap
+                && max > covered
                 && let Some(extra) = signed_less(extra, less) =>
             {
                 Value::HeapChecked { heap, extra }
@@ -1339,17 +1353,21 @@ impl State {
                     Some(&(base, c)) => Some((base, c, false)),
                     None => self.sums.get(&sym).map(|&(base, c)| (base, c, true)),
                 };
-                self.check_index(sym, heap, below);
+                self.check_index(sym, heap, below, 0);
                 self.map_values(|v| match v {
+                    // (Short of the sum only where the address is not
+                    // safe as it is: a checked address joins with an
+                    // unchecked one to an integer, so one that the
+                    // reservation already covers stays as it is.)
                     Value::Heap {
                         heap: h,
+                        max,
                         idx: Some(s),
                         extra,
-                        ..
                     } if h == heap
                         && let Some((base, c, exact)) = alias
                         && s == base
-                        && (extra >= c || exact)
+                        && (extra >= c || (exact && max > layout.heap_bounds(heap).0))
                         && let Some(extra) = signed_less(extra, c.saturating_add(below)) =>
                     {
                         Value::HeapChecked { heap, extra }
@@ -1361,7 +1379,7 @@ impl State {
             Value::HeapLenLess { heap, less } => {
                 let less = less.saturating_add(u64::from(strict));
                 self.set_bound(sym, Bound::HeapLen { heap, slack: less });
-                self.check_index(sym, heap, less);
+                self.check_index(sym, heap, less, layout.heap_bounds(heap).0);
             }
             Value::TableLen(table) if strict => {
                 self.set_bound(sym, Bound::TableLen(table));
