@@ -96,6 +96,41 @@ fn nop_out(bytes: &mut [u8], at: usize, len: usize) {
     bytes[at..at + len].fill(0x90);
 }
 
+/// `bytes` with the first `cmove` or `cmovne` (`cmov`) of the exported
+/// function `name` made the other: `0f 44` and `0f 45` differ in the
+/// opcode's low bit, so the address it nulls is kept where it was
+/// nulled, and the reverse.
+fn cmov_inverted(bytes: &[u8], name: &str, cmov: Mnemonic) -> Vec<u8> {
+    let (start, insn, _) = *instructions(bytes, name)
+        .iter()
+        .find(|(_, i, _)| i.mnemonic() == cmov)
+        .expect("the cmov that nulls the address");
+    let opcode = (start..start + insn.len())
+        .find(|&at| bytes[at] == 0x0f && matches!(bytes[at + 1], 0x44 | 0x45))
+        .expect("the cmov's opcode")
+        + 1;
+    let mut inverted = bytes.to_vec();
+    inverted[opcode] ^= 1;
+    inverted
+}
+
+/// Options for x86_64 with every bounds check explicit and no guard
+/// region, and the wasm features `features` (`-W` syntax).
+fn explicit_bounds(features: &str) -> Options {
+    Options::with_wasmtime_flags(
+        X86,
+        [
+            "-W",
+            features,
+            "-O",
+            "memory-reservation=0",
+            "-O",
+            "memory-guard-size=0",
+        ],
+    )
+    .unwrap()
+}
+
 #[test]
 fn the_undamaged_catalogue_verifies() {
     let bytes = compile(CATALOGUE, &Options::for_target(X86));
@@ -425,16 +460,7 @@ fn a_memory64_offset_past_4gib_needs_its_overflow_check() {
     // base is kept whenever the length is not the impossible -1. (A
     // compare with another byte-sized constant would still be safe: no
     // such constant is a length a memory of a page or more can have.)
-    let (start, insn, _) = *instructions(&bytes, "wrapping")
-        .iter()
-        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmovne)
-        .expect("the nulling of the address");
-    let opcode = (start..start + insn.len())
-        .find(|&at| bytes[at] == 0x0f && bytes[at + 1] == 0x45)
-        .expect("cmovne's opcode")
-        + 1;
-    let mut kept = bytes.clone();
-    kept[opcode] = 0x44;
+    let kept = cmov_inverted(&bytes, "wrapping", Mnemonic::Cmovne);
     assert_eq!(broken(&kept), [Rule::HeapAccess]);
 }
 
@@ -452,19 +478,7 @@ const EXPLICIT_BOUNDS: &str = r#"(module
 
 #[test]
 fn explicit_bounds_checks_with_no_guard_need_their_exact_bound() {
-    let options = Options::with_wasmtime_flags(
-        X86,
-        [
-            "-W",
-            "multi-memory=y",
-            "-O",
-            "memory-reservation=0",
-            "-O",
-            "memory-guard-size=0",
-        ],
-    )
-    .unwrap();
-    let bytes = verified(compile(EXPLICIT_BOUNDS, &options));
+    let bytes = verified(compile(EXPLICIT_BOUNDS, &explicit_bounds("multi-memory=y")));
     // `len - 4` made `len - 3`: a 4-byte load may end a byte past the
     // length, with no guard to catch it.
     let (start, insn, _) = *instructions(&bytes, "load")
@@ -476,17 +490,7 @@ fn explicit_bounds_checks_with_no_guard_need_their_exact_bound() {
     assert_eq!(broken(&short), [Rule::HeapAccess]);
     // The address nulled where the length is *not* zero (`cmovne` for
     // `cmove`): kept for an empty memory.
-    let (start, insn, _) = *instructions(&bytes, "first")
-        .iter()
-        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmove)
-        .expect("the nulling of the address");
-    // `cmovcc` is `0f 4x /r`; `cmove` is `0f 44`, `cmovne` `0f 45`.
-    let opcode = (start..start + insn.len())
-        .find(|&at| bytes[at] == 0x0f && bytes[at + 1] == 0x44)
-        .expect("cmove's opcode")
-        + 1;
-    let mut inverted = bytes.clone();
-    inverted[opcode] = 0x45;
+    let inverted = cmov_inverted(&bytes, "first", Mnemonic::Cmove);
     assert_eq!(broken(&inverted), [Rule::HeapAccess]);
 }
 
@@ -505,31 +509,11 @@ const FAR_OFFSETS64_EXPLICIT: &str = r#"(module
 
 #[test]
 fn far_memory64_offsets_with_no_guard_are_never_reached() {
-    let options = Options::with_wasmtime_flags(
-        X86,
-        [
-            "-W",
-            "memory64=y,multi-memory=y",
-            "-O",
-            "memory-reservation=0",
-            "-O",
-            "memory-guard-size=0",
-        ],
-    )
-    .unwrap();
+    let options = explicit_bounds("memory64=y,multi-memory=y");
     let bytes = verified(compile(FAR_OFFSETS64_EXPLICIT, &options));
     // `cmovne` made `cmove`: the address a byte below the base is kept
     // whenever the length is not that impossible constant.
-    let (start, insn, _) = *instructions(&bytes, "far_a")
-        .iter()
-        .find(|(_, i, _)| i.mnemonic() == Mnemonic::Cmovne)
-        .expect("the nulling of the address");
-    let opcode = (start..start + insn.len())
-        .find(|&at| bytes[at] == 0x0f && bytes[at + 1] == 0x45)
-        .expect("cmovne's opcode")
-        + 1;
-    let mut kept = bytes.clone();
-    kept[opcode] = 0x44;
+    let kept = cmov_inverted(&bytes, "far_a", Mnemonic::Cmovne);
     assert_eq!(broken(&kept), [Rule::HeapAccess]);
     // `size + offset` with an offset of 2⁶⁴ - 128 rather than 2⁶⁴ - 1:
     // no carry, and the access below the base is reached.

@@ -38,8 +38,8 @@ use serde::Deserialize;
 use wasmtime_environ::component::ComponentArtifacts;
 use wasmtime_environ::{
     BuiltinFunctionIndex, CompiledFunctionsTable, CompiledModuleInfo, EngineOrModuleTypeIndex,
-    GlobalIndex, MemoryIndex, MemoryKind, MemoryTunables, Module, ModuleTypes, PtrSize, TableIndex,
-    Tunables, VMOffsets, WasmHeapTopType, WasmValType,
+    GlobalIndex, Memory, MemoryIndex, MemoryKind, MemoryTunables, Module, ModuleTypes, PtrSize,
+    TableIndex, Tunables, VMOffsets, WasmHeapTopType, WasmValType,
 };
 
 /// The most of anything a module may declare before the verifier calls
@@ -802,20 +802,29 @@ impl Layout {
         }
     }
 
+    /// The linear memory heap `heap` is, as the artifact records it.
+    fn memory(&self, heap: HeapId) -> Option<&Memory> {
+        match heap {
+            HeapId::Memory { module, memory } => self
+                .module(module)?
+                .module
+                .memories
+                .get(MemoryIndex::from_u32(memory)),
+            HeapId::Gc => None,
+        }
+    }
+
     /// Whether a heap's base may move while the code runs: when a call
     /// grows it past what its reservation holds. Wasmtime's own rule, from
     /// the memory's type and the engine's settings; an unknown memory may.
     pub fn heap_may_move(&self, heap: HeapId) -> bool {
         match heap {
-            HeapId::Memory { module, memory } => self
-                .module(module)
-                .and_then(|m| m.module.memories.get(MemoryIndex::from_u32(memory)))
-                .is_none_or(|m| {
-                    m.memory_may_move(&MemoryTunables::new(
-                        &self.tunables,
-                        MemoryKind::LinearMemory,
-                    ))
-                }),
+            HeapId::Memory { .. } => self.memory(heap).is_none_or(|m| {
+                m.memory_may_move(&MemoryTunables::new(
+                    &self.tunables,
+                    MemoryKind::LinearMemory,
+                ))
+            }),
             HeapId::Gc => self.tunables.gc_heap_may_move,
         }
     }
@@ -823,32 +832,16 @@ impl Layout {
     /// The fewest bytes heap `heap` ever holds: its declared minimum (it
     /// never shrinks); 0 where nothing is known.
     pub fn heap_min_bytes(&self, heap: HeapId) -> u64 {
-        match heap {
-            HeapId::Memory { module, memory } => self
-                .module(module)
-                .and_then(|m| m.module.memories.get(MemoryIndex::from_u32(memory)))
-                .and_then(|m| {
-                    let page = 1u64.checked_shl(u32::from(m.page_size_log2))?;
-                    m.limits.min.checked_mul(page)
-                })
-                .unwrap_or(0),
-            HeapId::Gc => 0,
-        }
+        self.memory(heap)
+            .and_then(|m| m.limits.min.checked_mul(page_size(m)?))
+            .unwrap_or(0)
     }
 
     /// A number every length heap `heap` can have is a multiple of: its
     /// page size, as it only ever grows by whole pages (1 where nothing is
-    /// known). Read from the artifact's own record, so any size is
-    /// accepted here without arithmetic that could overflow.
+    /// known).
     pub fn heap_page_size(&self, heap: HeapId) -> u64 {
-        match heap {
-            HeapId::Memory { module, memory } => self
-                .module(module)
-                .and_then(|m| m.module.memories.get(MemoryIndex::from_u32(memory)))
-                .and_then(|m| 1u64.checked_shl(u32::from(m.page_size_log2)))
-                .unwrap_or(1),
-            HeapId::Gc => 1,
-        }
+        self.memory(heap).and_then(page_size).unwrap_or(1)
     }
 
     /// Whether core module `module` reads objects in the GC heap (GC
@@ -858,4 +851,10 @@ impl Layout {
     pub fn uses_gc(&self, module: u32) -> bool {
         self.module(module).is_some_and(|m| m.gc_objects)
     }
+}
+
+/// A memory's page size, read from the artifact's own record: any size
+/// is accepted without arithmetic that could overflow (`None` past 2⁶³).
+fn page_size(memory: &Memory) -> Option<u64> {
+    1u64.checked_shl(u32::from(memory.page_size_log2))
 }

@@ -364,7 +364,7 @@ fn effective(a: &Address, layout: &Layout) -> Value {
             max: im,
             // Only an index scaled by the element size is the element's.
             idx: match a.index {
-                Some(v) if a.scale == element_size(layout, table) => v.sym(),
+                Some(v) if a.scale == induction::element_size(layout, table) => v.sym(),
                 _ => None,
             },
         },
@@ -664,7 +664,7 @@ fn access(
             let bytes = match segment {
                 Some(bytes) => i128::from(bytes),
                 None => {
-                    i128::from(element_size(cx.layout, table))
+                    i128::from(induction::element_size(cx.layout, table))
                         * i128::from(cx.layout.table_min(table))
                 }
             };
@@ -686,7 +686,7 @@ fn access(
         }
         Value::TableChecked(table) => {
             no_index(Rule::TableAccess, "checked table address")?;
-            let element = element_size(cx.layout, table);
+            let element = induction::element_size(cx.layout, table);
             let at = u64::try_from(a.disp).unwrap_or(u64::MAX);
             if at.saturating_add(size) > element {
                 return Err((
@@ -699,10 +699,11 @@ fn access(
         // An index compared below the table's length, scaled by the
         // element size, from the base: one element.
         Value::Table { table, max: 0, .. }
-            if a.scale == element_size(cx.layout, table)
+            if a.scale == induction::element_size(cx.layout, table)
                 && matches!(a.index, Some(Value::Int { bound: Some(Bound::TableLen(t)), .. }) if t == table)
-                && u64::try_from(a.disp)
-                    .is_ok_and(|d| d.saturating_add(size) <= element_size(cx.layout, table)) =>
+                && u64::try_from(a.disp).is_ok_and(|d| {
+                    d.saturating_add(size) <= induction::element_size(cx.layout, table)
+                }) =>
         {
             Ok(table_element(cx.layout, table, pc, load_size))
         }
@@ -713,7 +714,8 @@ fn access(
                 max.saturating_add(index_max)
                     .saturating_add(d)
                     .saturating_add(size)
-                    <= element_size(cx.layout, table).saturating_mul(cx.layout.table_min(table))
+                    <= induction::element_size(cx.layout, table)
+                        .saturating_mul(cx.layout.table_min(table))
             }) =>
         {
             Ok(table_element(cx.layout, table, pc, load_size))
@@ -817,10 +819,6 @@ fn named_access(
         return Ok(Value::ANY_INT);
     }
     Ok(table_element(cx.layout, table, pc, load_size))
-}
-
-fn element_size(layout: &Layout, table: TableId) -> u64 {
-    layout.table_element_size(table)
 }
 
 fn heap_name(heap: HeapId) -> String {

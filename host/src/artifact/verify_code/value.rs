@@ -1257,9 +1257,15 @@ impl State {
     }
 
     /// After `sym + less ≤ len(heap)`: every address `base + sym + e` of
-    /// that heap reaching past `covered` bytes (what is safe unchecked) is
-    /// checked, `e - less` from the length.
-    fn check_index(&mut self, sym: Sym, heap: HeapId, less: u64, covered: u64) {
+    /// that heap that `wanted(max, e)` picks (one the reservation does not
+    /// already cover, say) is checked, `e - less` from the length.
+    fn check_index(
+        &mut self,
+        sym: Sym,
+        heap: HeapId,
+        less: u64,
+        wanted: impl Fn(u64, u64) -> bool,
+    ) {
         self.map_values(|v| match v {
             Value::Heap {
                 heap: h,
@@ -1268,7 +1274,7 @@ impl State {
                 extra,
             } if s == sym
                 && h == heap
-                && max > covered
+                && wanted(max, extra)
                 && let Some(extra) = signed_less(extra, less) =>
             {
                 Value::HeapChecked { heap, extra }
@@ -1353,33 +1359,24 @@ impl State {
                     Some(&(base, c)) => Some((base, c, false)),
                     None => self.sums.get(&sym).map(|&(base, c)| (base, c, true)),
                 };
-                self.check_index(sym, heap, below, 0);
-                self.map_values(|v| match v {
-                    // (Short of the sum only where the address is not
-                    // safe as it is: a checked address joins with an
-                    // unchecked one to an integer, so one that the
-                    // reservation already covers stays as it is.)
-                    Value::Heap {
-                        heap: h,
-                        max,
-                        idx: Some(s),
-                        extra,
-                    } if h == heap
-                        && let Some((base, c, exact)) = alias
-                        && s == base
-                        && (extra >= c || (exact && max > layout.heap_bounds(heap).0))
-                        && let Some(extra) = signed_less(extra, c.saturating_add(below)) =>
-                    {
-                        Value::HeapChecked { heap, extra }
-                    }
-                    other => other,
-                });
+                self.check_index(sym, heap, below, |max, _| max > 0);
+                // (Short of the sum only where the address is not safe as
+                // it is: a checked address joins with an unchecked one to
+                // an integer, so one that the reservation already covers
+                // stays as it is.)
+                if let Some((base, c, exact)) = alias {
+                    let reserved = layout.heap_bounds(heap).0;
+                    self.check_index(base, heap, c.saturating_add(below), |max, extra| {
+                        extra >= c || (exact && max > reserved)
+                    });
+                }
             }
             // `x ≤ len - less`: `x + less ≤ len`.
             Value::HeapLenLess { heap, less } => {
                 let less = less.saturating_add(u64::from(strict));
                 self.set_bound(sym, Bound::HeapLen { heap, slack: less });
-                self.check_index(sym, heap, less, layout.heap_bounds(heap).0);
+                let reserved = layout.heap_bounds(heap).0;
+                self.check_index(sym, heap, less, |max, _| max > reserved);
             }
             Value::TableLen(table) if strict => {
                 self.set_bound(sym, Bound::TableLen(table));
