@@ -377,12 +377,19 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
         _ => None,
     };
     // The bound by a name: kept where both paths keep it (`two`'s moved
-    // into the joined frame), or where one path's constant range is under
-    // it; at the head, a growing count is widened to the round its exit
-    // test meets by a name, when the joined count starts under it. That
-    // bound is a claim the next walk round the loop must keep: the count
-    // on the back edge is joined with it again, and the bound goes when
-    // it does not hold there.
+    // into the joined frame). A path whose count has no bound by a name
+    // while the other's has is stale: a state from a walk before the
+    // head's count was bounded (every state walked from the bounded head
+    // keeps the bound, and a count whose name is given to a new value is
+    // dropped whole, not left unbounded, [`forget_name`]). The states
+    // walked from the bounded head cover every round the loop can run once
+    // the bound holds round the loop, which the joins at the head check;
+    // what the stale state adds are rounds the old, looser head allowed,
+    // not rounds the code runs. At the head, a growing count is widened to
+    // the round its exit test meets by a name, when the joined count
+    // starts under it: a claim the next walk round the loop must keep, as
+    // the count on the back edge is joined with it again, and the bound
+    // goes when it does not hold there.
     let (l1, l2) = (
         one.limits.get(&head).copied(),
         two.limits.get(&head).copied(),
@@ -391,30 +398,13 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
         (Some((l, k)), Some(Ok(Shift1::By(s)))) => k.checked_add(s).map(|k| (l, k)),
         _ => None,
     };
-    let limit = match (l1, moved(l2), range) {
-        (Some((a, k1)), Some((b, k2)), _) if a == b => Some((a, k1.max(k2))),
-        (Some(l), None, Some(_))
-            if r2.is_some_and(|(_, hi)| under(two, moved_hi(hi, shift), l)) =>
-        {
-            Some(l)
-        }
-        (None, Some(l), Some(_)) if r1.is_some_and(|(_, hi)| under(one, hi.into(), l)) => Some(l),
-        _ => None,
-    };
-    // A path whose count has no bound by a name while the other's has
-    // is stale: a state from a walk before the head's count was bounded
-    // (every state walked from the bounded head keeps the bound, and a
-    // count whose name is given to a new value is dropped whole, not left
-    // unbounded, [`forget_name`]). The states walked from the bounded head
-    // cover every round the loop can run once the bound holds round the
-    // loop, which the joins at the head check; what the stale state adds
-    // are rounds the old, looser head allowed, not rounds the code runs.
     let stale = |r: Option<(u64, u64)>| r.is_some_and(|(_, hi)| hi != u64::MAX);
-    let limit = limit.or(match (l1, moved(l2)) {
+    let limit = match (l1, moved(l2)) {
+        (Some((a, k1)), Some((b, k2))) if a == b => Some((a, k1.max(k2))),
         (Some(l), None) if stale(r2) && l2.is_none() => Some(l),
         (None, Some(l)) if stale(r1) => Some(l),
         _ => None,
-    });
+    };
     let sym_stop = one
         .sym_stops
         .get(&head)
@@ -451,14 +441,6 @@ fn count(pairs: &[(Value, Value)], one: &State, two: &State, head: u64, target: 
             _ => None,
         },
         frame_two: r1.is_none(),
-    }
-}
-
-/// `hi` of path two's count, in the joined frame.
-fn moved_hi(hi: u64, shift: Shift) -> i128 {
-    match shift {
-        Some(Ok(Shift1::By(s))) => i128::from(hi) + i128::from(s),
-        _ => i128::MAX,
     }
 }
 
