@@ -1146,11 +1146,7 @@ pub fn step(
                 && op0.size() == 8
                 && let Value::HeapLen(heap) = a
                 && let Some(less) = constant_value(insn, b)
-                && less
-                    <= cx
-                        .layout
-                        .heap_min_bytes(heap)
-                        .max(state.min_len.get(&heap).copied().unwrap_or(0))
+                && less <= least_heap_len(state, cx.layout, heap)
             {
                 set(state, op0, Value::HeapLenLess { heap, less }, at, findings);
                 state.flags = Flags::Unknown;
