@@ -76,7 +76,6 @@ fn instructions(bytes: &[u8], name: &str) -> Vec<(usize, Instruction, usize)> {
     out
 }
 
-/// Verifies `bytes` and returns the rules broken.
 /// `bytes`, after checking that they verify: the undamaged artifact a
 /// damage test starts from.
 #[track_caller]
@@ -86,9 +85,25 @@ fn verified(bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
+/// Verifies `bytes` and returns the rules broken.
 fn broken(bytes: &[u8]) -> Vec<Rule> {
     let report = verify_code::verify(bytes).unwrap();
     report.violations.iter().map(|v| v.rule).collect()
+}
+
+/// The first `mnemonic` of `insns` whose two operands are 32-bit
+/// registers: the `mov` that zero-extends a heap index, or the `cmp` of
+/// a table index with the table's length.
+fn register_pair_32(
+    insns: &[(usize, Instruction, usize)],
+    mnemonic: Mnemonic,
+) -> Option<(usize, Instruction, usize)> {
+    insns.iter().copied().find(|(_, i, _)| {
+        i.mnemonic() == mnemonic
+            && i.op_kind(0) == OpKind::Register
+            && i.op_kind(1) == OpKind::Register
+            && i.op0_register().size() == 4
+    })
 }
 
 /// Overwrites `len` bytes at `at` with one-byte `nop`s.
@@ -836,16 +851,8 @@ fn a_heap_access_with_an_index_that_is_not_32_bits_is_refused() {
     // then indexed by whatever 64 bits the register held before.
     let mut bytes = compile(CATALOGUE, &Options::for_target(X86));
     let insns = instructions(&bytes, "load");
-    let (start, insn, _) = insns
-        .iter()
-        .copied()
-        .find(|(_, i, _)| {
-            i.mnemonic() == Mnemonic::Mov
-                && i.op_kind(0) == OpKind::Register
-                && i.op_kind(1) == OpKind::Register
-                && i.op0_register().size() == 4
-        })
-        .expect("the zero-extending move of the index");
+    let (start, insn, _) =
+        register_pair_32(&insns, Mnemonic::Mov).expect("the zero-extending move of the index");
     let (load, _, _) = insns
         .iter()
         .copied()
@@ -1303,15 +1310,8 @@ fn an_externref_module_is_checked() {
     // `table.get`'s compare of the index with the length made a compare
     // of another register with it: the index goes unchecked.
     let insns = instructions(&bytes, "get");
-    let (start, insn, _) = *insns
-        .iter()
-        .find(|(_, i, _)| {
-            i.mnemonic() == Mnemonic::Cmp
-                && i.op_kind(0) == OpKind::Register
-                && i.op_kind(1) == OpKind::Register
-                && i.op0_register().size() == 4
-        })
-        .expect("the index's compare with the length");
+    let (start, insn, _) =
+        register_pair_32(&insns, Mnemonic::Cmp).expect("the index's compare with the length");
     // The last byte is ModRM: its reg field (one operand) rewritten to
     // the rm field's number names another register.
     let modrm = start + insn.len() - 1;
