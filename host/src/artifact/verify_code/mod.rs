@@ -30,6 +30,7 @@ pub mod layout;
 mod probe;
 mod relations;
 pub mod rules;
+mod slots;
 mod step;
 mod value;
 mod vec_map;

@@ -193,10 +193,12 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
         }
         unindex(v, sym);
     }
-    // The slots are copied only when one of them changes.
+    // The slots are copied only when one of them changes, and scanned
+    // only when their summary does not rule the name out.
     let touched =
         |v: &Value| index_name(*v).is_some_and(|s| s & !LOW32 == sym) || names_element(v, sym);
-    if state.slots.values().any(|slot| touched(&slot.value)) {
+    if state.slots.summary().may_name(sym) && state.slots.values().any(|slot| touched(&slot.value))
+    {
         for slot in Rc::make_mut(&mut state.slots).values_mut() {
             if stale(&slot.value) {
                 slot.value = Value::int(slot.value.int_max().unwrap_or(u64::MAX));

@@ -5,6 +5,7 @@
 
 use super::layout::{HeapId, Layout, Region, TableId};
 use super::relations::Relations;
+use super::slots::Slots;
 use super::vec_map::VecMap;
 use iced_x86::ConditionCode;
 use std::rc::Rc;
@@ -538,8 +539,9 @@ pub struct State {
     /// branch start from copies of one state, yet most blocks write no
     /// slot. A copy is then a count, and a join of two states that share
     /// their slots is a join of their registers (the slots join to
-    /// themselves).
-    pub slots: Rc<VecMap<i64, Slot>>,
+    /// themselves). They carry a summary of the names and funcref
+    /// origins they hold ([`Slots`]), worked out once per version.
+    pub slots: Rc<Slots>,
     /// The last comparison.
     pub flags: Flags,
     /// The lowest the stack pointer may go (offset from entry).
@@ -673,10 +675,11 @@ impl State {
         // half it holds); the rest would only slow the fixed point.
         // (Facts in common are few: each is looked for among the values.)
         let live = |sym: Sym| {
-            regs.iter()
-                .chain(slots.values().map(|s| &s.value))
-                .filter_map(|value| index_name(*value))
-                .any(|name| name == sym || name ^ LOW32 == sym)
+            let held = |value: &Value| {
+                index_name(*value).is_some_and(|name| name == sym || name ^ LOW32 == sym)
+            };
+            regs.iter().any(held)
+                || (slots.summary().may_name(sym) && slots.values().any(|s| held(&s.value)))
         };
         let facts = self
             .facts
@@ -740,11 +743,14 @@ impl State {
         // slots by offset) that held it: each candidate with its place in
         // that order, so that sorting and keeping the first of each pair
         // keeps that location's.
-        let mut pairs: Vec<((Sym, Sym), usize, Sym)> = Vec::new();
+        // (Sized for every location at once: most joins rename most of
+        // them, and growing step by step cost more than the join itself.)
+        let locations = GPRS + self.slots.len();
+        let mut pairs: Vec<((Sym, Sym), usize, Sym)> = Vec::with_capacity(locations);
         // The locations (registers, then joined slots, by position) whose
         // two values have index names that differ: only these can change
         // below, so only these are visited again.
-        let mut candidates: Vec<(usize, Value, Value)> = Vec::new();
+        let mut candidates: Vec<(usize, Value, Value)> = Vec::with_capacity(locations);
         let mut pair = |at: usize, a: Value, b: Value, joined: Value| {
             if let (Some(a), Some(b), Some(j)) = (a.sym(), b.sym(), joined.sym())
                 && a != b
@@ -859,7 +865,11 @@ impl State {
             | Value::TypeMatch { origin, .. } => origin == pc,
             _ => false,
         };
-        if !self.regs.iter().any(named) && !self.slots.values().any(|s| named(&s.value)) {
+        // (The slots' summary rules most origins out without a scan.)
+        let in_slots = || {
+            self.slots.summary().may_hold_origin(pc) && self.slots.values().any(|s| named(&s.value))
+        };
+        if !self.regs.iter().any(named) && !in_slots() {
             return;
         }
         self.map_values(|v| match v {
@@ -1403,7 +1413,7 @@ pub(super) fn index_name(v: Value) -> Option<Sym> {
 }
 
 /// The funcref a value comes from, if it is one or comes from one.
-fn origin_of(v: Value) -> Option<u64> {
+pub(super) fn origin_of(v: Value) -> Option<u64> {
     match v {
         Value::FuncRef { origin, .. }
         | Value::FuncRefType(origin)
