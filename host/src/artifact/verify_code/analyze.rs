@@ -468,40 +468,37 @@ impl<'a> Walk<'a> {
             }
             Some(None) => false,
         };
-        let merged = match self.states.get(&target) {
-            None => Some(state),
-            // Nothing new arrives: the join would change nothing.
-            Some(old) if **old == state => None,
-            Some(_) if only => Some(state),
-            // An edge from a block before `target` is a loop's entry
-            // (or no loop's); one from `target` or after, its back edge.
-            Some(old) => match old.join(&state, target, edge.0 < target) {
-                Some(joined) if joined == **old => None,
-                Some(joined) => Some(joined),
-                None => {
-                    self.mismatched.insert(target);
-                    None
-                }
-            },
-        };
-        if let Some(state) = merged {
-            let fresh = match self.states.get_mut(&target) {
-                Some(old) => {
-                    **old = state;
-                    false
-                }
-                None => {
-                    self.states.insert(target, Box::new(state));
-                    self.insns.mark_block(target);
-                    true
-                }
-            };
+        // (Each arm moves the kilobyte of state once, straight to where it
+        // is kept.)
+        let Some(old) = self.states.get_mut(&target) else {
+            self.states.insert(target, Box::new(state));
+            self.insns.mark_block(target);
             self.queue.insert(target);
             // A block that ran through `target` must now stop there.
-            if fresh && let Some(index) = self.insns.at(target) {
+            if let Some(index) = self.insns.at(target) {
                 self.queue.insert(self.owner[index]);
             }
+            return;
+        };
+        if **old == state {
+            // Nothing new arrives: the join would change nothing.
+            return;
         }
+        if only {
+            **old = state;
+        } else {
+            // An edge from a block before `target` is a loop's entry (or
+            // no loop's); one from `target` or after, its back edge.
+            match old.join(&state, target, edge.0 < target) {
+                Some(joined) if joined == **old => return,
+                Some(joined) => **old = joined,
+                None => {
+                    self.mismatched.insert(target);
+                    return;
+                }
+            }
+        }
+        self.queue.insert(target);
     }
 
     /// Walks the block at `start`, pushing what it finds onto `found`.

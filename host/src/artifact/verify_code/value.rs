@@ -955,7 +955,7 @@ impl State {
     /// Keeps that `sym` is within `bound`, for it and every copy of it.
     fn set_bound(&mut self, sym: Sym, bound: Bound) {
         self.learn(sym, u64::MAX, Some(bound));
-        self.map_values(|v| match v {
+        self.map_named(sym, |v| match v {
             Value::Int {
                 max, sym: Some(s), ..
             } if s == sym => Value::Int {
@@ -1001,6 +1001,20 @@ impl State {
         for k in 0..GPRS {
             if group & (1 << k) != 0 && k != i {
                 self.copies[k] |= 1 << i;
+            }
+        }
+    }
+
+    /// Applies `f` to every register and slot that is the integer named
+    /// `sym` or is indexed by it; the rest are left as they are. The
+    /// slots are not visited at all when their summary rules `sym` out.
+    fn map_named(&mut self, sym: Sym, f: impl Fn(Value) -> Value) {
+        let f = |v: Value| if index_name(v) == Some(sym) { f(v) } else { v };
+        if self.slots.summary().may_name(sym) {
+            self.map_values(f);
+        } else {
+            for reg in &mut self.regs {
+                *reg = f(*reg);
             }
         }
     }
@@ -1276,7 +1290,7 @@ impl State {
         less: u64,
         wanted: impl Fn(u64, u64) -> bool,
     ) {
-        self.map_values(|v| match v {
+        self.map_named(sym, |v| match v {
             Value::Heap {
                 heap: h,
                 max,
@@ -1317,7 +1331,7 @@ impl State {
                     return;
                 };
                 self.learn(sym, limit, None);
-                self.map_values(|v| match v {
+                self.map_named(sym, |v| match v {
                     Value::Int {
                         max,
                         sym: Some(s),
@@ -1390,7 +1404,7 @@ impl State {
             }
             Value::TableLen(table) if strict => {
                 self.set_bound(sym, Bound::TableLen(table));
-                self.map_values(|v| match v {
+                self.map_named(sym, |v| match v {
                     Value::Table {
                         table: t,
                         idx: Some(s),
