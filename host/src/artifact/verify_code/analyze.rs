@@ -301,6 +301,8 @@ struct Walk<'a> {
     /// Where each decoded instruction is in `decoded`, by the bytes it
     /// covers.
     insns: Covered,
+    /// Decodes the function's bytes.
+    reader: decode::Reader<'a>,
     /// Decoded instructions, in the order they were first reached.
     decoded: Decoded,
     /// The block each decoded instruction was last walked in, as
@@ -347,6 +349,7 @@ impl<'a> Walk<'a> {
                 cx.function.start,
                 cx.function.end().min(cx.text.len() as u64),
             ),
+            reader: decode::Reader::new(cx.text, cx.function.start, cx.function.end()),
             decoded: Decoded::new(),
             owner: Vec::new(),
             stepped: Vec::new(),
@@ -416,8 +419,7 @@ impl<'a> Walk<'a> {
         if self.bad.contains_key(&pc) {
             return None;
         }
-        let f = self.cx.function;
-        let insn = match decode::at(self.cx.text, pc, f.end()) {
+        let insn = match self.reader.at(pc) {
             Ok(insn) => insn,
             Err(message) => {
                 self.bad.insert(pc, message);
