@@ -118,6 +118,30 @@ impl Slots {
     }
 }
 
+impl Slots {
+    /// The position of the slot at `at`, when it is `size` bytes wide
+    /// and no other slot overlaps `at..at + size`: a store there changes
+    /// that slot's value and nothing else.
+    pub fn sole_overlap(&self, at: i64, size: i64) -> Option<usize> {
+        let i = self.map.position(&at)?;
+        if i64::from(self.map.value_at(i).size) != size {
+            return None;
+        }
+        // Sorted by offset, and no slot is wider than 255 bytes: only
+        // those starting less than that before `at` can reach into it.
+        let entries = self.map.as_slice();
+        let reach_in = entries[..i]
+            .iter()
+            .rev()
+            .take_while(|(o, _)| *o > at.saturating_sub(256))
+            .any(|(o, s)| o.saturating_add(i64::from(s.size)) > at);
+        let overlapped = entries
+            .get(i + 1)
+            .is_some_and(|(o, _)| *o < at.saturating_add(size));
+        (!reach_in && !overlapped).then_some(i)
+    }
+}
+
 impl Deref for Slots {
     type Target = VecMap<i64, Slot>;
 
@@ -234,6 +258,40 @@ mod tests {
         assert_eq!(copy.summary(), scanned(&copy));
         assert_eq!(changed.summary(), scanned(&changed));
         assert!(changed.summary().may_name(0x2020));
+    }
+
+    #[test]
+    fn a_store_changes_one_slot_only_where_nothing_else_overlaps() {
+        let sized = |size: u8| Slot {
+            value: Value::ANY_INT,
+            size,
+        };
+        let slots: Slots = [
+            (-64, sized(16)),
+            (-40, sized(8)),
+            (-32, sized(8)),
+            (-20, sized(4)),
+        ]
+        .into_iter()
+        .collect();
+        // Alone in its place, at the store's width.
+        assert_eq!(slots.sole_overlap(-40, 8), Some(1));
+        assert_eq!(slots.sole_overlap(-32, 8), Some(2));
+        // Another width, or no slot there.
+        assert_eq!(slots.sole_overlap(-40, 4), None);
+        assert_eq!(slots.sole_overlap(-48, 8), None);
+        // A wide slot before it reaches in; one after it starts inside.
+        let overlapping: Slots = [(-64, sized(32)), (-40, sized(8)), (-36, sized(4))]
+            .into_iter()
+            .collect();
+        assert_eq!(overlapping.sole_overlap(-40, 8), None);
+        let reaching: Slots = [(-48, sized(16)), (-40, sized(8))].into_iter().collect();
+        assert_eq!(reaching.sole_overlap(-40, 8), None);
+        // The widest slot, ending just before.
+        let widest: Slots = [(-300, sized(255)), (-40, sized(8))].into_iter().collect();
+        assert_eq!(widest.sole_overlap(-40, 8), Some(1));
+        let into: Slots = [(-290, sized(255)), (-40, sized(8))].into_iter().collect();
+        assert_eq!(into.sole_overlap(-40, 8), None);
     }
 
     #[test]

@@ -1703,16 +1703,24 @@ fn store(state: &mut State, insn: &Instruction, value: Value) {
     if let (Value::Frame(k), None) = (a.base, a.index) {
         let at = k.saturating_add(a.disp);
         let size = insn.memory_size().size() as i64;
-        let slots = Rc::make_mut(&mut state.slots);
-        slots.retain(|o, s| o.saturating_add(i64::from(s.size)) <= at || *o >= at + size);
         let value = if size == 8 { value } else { Value::ANY_INT };
-        slots.insert(
-            at,
-            Slot {
-                value,
-                size: u8::try_from(size).unwrap_or(u8::MAX),
-            },
-        );
+        let slot = Slot {
+            value,
+            size: u8::try_from(size).unwrap_or(u8::MAX),
+        };
+        // Most stores to the frame overwrite a slot of the same place and
+        // width that nothing else overlaps: only its value changes, and
+        // when that is what it held already, the shared slots are not
+        // copied at all.
+        match state.slots.sole_overlap(at, size) {
+            Some(i) if state.slots.value_at(i) == &slot => {}
+            Some(i) => *Rc::make_mut(&mut state.slots).value_at_mut(i) = slot,
+            None => {
+                let slots = Rc::make_mut(&mut state.slots);
+                slots.retain(|o, s| o.saturating_add(i64::from(s.size)) <= at || *o >= at + size);
+                slots.insert(at, slot);
+            }
+        }
     }
 }
 

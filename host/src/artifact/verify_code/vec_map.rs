@@ -100,6 +100,25 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         self.entries.iter_mut().map(|(_, v)| v)
     }
 
+    /// The entries, in key order, as a slice.
+    pub fn as_slice(&self) -> &[(K, V)] {
+        &self.entries
+    }
+
+    /// Where `key` is in key order, if it is there.
+    pub fn position(&self, key: &K) -> Option<usize> {
+        self.find(key).ok()
+    }
+
+    /// The value of the `i`th entry in key order.
+    ///
+    /// # Panics
+    ///
+    /// When there are not more than `i` entries.
+    pub fn value_at(&self, i: usize) -> &V {
+        &self.entries[i].1
+    }
+
     /// The value of the `i`th entry in key order, to change.
     ///
     /// # Panics
