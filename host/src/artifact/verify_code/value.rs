@@ -767,14 +767,17 @@ impl State {
             pair(i, one.regs[i], two.regs[i], self.regs[i]);
         }
         // The joined slots are the slots of the same size on both paths,
-        // in order: walked in step with those, no lookups.
-        let both = one
-            .slots
-            .common(&two.slots)
-            .filter(|(_, a, b)| a.size == b.size);
-        for (k, ((offset, a, b), (joined, slot))) in both.zip(self.slots.iter()).enumerate() {
-            debug_assert_eq!(offset, *joined);
-            pair(GPRS + k, a.value, b.value, slot.value);
+        // in order: walked in step with those, no lookups. Slots the two
+        // paths share hold the same values, which give no pair.
+        if !Rc::ptr_eq(&one.slots, &two.slots) {
+            let both = one
+                .slots
+                .common(&two.slots)
+                .filter(|(_, a, b)| a.size == b.size);
+            for (k, ((offset, a, b), (joined, slot))) in both.zip(self.slots.iter()).enumerate() {
+                debug_assert_eq!(offset, *joined);
+                pair(GPRS + k, a.value, b.value, slot.value);
+            }
         }
         if pairs.is_empty() {
             return;
