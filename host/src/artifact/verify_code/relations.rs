@@ -108,6 +108,19 @@ impl Relations {
         }
     }
 
+    /// Whether anything is said of `sym` (or its low half).
+    pub fn mentions(&self, sym: Sym) -> bool {
+        self.pairs
+            .iter()
+            .any(|(s, (x, y))| is(*s, sym) || is(*x, sym) || is(*y, sym))
+            || self
+                .scaled
+                .iter()
+                .any(|(s, (x, _))| is(*s, sym) || is(*x, sym))
+            || self.rooms.iter().any(|r| is(r.x, sym) || is(r.y, sym))
+            || self.nonzero.iter().any(|&s| is(s, sym))
+    }
+
     /// Drops what is said of `sym` (or its low half): it names a new
     /// value now.
     pub fn forget(&mut self, sym: Sym) {

@@ -185,7 +185,9 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
     }
     state.facts.remove(&sym);
     state.facts.remove(&(sym ^ LOW32));
-    state.rel.forget(sym);
+    if state.rel.mentions(sym) {
+        Rc::make_mut(&mut state.rel).forget(sym);
+    }
     induction::forget_name(state, sym);
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
@@ -1120,7 +1122,7 @@ pub fn step(
                 && sum != x
                 && sum != y
             {
-                state.rel.pairs.insert(sum, (x, y));
+                Rc::make_mut(&mut state.rel).pairs.insert(sum, (x, y));
             }
             if op0.size() == 8
                 && let Some((base, no_wrap)) = base_sym
@@ -1352,7 +1354,9 @@ pub fn step(
                 && let Some(product) = read(state, op0).sym()
                 && product != x
             {
-                state.rel.scaled.insert(product, (x, shift as u8));
+                Rc::make_mut(&mut state.rel)
+                    .scaled
+                    .insert(product, (x, shift as u8));
             }
         }
         Mnemonic::Cmp => {
@@ -1830,7 +1834,7 @@ fn call(
                                         })
                                         .collect();
                                     for room in rooms {
-                                        state.rel.add_room(room);
+                                        Rc::make_mut(&mut state.rel).add_room(room);
                                     }
                                 }
                             }
@@ -2034,11 +2038,14 @@ pub fn function_at(functions: &[Function], offset: u64) -> Option<&Function> {
 /// values, and what compares proved of them.
 fn forget_segment_lengths(state: &mut State) {
     state.seg_min = Default::default();
-    state.rel.rooms.retain(|r| match r.limit {
+    let kept = |r: &Room| match r.limit {
         Limit::Seg(_) => false,
         Limit::Len(t) => induction::segment_bytes(t).is_none(),
         Limit::Const(_) => true,
-    });
+    };
+    if !state.rel.rooms.iter().all(kept) {
+        Rc::make_mut(&mut state.rel).rooms.retain(kept);
+    }
     let held = |v: &Value| matches!(v, Value::SegLen(_));
     if state.regs.iter().any(held) || state.slots.values().any(|s| held(&s.value)) {
         state.map_values(|v| if held(&v) { Value::ANY_INT } else { v });

@@ -588,8 +588,10 @@ pub struct State {
     /// end its exit test compares it with: [`State::stops`] for such
     /// loops.
     pub sym_stops: VecMap<u64, (Sym, i64)>,
-    /// Sums of names and what compares proved of them.
-    pub rel: Relations,
+    /// Sums of names and what compares proved of them: shared between
+    /// states until one of them learns or forgets something, as the
+    /// slots are (most walks change nothing here).
+    pub rel: Rc<Relations>,
 }
 
 impl State {
@@ -646,7 +648,11 @@ impl State {
             seg_min: VecMap::new(),
             limits: VecMap::new(),
             sym_stops: VecMap::new(),
-            rel: self.rel.join(&other.rel),
+            rel: if self.rel == other.rel {
+                Rc::clone(&self.rel)
+            } else {
+                Rc::new(self.rel.join(&other.rel))
+            },
         };
         joined.keep_indices(self, other);
         joined.keep_origins(self, other, target);
@@ -1255,7 +1261,7 @@ impl State {
             | (z, Relation::Ne | Relation::Lt, Value::Int { sym: Some(x), .. })
                 if constant_of(z) == Some(0) =>
             {
-                self.rel.add_nonzero(x);
+                Rc::make_mut(&mut self.rel).add_nonzero(x);
                 return;
             }
             _ => return,
@@ -1275,7 +1281,7 @@ impl State {
                 _ => return,
             },
         };
-        self.rel.add_room(Room {
+        Rc::make_mut(&mut self.rel).add_room(Room {
             x,
             y,
             c: c + i64::from(strict),
