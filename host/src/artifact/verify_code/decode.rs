@@ -42,8 +42,8 @@ pub fn at(text: &[u8], offset: u64, end: u64) -> Result<Instruction, String> {
 
 /// Decodes the instructions of one function with one decoder, moved to
 /// each offset asked for: making a decoder costs about as much as
-/// decoding an instruction with it (sqlite3: a third of the decoding
-/// time went to making 425,000 of them).
+/// decoding an instruction with it (sqlite3: 95 of the 235 million
+/// instructions spent decoding went to making 425,000 of them).
 ///
 /// It gives what [`at`] gives for the same offset and end: the decoder
 /// reads the same bytes, up to the function's end, with the instruction
