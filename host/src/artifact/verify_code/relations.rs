@@ -38,6 +38,7 @@
 use super::layout::{Layout, TableId};
 use super::value::{LOW32, Sym};
 use super::vec_map::VecMap;
+use std::rc::Rc;
 
 /// What a room's sum is at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,31 +109,26 @@ impl Relations {
         }
     }
 
-    /// Whether anything is said of `sym` (or its low half).
-    pub fn mentions(&self, sym: Sym) -> bool {
-        self.pairs
-            .iter()
-            .any(|(s, (x, y))| is(*s, sym) || is(*x, sym) || is(*y, sym))
-            || self
-                .scaled
-                .iter()
-                .any(|(s, (x, _))| is(*s, sym) || is(*x, sym))
-            || self.rooms.iter().any(|r| is(r.x, sym) || is(r.y, sym))
-            || self.nonzero.iter().any(|&s| is(s, sym))
-    }
-
-    /// Drops what is said of `sym` (or its low half): it names a new
-    /// value now.
-    pub fn forget(&mut self, sym: Sym) {
-        if !self.pairs.is_empty() {
-            self.pairs
-                .retain(|s, (x, y)| !is(*s, sym) && !is(*x, sym) && !is(*y, sym));
+    /// Drops what `relations` say of `sym` (or its low half): it names a
+    /// new value now. Relations shared between states are copied only
+    /// when they say something of it.
+    pub fn forget(relations: &mut Rc<Relations>, sym: Sym) {
+        let pair = |s: &Sym, (x, y): &(Sym, Sym)| is(*s, sym) || is(*x, sym) || is(*y, sym);
+        let scaled = |s: &Sym, (x, _): &(Sym, u8)| is(*s, sym) || is(*x, sym);
+        let room = |r: &Room| is(r.x, sym) || is(r.y, sym);
+        let nonzero = |s: &Sym| is(*s, sym);
+        let mentioned = relations.pairs.iter().any(|(s, v)| pair(s, v))
+            || relations.scaled.iter().any(|(s, v)| scaled(s, v))
+            || relations.rooms.iter().any(room)
+            || relations.nonzero.iter().any(nonzero);
+        if !mentioned {
+            return;
         }
-        if !self.scaled.is_empty() {
-            self.scaled.retain(|s, (x, _)| !is(*s, sym) && !is(*x, sym));
-        }
-        self.rooms.retain(|r| !is(r.x, sym) && !is(r.y, sym));
-        self.nonzero.retain(|&s| !is(s, sym));
+        let relations = Rc::make_mut(relations);
+        relations.pairs.retain(|s, v| !pair(s, v));
+        relations.scaled.retain(|s, v| !scaled(s, v));
+        relations.rooms.retain(|r| !room(r));
+        relations.nonzero.retain(|s| !nonzero(s));
     }
 
     /// Learns that `x + y + c ≤ limit`.

@@ -13,7 +13,7 @@ use super::decode::Operands;
 use super::induction;
 use super::layout::{Field, HeapId, Layout, Region, TableId};
 use super::probe;
-use super::relations::{Limit, Linear, Room, least_len, within_rooms};
+use super::relations::{Limit, Linear, Relations, Room, least_len, within_rooms};
 use super::rules::Rule;
 use super::value::{
     Bound, Flags, LOW32, RBP, RSP, Slot, State, Value, choose, constant_of, index_name,
@@ -185,9 +185,7 @@ fn make_stale(state: &mut State, i: usize, sym: u64) {
     }
     state.facts.remove(&sym);
     state.facts.remove(&(sym ^ LOW32));
-    if state.rel.mentions(sym) {
-        Rc::make_mut(&mut state.rel).forget(sym);
-    }
+    Relations::forget(&mut state.rel, sym);
     induction::forget_name(state, sym);
     for (r, v) in state.regs.iter_mut().enumerate() {
         if r != i && stale(v) {
